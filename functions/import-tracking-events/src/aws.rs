@@ -1,0 +1,37 @@
+//! AWS clients, built once per execution environment from the standard configuration chain
+//! (which honours `AWS_ENDPOINT_URL`, so local stand-ins need no code).
+
+use aws_config::retry::RetryConfig;
+
+use crate::config::Config;
+use crate::source::{FileSource, S3Source, Sources};
+
+/// Loads the shared AWS configuration.
+pub async fn load() -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        // Throttling and 5xx are retried by the SDK with backoff; give it more room than the
+        // default three attempts, since an import must not fail on a passing throttle.
+        .retry_config(RetryConfig::standard().with_max_attempts(8))
+        .load()
+        .await
+}
+
+/// The S3 client, path-style when pointed at a local endpoint.
+pub fn s3(shared: &aws_config::SdkConfig, config: &Config) -> aws_sdk_s3::Client {
+    let conf = aws_sdk_s3::config::Builder::from(shared)
+        .force_path_style(config.s3_force_path_style)
+        .build();
+    aws_sdk_s3::Client::from_conf(conf)
+}
+
+pub fn sqs(shared: &aws_config::SdkConfig) -> aws_sdk_sqs::Client {
+    aws_sdk_sqs::Client::new(shared)
+}
+
+/// Every source this build can read.
+pub fn sources(shared: &aws_config::SdkConfig, config: &Config) -> Sources {
+    Sources {
+        s3: Some(S3Source::new(s3(shared, config))),
+        file: FileSource,
+    }
+}

@@ -1,0 +1,145 @@
+//! `tracking-import`: run the import pipeline from the command line, with the same event JSON
+//! the Lambda function takes.
+//!
+//! The summary goes to stdout (to stderr with `--sink stdout`, which writes one event per line
+//! there); progress goes to stderr, as a bar when stderr is a terminal.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+use import_tracking_events::error::report;
+use import_tracking_events::pipeline::{self, Progress};
+use import_tracking_events::sink::{NullSink, Sink, SqsSink, StdoutSink};
+use import_tracking_events::source::{FileSource, Sources};
+use import_tracking_events::{Config, ImportError, aws, request};
+use indicatif::{ProgressBar, ProgressStyle};
+use tracing_subscriber::EnvFilter;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum SinkKind {
+    /// SendMessageBatch to QUEUE_URL.
+    Sqs,
+    /// One ImportedTrackingEvent JSON per line on stdout.
+    Stdout,
+    /// Encode and batch everything, send nothing.
+    Null,
+}
+
+/// Import a carrier's bulk tracking file, as the ImportTrackingEvents function does.
+#[derive(Debug, Parser)]
+#[command(version)]
+struct Args {
+    /// The invocation event (a Connect request, or an EventBridge event carrying one).
+    #[arg(long, value_name = "FILE")]
+    event: PathBuf,
+    /// Where the events go.
+    #[arg(long, value_enum, default_value_t = SinkKind::Sqs)]
+    sink: SinkKind,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    match runtime.block_on(run(&args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("tracking-import: {} ({})", report(&err), err.kind());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: &Args) -> Result<(), ImportError> {
+    let mut config = Config::from_env()?;
+    let text = std::fs::read_to_string(&args.event).map_err(|e| ImportError::Config {
+        var: "--event",
+        reason: format!("cannot read {}: {e}", args.event.display()),
+    })?;
+    let event = serde_json::from_str(&text).map_err(ImportError::InvalidEvent)?;
+    let job = request::resolve(event, &config)?;
+
+    // AWS configuration only when AWS is used: a local file into the null or stdout sink needs
+    // no credentials and makes no network call.
+    let needs_aws = args.sink == SinkKind::Sqs || job.source.starts_with("s3://");
+    let shared = if needs_aws {
+        Some(aws::load().await)
+    } else {
+        None
+    };
+    let sink: Arc<dyn Sink> = match args.sink {
+        SinkKind::Sqs => {
+            let queue_url = config.queue_url.clone().ok_or(ImportError::Config {
+                var: "QUEUE_URL",
+                reason: "required with --sink sqs".into(),
+            })?;
+            let shared = shared.as_ref().expect("loaded for the SQS sink");
+            Arc::new(SqsSink::new(aws::sqs(shared), queue_url))
+        }
+        SinkKind::Stdout => {
+            // One batch at a time keeps the lines in record order.
+            config.send_concurrency = 1;
+            Arc::new(StdoutSink::default())
+        }
+        SinkKind::Null => Arc::new(NullSink),
+    };
+    let sources = match &shared {
+        Some(shared) => aws::sources(shared, &config),
+        None => Sources {
+            s3: None,
+            file: FileSource,
+        },
+    };
+
+    let progress = Arc::new(Progress::default());
+    let bar = std::io::stderr()
+        .is_terminal()
+        .then(|| spawn_progress_bar(Arc::clone(&progress)));
+    let result = pipeline::run(&job, &sources, sink, &config, progress).await;
+    if let Some((bar, task)) = bar {
+        task.abort();
+        bar.finish_and_clear();
+    }
+    let summary = result?;
+    let json = serde_json::to_string_pretty(&summary).expect("a summary serializes");
+    if args.sink == SinkKind::Stdout {
+        eprintln!("{json}");
+    } else {
+        println!("{json}");
+    }
+    Ok(())
+}
+
+fn spawn_progress_bar(progress: Arc<Progress>) -> (ProgressBar, tokio::task::JoinHandle<()>) {
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} ({bytes_per_sec}) {msg}",
+        )
+        .expect("a valid template"),
+    );
+    let shown = bar.clone();
+    let task = tokio::spawn(async move {
+        loop {
+            shown.set_length(progress.total_bytes.load(Ordering::Relaxed));
+            shown.set_position(progress.bytes_read.load(Ordering::Relaxed));
+            shown.set_message(format!(
+                "{} records",
+                progress.records_read.load(Ordering::Relaxed)
+            ));
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    });
+    (bar, task)
+}

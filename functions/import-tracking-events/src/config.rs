@@ -1,0 +1,199 @@
+//! Configuration, read once from the environment into a typed struct.
+
+use std::time::Duration;
+
+use crate::error::ImportError;
+
+/// Everything the import reads from its environment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// `QUEUE_URL`: where events go (required by the SQS sink only).
+    pub queue_url: Option<String>,
+    /// `MAX_MESSAGE_BYTES`: the largest message body (the queue's `MaximumMessageSize`).
+    pub max_message_bytes: usize,
+    /// `MAX_BATCH_BYTES`: the largest SendMessageBatch payload.
+    pub max_batch_bytes: usize,
+    /// `SEND_CONCURRENCY`: SendMessageBatch calls in flight.
+    pub send_concurrency: usize,
+    /// `ENCODE_WORKERS`: threads mapping and encoding records (default: the CPUs we have).
+    pub encode_workers: usize,
+    /// `SEND_ATTEMPTS`: attempts for entries SQS reports as failed, before the import fails.
+    pub send_attempts: usize,
+    /// `SEND_RETRY_BASE_MS`: first backoff delay for failed entries (doubles, with jitter).
+    pub send_retry_base: Duration,
+    /// `DEFAULT_SOURCE`: source URI when the request names none (classic schedules).
+    pub default_source: Option<String>,
+    /// `DEFAULT_PROFILE`: profile when the request names none.
+    pub default_profile: Option<String>,
+    /// `S3_FORCE_PATH_STYLE`: path-style S3 addressing (local endpoints); defaults to on when
+    /// `AWS_ENDPOINT_URL` is set.
+    pub s3_force_path_style: bool,
+}
+
+/// SQS's own limits.
+pub const SQS_MAX_ENTRIES: usize = 10;
+pub const SQS_MAX_MESSAGE_BYTES: usize = 1024 * 1024;
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            queue_url: None,
+            max_message_bytes: 256 * 1024,
+            max_batch_bytes: 1024 * 1024,
+            send_concurrency: 4,
+            encode_workers: std::thread::available_parallelism().map_or(1, |n| n.get().min(4)),
+            send_attempts: 5,
+            send_retry_base: Duration::from_millis(100),
+            default_source: None,
+            default_profile: None,
+            s3_force_path_style: false,
+        }
+    }
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Config, ImportError> {
+        Config::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// Reads configuration through `get` (the environment, or a map in tests).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Config, ImportError> {
+        let d = Config::default();
+        let nonempty = |k: &str| get(k).filter(|v| !v.trim().is_empty());
+        let config = Config {
+            queue_url: nonempty("QUEUE_URL"),
+            max_message_bytes: number(&get, "MAX_MESSAGE_BYTES", d.max_message_bytes)?,
+            max_batch_bytes: number(&get, "MAX_BATCH_BYTES", d.max_batch_bytes)?,
+            send_concurrency: number(&get, "SEND_CONCURRENCY", d.send_concurrency)?,
+            encode_workers: number(&get, "ENCODE_WORKERS", d.encode_workers)?,
+            send_attempts: number(&get, "SEND_ATTEMPTS", d.send_attempts)?,
+            send_retry_base: Duration::from_millis(number(
+                &get,
+                "SEND_RETRY_BASE_MS",
+                d.send_retry_base.as_millis() as u64,
+            )?),
+            default_source: nonempty("DEFAULT_SOURCE"),
+            default_profile: nonempty("DEFAULT_PROFILE"),
+            s3_force_path_style: match nonempty("S3_FORCE_PATH_STYLE") {
+                Some(v) => parse_bool("S3_FORCE_PATH_STYLE", &v)?,
+                None => nonempty("AWS_ENDPOINT_URL").is_some(),
+            },
+        };
+        config.validate()
+    }
+
+    fn validate(self) -> Result<Config, ImportError> {
+        let bad = |var, reason: String| Err(ImportError::Config { var, reason });
+        if !(1024..=SQS_MAX_MESSAGE_BYTES).contains(&self.max_message_bytes) {
+            return bad(
+                "MAX_MESSAGE_BYTES",
+                format!(
+                    "{} is outside 1024..={SQS_MAX_MESSAGE_BYTES}",
+                    self.max_message_bytes
+                ),
+            );
+        }
+        if self.max_batch_bytes < self.max_message_bytes {
+            return bad(
+                "MAX_BATCH_BYTES",
+                format!(
+                    "{} is smaller than MAX_MESSAGE_BYTES ({})",
+                    self.max_batch_bytes, self.max_message_bytes
+                ),
+            );
+        }
+        for (var, v) in [
+            ("SEND_CONCURRENCY", self.send_concurrency),
+            ("ENCODE_WORKERS", self.encode_workers),
+            ("SEND_ATTEMPTS", self.send_attempts),
+        ] {
+            if v == 0 {
+                return bad(var, "must be at least 1".into());
+            }
+        }
+        Ok(self)
+    }
+}
+
+fn number<T: std::str::FromStr>(
+    get: &impl Fn(&str) -> Option<String>,
+    var: &'static str,
+    default: T,
+) -> Result<T, ImportError> {
+    match get(var).filter(|v| !v.trim().is_empty()) {
+        None => Ok(default),
+        Some(v) => v.trim().parse().map_err(|_| ImportError::Config {
+            var,
+            reason: format!("{v:?} is not a whole number"),
+        }),
+    }
+}
+
+fn parse_bool(var: &'static str, v: &str) -> Result<bool, ImportError> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err(ImportError::Config {
+            var,
+            reason: format!("{v:?} is not a boolean"),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn from(pairs: &[(&str, &str)]) -> Result<Config, ImportError> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_match_the_sqs_limits() {
+        let c = from(&[]).unwrap();
+        assert_eq!(c.max_message_bytes, 262_144);
+        assert_eq!(c.max_batch_bytes, 1_048_576);
+        assert_eq!(c.send_concurrency, 4);
+        assert!(!c.s3_force_path_style);
+        assert_eq!(c.queue_url, None);
+    }
+
+    #[test]
+    fn values_are_parsed_and_checked() {
+        let c = from(&[
+            ("QUEUE_URL", "http://127.0.0.1:1/q"),
+            ("MAX_MESSAGE_BYTES", "4096"),
+            ("SEND_CONCURRENCY", "2"),
+            ("AWS_ENDPOINT_URL", "http://127.0.0.1:1"),
+        ])
+        .unwrap();
+        assert_eq!(c.max_message_bytes, 4096);
+        assert_eq!(c.send_concurrency, 2);
+        assert!(c.s3_force_path_style);
+        assert_eq!(c.queue_url.as_deref(), Some("http://127.0.0.1:1/q"));
+
+        let err = from(&[("MAX_MESSAGE_BYTES", "lots")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("MAX_MESSAGE_BYTES") && err.contains("lots"),
+            "{err}"
+        );
+        let err = from(&[("MAX_MESSAGE_BYTES", "2000000")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("MAX_MESSAGE_BYTES"), "{err}");
+        let err = from(&[("MAX_BATCH_BYTES", "1000")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("MAX_BATCH_BYTES"), "{err}");
+        let err = from(&[("SEND_CONCURRENCY", "0")]).unwrap_err().to_string();
+        assert!(err.contains("SEND_CONCURRENCY"), "{err}");
+    }
+}

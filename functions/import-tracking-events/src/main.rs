@@ -1,0 +1,33 @@
+//! Lambda entry point: wiring only.
+
+use std::sync::Arc;
+
+use import_tracking_events::handler::App;
+use import_tracking_events::sink::SqsSink;
+use import_tracking_events::{Config, ImportError, aws};
+use lambda_runtime::{Error, LambdaEvent, run, service_fn, tracing};
+use serde_json::Value;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    // JSON logs when the function's LoggingConfig asks for them (AWS_LAMBDA_LOG_FORMAT).
+    tracing::init_default_subscriber();
+
+    let config = Config::from_env()?;
+    let queue_url = config.queue_url.clone().ok_or(ImportError::Config {
+        var: "QUEUE_URL",
+        reason: "required: the SQS queue the events are sent to".into(),
+    })?;
+    let shared = aws::load().await;
+    let app = Arc::new(App {
+        source: Arc::new(aws::sources(&shared, &config)),
+        sink: Arc::new(SqsSink::new(aws::sqs(&shared), queue_url)),
+        config,
+    });
+
+    run(service_fn(move |event: LambdaEvent<Value>| {
+        let app = Arc::clone(&app);
+        async move { app.handle(event.payload).await }
+    }))
+    .await
+}

@@ -1,0 +1,147 @@
+//! Shared fixtures for tests against the local moto server started by `scripts/test.sh`.
+
+#![allow(dead_code)]
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use aws_sdk_sqs::types::QueueAttributeName;
+use import_tracking_events::envelope::Envelope;
+use serde_json::Value;
+
+pub const HEADER: &str = "TrackingNumber,EventCode,EventDescription,EventDate,EventTime,UtcOffset,City,StateProvince,PostalCode,CountryCode,SignedBy,Latitude,Longitude,EstimatedDelivery,ServiceCode,Weight";
+
+/// The moto endpoint. Tests that need it fail (never skip) without it.
+pub fn endpoint() -> String {
+    std::env::var("MOTO_ENDPOINT").expect(
+        "MOTO_ENDPOINT is not set: run the tests with scripts/test.sh, which starts moto on 127.0.0.1",
+    )
+}
+
+/// A name unique to this test process and call.
+pub fn unique(prefix: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+pub async fn aws() -> aws_config::SdkConfig {
+    // SAFETY of the test: credentials are dummies and the endpoint is loopback.
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_s3::config::Credentials::new(
+            "test", "test", None, None, "tests",
+        ))
+        .load()
+        .await
+}
+
+pub fn s3(shared: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(shared)
+            .force_path_style(true)
+            .build(),
+    )
+}
+
+pub async fn put_object(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, body: Vec<u8>) {
+    s3.create_bucket().bucket(bucket).send().await.unwrap();
+    s3.put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(body.into())
+        .send()
+        .await
+        .unwrap();
+}
+
+pub async fn create_queue(sqs: &aws_sdk_sqs::Client, max_message_bytes: usize) -> String {
+    sqs.create_queue()
+        .queue_name(unique("events"))
+        .attributes(
+            QueueAttributeName::MaximumMessageSize,
+            max_message_bytes.to_string(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap()
+}
+
+/// Every message on the queue (deleted as read), decoded.
+pub async fn drain(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> Vec<(usize, Envelope<Value>)> {
+    let mut out: Vec<(usize, Envelope<Value>)> = Vec::new();
+    let mut empty_polls = 0;
+    while empty_polls < 2 {
+        let got = sqs
+            .receive_message()
+            .queue_url(queue_url)
+            .max_number_of_messages(10)
+            .visibility_timeout(600)
+            .send()
+            .await
+            .unwrap();
+        let messages = got.messages.unwrap_or_default();
+        if messages.is_empty() {
+            empty_polls += 1;
+            continue;
+        }
+        for m in messages {
+            let body = m.body.unwrap();
+            out.push((body.len(), serde_json::from_str(&body).unwrap()));
+            sqs.delete_message()
+                .queue_url(queue_url)
+                .receipt_handle(m.receipt_handle.unwrap())
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+    out.sort_by_key(|(_, e)| e.chunk);
+    out
+}
+
+/// A deterministic reference-layout file of about `bytes` bytes. Every `bad_every`-th record
+/// (if non-zero) has an impossible date. Returns the file and its record count.
+pub fn reference_file(bytes: usize, bad_every: u64) -> (Vec<u8>, u64) {
+    const CODES: [(&str, &str); 6] = [
+        ("MI", "Shipment information received"),
+        ("PU", "Picked up"),
+        ("AR", "Arrived at hub, \"Dallas\""),
+        ("DP", "Departed hub"),
+        ("OD", "Out for delivery"),
+        ("DL", "Delivered, front door"),
+    ];
+    let mut out = String::with_capacity(bytes + 256);
+    out.push_str(HEADER);
+    out.push_str("\r\n");
+    let mut n = 0u64;
+    while out.len() < bytes {
+        n += 1;
+        let (code, desc) = CODES[(n % 6) as usize];
+        let day = if bad_every > 0 && n.is_multiple_of(bad_every) {
+            "2026-02-30".to_owned()
+        } else {
+            format!("2026-11-{:02}", n % 28 + 1)
+        };
+        out.push_str(&format!(
+            "1RC{n:015},{code},\"{}\",{day},{:02}:{:02}:{:02},-06:00,Austin,TX,78701,US,{},30.2672,-97.7431,,GND,{}.5\r\n",
+            desc.replace('"', "\"\""),
+            n % 24,
+            n % 60,
+            (n * 7) % 60,
+            if code == "DL" { "J SMITH" } else { "" },
+            n % 50
+        ));
+    }
+    (out.into_bytes(), n)
+}
+
+/// The tracking number of record `n` in [`reference_file`].
+pub fn tracking_number(n: u64) -> String {
+    format!("1RC{n:015}")
+}

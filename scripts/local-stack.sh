@@ -1,0 +1,177 @@
+#!/usr/bin/env bash
+# Why this exists: the tests and the demo need S3 and SQS, but this project must never talk to
+# real AWS (or any non-loopback address) from a developer machine or CI. This helper runs moto
+# (a local AWS emulator) from a private venv on 127.0.0.1 and points every AWS SDK at it.
+#
+# Usage (sourced):   source scripts/local-stack.sh; stack_up; ...; (stack_down runs on EXIT)
+# Usage (executed):  scripts/local-stack.sh up            # start, print the env, wait for Ctrl-C
+#                    scripts/local-stack.sh run CMD ...   # start, run CMD with the env, stop
+#
+# Environment knobs: MOTO_VERSION (pinned below), MOTO_PORT (fixed port instead of a free one),
+# VENV_DIR (default <repo>/.venv), LOCAL_DIR (default <repo>/.local).
+set -euo pipefail
+
+STACK_REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+: "${MOTO_VERSION:=5.2.5}"
+: "${VENV_DIR:=$STACK_REPO_ROOT/.venv}"
+: "${LOCAL_DIR:=$STACK_REPO_ROOT/.local}"
+STACK_PID=""
+
+# Dummy credentials, always: without them the SDK credential chain falls through to the EC2
+# instance-metadata address, which is off loopback.
+export AWS_ACCESS_KEY_ID=test
+export AWS_SECRET_ACCESS_KEY=test
+export AWS_REGION=us-east-1
+export AWS_DEFAULT_REGION=us-east-1
+export AWS_EC2_METADATA_DISABLED=true
+unset AWS_PROFILE AWS_SESSION_TOKEN 2>/dev/null || true
+
+_stack_log() { echo "[local-stack] $*" >&2; }
+
+# Create the venv and install moto once; a venv that already has moto_server is reused.
+stack_venv() {
+    if [[ -x "$VENV_DIR/bin/moto_server" && -x "$VENV_DIR/bin/python" ]]; then
+        return 0
+    fi
+    mkdir -p "$LOCAL_DIR"
+    if [[ ! -x "$VENV_DIR/bin/python" ]]; then
+        _stack_log "creating venv $VENV_DIR"
+        if ! python3 -m venv "$VENV_DIR"; then
+            _stack_log "python3 -m venv failed (on Debian/Ubuntu: apt-get install python3-venv)"
+            return 1
+        fi
+    fi
+    _stack_log "installing moto[server]==$MOTO_VERSION into $VENV_DIR (about 20 s)"
+    local pip_log="$LOCAL_DIR/pip-install.log"
+    if ! "$VENV_DIR/bin/python" -m pip install -q --disable-pip-version-check \
+        "moto[server]==$MOTO_VERSION" >"$pip_log" 2>&1; then
+        cat "$pip_log" >&2
+        _stack_log "pip install failed (full log: $pip_log)"
+        return 1
+    fi
+    # Show warnings/errors pip printed even on success (quiet mode prints only those).
+    if [[ -s "$pip_log" ]]; then cat "$pip_log" >&2; fi
+}
+
+# Print a free TCP port on 127.0.0.1: 5555 if it is free, else one the kernel picks.
+stack_free_port() {
+    python3 - <<'PY'
+import socket
+for port in (5555, 0):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.bind(("127.0.0.1", port))
+    except OSError:
+        s.close()
+        continue
+    print(s.getsockname()[1])
+    s.close()
+    break
+PY
+}
+
+# True once moto's admin API answers on PORT (curl if present, else Python).
+_stack_ready() {
+    local url="http://127.0.0.1:$1/moto-api/"
+    if command -v curl >/dev/null 2>&1; then
+        curl -s -o /dev/null --max-time 2 "$url"
+    else
+        python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2).read()' \
+            "$url" >/dev/null 2>&1
+    fi
+}
+
+# Start moto once; on a port race (someone grabbed the free port first) retry on a new port.
+_stack_start() {
+    local port="$1" log="$2"
+    _stack_log "starting moto_server on 127.0.0.1:$port (log: $log)"
+    "$VENV_DIR/bin/moto_server" -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
+    STACK_PID=$!
+    local deadline=$((SECONDS + 60))
+    until _stack_ready "$port"; do
+        if ! kill -0 "$STACK_PID" 2>/dev/null; then
+            wait "$STACK_PID" 2>/dev/null || true
+            STACK_PID=""
+            _stack_log "moto_server exited during startup; log tail:"
+            tail -n 30 "$log" >&2 || true
+            return 1
+        fi
+        if ((SECONDS >= deadline)); then
+            _stack_log "moto_server did not answer within 60 s; log tail:"
+            tail -n 30 "$log" >&2 || true
+            stack_down
+            return 2
+        fi
+        sleep 0.2
+    done
+}
+
+# Start moto on 127.0.0.1 and export the endpoint. Installs an EXIT trap that calls stack_down
+# (replacing any EXIT trap the caller had), and INT/TERM traps so the EXIT trap also runs then.
+stack_up() {
+    if [[ -n "$STACK_PID" ]] && kill -0 "$STACK_PID" 2>/dev/null; then
+        return 0
+    fi
+    stack_venv
+    mkdir -p "$LOCAL_DIR"
+    trap stack_down EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+    local log="$LOCAL_DIR/moto.log" port attempt rc
+    for attempt in 1 2 3; do
+        port="${MOTO_PORT:-$(stack_free_port)}"
+        rc=0
+        _stack_start "$port" "$log" || rc=$?
+        if [[ $rc -eq 0 ]]; then break; fi
+        if [[ $rc -ne 1 || -n "${MOTO_PORT:-}" || $attempt -eq 3 ]]; then return 1; fi
+        _stack_log "retrying on another port"
+    done
+
+    export MOTO_PORT_IN_USE="$port"
+    export AWS_ENDPOINT_URL="http://127.0.0.1:$port"
+    export MOTO_ENDPOINT="$AWS_ENDPOINT_URL"
+    # For tests and scripts that want to drive moto from Python (boto3 ships with moto).
+    export MOTO_PYTHON="$VENV_DIR/bin/python"
+    export LOCALSTACK_TOOL="$STACK_REPO_ROOT/scripts/localstack_tool.py"
+    _stack_log "moto ready at $AWS_ENDPOINT_URL (pid $STACK_PID)"
+}
+
+stack_down() {
+    if [[ -n "$STACK_PID" ]]; then
+        if kill -0 "$STACK_PID" 2>/dev/null; then
+            kill "$STACK_PID" 2>/dev/null || true
+            local _
+            for _ in $(seq 1 50); do
+                kill -0 "$STACK_PID" 2>/dev/null || break
+                sleep 0.1
+            done
+            kill -9 "$STACK_PID" 2>/dev/null || true
+        fi
+        wait "$STACK_PID" 2>/dev/null || true
+        # Silent on purpose: test.sh's output should end with cargo test's result lines.
+        STACK_PID=""
+    fi
+    return 0
+}
+
+# Executed directly rather than sourced.
+if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
+    case "${1:-}" in
+    up)
+        stack_up
+        echo "export AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL MOTO_ENDPOINT=$MOTO_ENDPOINT AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true"
+        _stack_log "running; Ctrl-C to stop"
+        wait "$STACK_PID" || true
+        ;;
+    run)
+        shift
+        [[ $# -gt 0 ]] || { echo "usage: $0 run CMD [ARGS...]" >&2; exit 2; }
+        stack_up
+        "$@"
+        ;;
+    *)
+        echo "usage: $0 up | run CMD [ARGS...]   (or: source it and call stack_up / stack_down)" >&2
+        exit 2
+        ;;
+    esac
+fi

@@ -1,0 +1,262 @@
+//! Event times: from the carrier's local date, time and zone to Connect's UTC and local ISO 8601.
+//!
+//! chrono validates every value (2026-02-30 and +25:99 are rejected, not rolled over). The common
+//! fixed formats take a byte-level fast path into chrono's checked constructors: on a 1.6 M-record
+//! file, `parse_from_str` and `format` were most of the mapping time.
+
+use chrono::{
+    DateTime, FixedOffset, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeZone,
+    Timelike, Utc,
+};
+use chrono_tz::Tz;
+
+/// A parser for one profile's date and time formats.
+#[derive(Debug, Clone)]
+pub struct DateTimeParser {
+    date_format: String,
+    time_format: String,
+    iso_date: bool,
+    iso_time: bool,
+}
+
+/// A local time resolved against its zone.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Resolved {
+    pub utc: NaiveDateTime,
+    pub local: NaiveDateTime,
+    /// The local time was repeated by a daylight-saving change; the earlier instant was taken.
+    pub ambiguous: bool,
+}
+
+impl DateTimeParser {
+    pub fn new(date_format: &str, time_format: &str) -> Self {
+        DateTimeParser {
+            date_format: date_format.to_owned(),
+            time_format: time_format.to_owned(),
+            iso_date: date_format == "%Y-%m-%d",
+            iso_time: time_format == "%H:%M:%S",
+        }
+    }
+
+    pub fn date_format(&self) -> &str {
+        &self.date_format
+    }
+
+    pub fn time_format(&self) -> &str {
+        &self.time_format
+    }
+
+    /// Parses a date in the profile's format; `None` unless it is a real calendar date.
+    pub fn date(&self, s: &str) -> Option<NaiveDate> {
+        if self.iso_date {
+            let b = s.as_bytes();
+            if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+                return None;
+            }
+            let y = digits(&b[0..4])?;
+            let m = digits(&b[5..7])?;
+            let d = digits(&b[8..10])?;
+            return NaiveDate::from_ymd_opt(y as i32, m, d);
+        }
+        NaiveDate::parse_from_str(s, &self.date_format).ok()
+    }
+
+    /// Parses a time of day in the profile's format.
+    pub fn time(&self, s: &str) -> Option<NaiveTime> {
+        if self.iso_time {
+            let b = s.as_bytes();
+            if b.len() != 8 || b[2] != b':' || b[5] != b':' {
+                return None;
+            }
+            return NaiveTime::from_hms_opt(
+                digits(&b[0..2])?,
+                digits(&b[3..5])?,
+                digits(&b[6..8])?,
+            );
+        }
+        NaiveTime::parse_from_str(s, &self.time_format).ok()
+    }
+}
+
+/// Parses a UTC offset: `Z`, `±HH:MM`, `±HHMM` or `±HH`, at most 18 hours either way.
+pub fn parse_offset(s: &str) -> Option<FixedOffset> {
+    let b = s.as_bytes();
+    if b == b"Z" || b == b"z" {
+        return FixedOffset::east_opt(0);
+    }
+    let sign = match b.first()? {
+        b'+' => 1,
+        b'-' => -1,
+        _ => return None,
+    };
+    let (h, m) = match &b[1..] {
+        [h1, h2] => (digits(&[*h1, *h2])?, 0),
+        [h1, h2, b':', m1, m2] | [h1, h2, m1, m2] => (digits(&[*h1, *h2])?, digits(&[*m1, *m2])?),
+        _ => return None,
+    };
+    if m >= 60 || h * 60 + m > 18 * 60 {
+        return None;
+    }
+    FixedOffset::east_opt(sign * (h as i32 * 3600 + m as i32 * 60))
+}
+
+/// Resolves a local time with a known offset.
+pub fn with_offset(local: NaiveDateTime, offset: FixedOffset) -> Resolved {
+    let utc = local - offset.fix();
+    Resolved {
+        utc,
+        local,
+        ambiguous: false,
+    }
+}
+
+/// Resolves a local time in an IANA zone. `None` for a time the zone skips (spring forward); a
+/// repeated time (fall back) takes the earlier instant and says so.
+pub fn in_zone(local: NaiveDateTime, tz: Tz) -> Option<Resolved> {
+    let (dt, ambiguous): (DateTime<Tz>, bool) = match tz.from_local_datetime(&local) {
+        LocalResult::Single(dt) => (dt, false),
+        LocalResult::Ambiguous(earliest, _) => (earliest, true),
+        LocalResult::None => return None,
+    };
+    Some(Resolved {
+        utc: dt.with_timezone(&Utc).naive_utc(),
+        local,
+        ambiguous,
+    })
+}
+
+/// `YYYY-MM-DDTHH:MM:SS` (with fractional seconds only when present), plus `suffix`.
+pub fn iso8601(dt: NaiveDateTime, suffix: &str) -> String {
+    use chrono::Datelike;
+    let mut out = String::with_capacity(20 + suffix.len());
+    let (date, time) = (dt.date(), dt.time());
+    let year = date.year();
+    if (0..=9999).contains(&year) && time.nanosecond() == 0 {
+        let mut buf = *b"0000-00-00T00:00:00";
+        put2(&mut buf[0..2], (year / 100) as u32);
+        put2(&mut buf[2..4], (year % 100) as u32);
+        put2(&mut buf[5..7], date.month());
+        put2(&mut buf[8..10], date.day());
+        put2(&mut buf[11..13], time.hour());
+        put2(&mut buf[14..16], time.minute());
+        put2(&mut buf[17..19], time.second());
+        // Only ASCII digits and separators were written.
+        out.push_str(std::str::from_utf8(&buf).expect("ASCII"));
+    } else {
+        use std::fmt::Write;
+        let _ = write!(out, "{}", dt.format("%Y-%m-%dT%H:%M:%S%.f"));
+    }
+    out.push_str(suffix);
+    out
+}
+
+fn put2(dst: &mut [u8], v: u32) {
+    dst[0] = b'0' + (v / 10) as u8;
+    dst[1] = b'0' + (v % 10) as u8;
+}
+
+fn digits(b: &[u8]) -> Option<u32> {
+    let mut v = 0u32;
+    for &c in b {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v = v * 10 + u32::from(c - b'0');
+    }
+    Some(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn iso() -> DateTimeParser {
+        DateTimeParser::new("%Y-%m-%d", "%H:%M:%S")
+    }
+
+    #[test]
+    fn fast_path_rejects_what_is_not_real() {
+        let p = iso();
+        assert_eq!(p.date("2026-11-24"), NaiveDate::from_ymd_opt(2026, 11, 24));
+        assert_eq!(p.date("2026-02-30"), None);
+        assert_eq!(p.date("2026-13-01"), None);
+        assert_eq!(p.date("2026/11/24"), None);
+        assert_eq!(p.date("26-11-24"), None);
+        assert_eq!(p.date("2026-1a-24"), None);
+        assert_eq!(p.time("14:32:05"), NaiveTime::from_hms_opt(14, 32, 5));
+        assert_eq!(p.time("24:00:00"), None);
+        assert_eq!(p.time("14:60:00"), None);
+        assert_eq!(p.time("14:32"), None);
+    }
+
+    #[test]
+    fn other_formats_go_through_chrono() {
+        let p = DateTimeParser::new("%m/%d/%Y", "%H%M");
+        assert_eq!(p.date("11/24/2026"), NaiveDate::from_ymd_opt(2026, 11, 24));
+        assert_eq!(p.date("02/30/2026"), None);
+        assert_eq!(p.time("1432"), NaiveTime::from_hms_opt(14, 32, 0));
+    }
+
+    #[test]
+    fn offsets() {
+        assert_eq!(parse_offset("-06:00"), FixedOffset::west_opt(6 * 3600));
+        assert_eq!(
+            parse_offset("+0530"),
+            FixedOffset::east_opt(5 * 3600 + 1800)
+        );
+        assert_eq!(parse_offset("+09"), FixedOffset::east_opt(9 * 3600));
+        assert_eq!(parse_offset("Z"), FixedOffset::east_opt(0));
+        for bad in [
+            "+25:99",
+            "+25:00",
+            "-06:60",
+            "06:00",
+            "",
+            "+6:00",
+            "+06:00:00",
+            "+0a:00",
+        ] {
+            assert_eq!(parse_offset(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn utc_and_local_strings() {
+        let local = NaiveDate::from_ymd_opt(2026, 11, 24)
+            .unwrap()
+            .and_hms_opt(14, 32, 5)
+            .unwrap();
+        let r = with_offset(local, parse_offset("-06:00").unwrap());
+        assert_eq!(iso8601(r.utc, "Z"), "2026-11-24T20:32:05Z");
+        assert_eq!(iso8601(r.local, ""), "2026-11-24T14:32:05");
+        // Crossing midnight and the year.
+        let late = NaiveDate::from_ymd_opt(2026, 12, 31)
+            .unwrap()
+            .and_hms_opt(23, 30, 0)
+            .unwrap();
+        let r = with_offset(late, parse_offset("-01:00").unwrap());
+        assert_eq!(iso8601(r.utc, "Z"), "2027-01-01T00:30:00Z");
+        let frac = local.with_nanosecond(250_000_000).unwrap();
+        assert_eq!(iso8601(frac, "Z"), "2026-11-24T14:32:05.250Z");
+    }
+
+    #[test]
+    fn daylight_saving_in_a_named_zone() {
+        let chicago = chrono_tz::America::Chicago;
+        let at = |d: u32, m: u32, h: u32, min: u32| {
+            NaiveDate::from_ymd_opt(2026, m, d)
+                .unwrap()
+                .and_hms_opt(h, min, 0)
+                .unwrap()
+        };
+        // 2026-03-08 02:30 does not exist in Chicago.
+        assert_eq!(in_zone(at(8, 3, 2, 30), chicago), None);
+        // 2026-11-01 01:30 happens twice: the earlier (CDT, -05:00) instant is taken.
+        let r = in_zone(at(1, 11, 1, 30), chicago).unwrap();
+        assert!(r.ambiguous);
+        assert_eq!(iso8601(r.utc, "Z"), "2026-11-01T06:30:00Z");
+        let r = in_zone(at(24, 11, 14, 32), chicago).unwrap();
+        assert!(!r.ambiguous);
+        assert_eq!(iso8601(r.utc, "Z"), "2026-11-24T20:32:00Z");
+    }
+}

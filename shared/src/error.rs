@@ -1,0 +1,134 @@
+//! Errors of the shared crate: loading a profile, reading a carrier file, and the per-record
+//! rejections that are counted rather than fatal.
+
+use std::fmt;
+
+/// Where a record sits in its file. `record` counts data records from 1 (the header is not one);
+/// `line` is the 1-based line the record starts on; `byte` the offset of its first byte.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Position {
+    pub record: u64,
+    pub line: u64,
+    pub byte: u64,
+}
+
+impl fmt::Display for Position {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "record {} (line {}, byte {})",
+            self.record, self.line, self.byte
+        )
+    }
+}
+
+/// A profile that cannot be used. Messages name the profile and the offending key.
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileError {
+    #[error("unknown profile `{name}`; built-in profiles: {known}")]
+    UnknownProfile { name: String, known: String },
+    #[error("profile `{origin}` is not valid TOML for a profile")]
+    Toml {
+        origin: String,
+        #[source]
+        source: toml::de::Error,
+    },
+    #[error(
+        "profile `{profile}`: unknown Connect field `{field}` in [columns]; known fields: {known}"
+    )]
+    UnknownField {
+        profile: String,
+        field: String,
+        known: String,
+    },
+    #[error("profile `{profile}`: [columns] must map `{field}`")]
+    MissingField {
+        profile: String,
+        field: &'static str,
+    },
+    #[error(
+        "profile `{profile}`: status_map.{carrier_code}: unknown standardized status code `{code}`"
+    )]
+    UnknownStatusCode {
+        profile: String,
+        carrier_code: String,
+        code: String,
+    },
+    #[error(
+        "profile `{profile}`: status_map.{carrier_code}: unknown standardized status detail code `{code}`"
+    )]
+    UnknownDetailCode {
+        profile: String,
+        carrier_code: String,
+        code: String,
+    },
+    #[error("profile `{profile}`: delimiter must be a single byte, got {delimiter:?}")]
+    BadDelimiter { profile: String, delimiter: String },
+    #[error("profile `{profile}`: unknown time zone `{timezone}` in [datetime]")]
+    UnknownTimezone { profile: String, timezone: String },
+    #[error(
+        "profile `{profile}`: the file's zone is unknown: map `utc_offset` in [columns] or set [datetime] timezone"
+    )]
+    NoZone { profile: String },
+    #[error("profile `{profile}`: [datetime] {key} = {format:?} is not a valid chrono format")]
+    BadFormat {
+        profile: String,
+        key: &'static str,
+        format: String,
+    },
+}
+
+/// A failure that ends reading a file: nothing after it can be trusted.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error(
+        "profile `{profile}`: the file's header lacks column `{column}` (for `{field}`); header is: {header}"
+    )]
+    MissingColumn {
+        profile: String,
+        field: &'static str,
+        column: String,
+        header: String,
+    },
+    #[error("the file is empty: no header line")]
+    NoHeader,
+    #[error("reading the file failed at {position}")]
+    Csv {
+        position: Position,
+        #[source]
+        source: csv_async::Error,
+    },
+}
+
+/// Why one record was rejected. The record is counted and logged, never sent, never fatal.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RejectReason {
+    #[error("no tracking number")]
+    MissingTrackingNumber,
+    #[error("column `{column}` is not valid UTF-8")]
+    InvalidUtf8 { column: String },
+    #[error("column `{column}`: {value:?} is not a date of format {format:?}")]
+    InvalidDate {
+        column: String,
+        value: String,
+        format: String,
+    },
+    #[error("column `{column}`: {value:?} is not a time of format {format:?}")]
+    InvalidTime {
+        column: String,
+        value: String,
+        format: String,
+    },
+    #[error("column `{column}`: {value:?} is not a UTC offset (like -06:00)")]
+    InvalidOffset { column: String, value: String },
+    #[error("{local} does not exist in {timezone} (skipped by a daylight-saving change)")]
+    NonexistentLocalTime { local: String, timezone: String },
+}
+
+/// A rejected record: where it was and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{position} rejected: {reason}")]
+pub struct Rejection {
+    pub position: Position,
+    pub reason: RejectReason,
+}

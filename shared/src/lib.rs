@@ -1,0 +1,25 @@
+//! ShipEngine Connect tracking models and the streaming, profile-driven carrier file parser,
+//! shared by the Track and ImportTrackingEvents functions.
+//!
+//! # Layout
+//!
+//! - [`models`]: serde types for Connect's requests, responses, `ImportedTrackingEvent`,
+//!   `TrackingInfo`, `TrackEvent` and the standardized status codes.
+//! - [`profile`]: carrier profiles (TOML, built in or loaded) saying how a carrier's columns and
+//!   status codes map onto Connect's.
+//! - [`reader`]: a CSV record stream over any `AsyncRead`; no I/O of its own.
+//! - [`mapper`]: one record → one `ImportedTrackingEvent`, or a rejection saying why.
+//! - [`datetime`]: the carrier's local date, time and zone → UTC and local ISO 8601.
+//! - [`error`]: profile and read errors, rejections, and record positions.
+
+pub mod datetime;
+pub mod error;
+pub mod mapper;
+pub mod models;
+pub mod profile;
+pub mod reader;
+
+pub use error::{Position, ProfileError, ReadError, RejectReason, Rejection};
+pub use mapper::{EventRef, Mapper};
+pub use profile::Profile;
+pub use reader::{Record, RecordReader};

@@ -1,0 +1,298 @@
+//! From one raw record to one Connect `ImportedTrackingEvent`, following a profile.
+//!
+//! The mapper borrows the record's text wherever it can (`Cow::Borrowed`), so the hot path
+//! allocates only the strings it has to compute (timestamps, warnings). The same generic model
+//! types serialize both this borrowed form and the owned one, so they cannot drift apart.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use csv_async::{ByteRecord, StringRecord};
+
+use crate::datetime::{self, DateTimeParser, Resolved};
+use crate::error::{ReadError, RejectReason, Rejection};
+use crate::models::{
+    Geo, ImportedTrackingEvent, Service, StandardizedStatusCode, StandardizedStatusDetailCode,
+    TrackEvent, TrackingInfo, UpdateMethod,
+};
+use crate::profile::{Field, Profile, StatusPair, Zone};
+use crate::reader::Record;
+
+/// An event borrowing from the record it was mapped from.
+pub type EventRef<'r> = ImportedTrackingEvent<Cow<'r, str>>;
+
+const UNMAPPED: StatusPair = StatusPair {
+    status: StandardizedStatusCode::Unknown,
+    detail: StandardizedStatusDetailCode::CarrierStatusNotMapped,
+};
+
+/// A profile bound to one file's header.
+#[derive(Debug, Clone)]
+pub struct Mapper {
+    carrier_name: String,
+    profile_name: String,
+    /// Column index per [`Field`], `None` where the profile does not map the field.
+    index: [Option<usize>; Field::ALL.len()],
+    /// Header name per [`Field`], for messages.
+    names: [String; Field::ALL.len()],
+    datetime: DateTimeParser,
+    zone: Zone,
+    status_map: HashMap<String, StatusPair>,
+}
+
+impl Mapper {
+    /// Binds `profile` to a file whose header is `headers`. Every column the profile names must
+    /// be present (in any order; extra columns are ignored).
+    pub fn new(profile: &Profile, headers: &ByteRecord) -> Result<Mapper, ReadError> {
+        let header_names: Vec<&[u8]> = headers
+            .iter()
+            .enumerate()
+            .map(|(i, h)| {
+                // A UTF-8 byte-order mark may precede the first header.
+                let h = if i == 0 {
+                    h.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(h)
+                } else {
+                    h
+                };
+                h.trim_ascii()
+            })
+            .collect();
+        let mut index = [None; Field::ALL.len()];
+        let mut names: [String; Field::ALL.len()] = Default::default();
+        for (&field, column) in &profile.columns {
+            let found = header_names
+                .iter()
+                .position(|h| *h == column.as_bytes())
+                .ok_or_else(|| ReadError::MissingColumn {
+                    profile: profile.name.clone(),
+                    field: field.key(),
+                    column: column.clone(),
+                    header: header_names
+                        .iter()
+                        .map(|h| String::from_utf8_lossy(h))
+                        .collect::<Vec<_>>()
+                        .join(","),
+                })?;
+            index[field.index()] = Some(found);
+            names[field.index()] = column.clone();
+        }
+        Ok(Mapper {
+            carrier_name: profile.carrier_name.clone(),
+            profile_name: profile.name.clone(),
+            index,
+            names,
+            datetime: DateTimeParser::new(
+                &profile.datetime.date_format,
+                &profile.datetime.time_format,
+            ),
+            zone: profile.datetime.zone.clone(),
+            status_map: profile
+                .status_map
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        })
+    }
+
+    /// Maps one record, or says why it is rejected.
+    pub fn map<'r>(&'r self, record: &'r Record) -> Result<EventRef<'r>, Rejection> {
+        self.map_fields(record).map_err(|reason| Rejection {
+            position: record.position,
+            reason,
+        })
+    }
+
+    fn map_fields<'r>(&'r self, rec: &'r Record) -> Result<EventRef<'r>, RejectReason> {
+        let text = |field: Field| self.text(rec, field);
+        let tracking_number =
+            text(Field::TrackingNumber)?.ok_or(RejectReason::MissingTrackingNumber)?;
+        let when = self.event_time(rec)?;
+        let mut warnings: Vec<Cow<'r, str>> = Vec::new();
+        if when.ambiguous {
+            warnings.push(Cow::Owned(format!(
+                "local time {} is ambiguous (repeated by a daylight-saving change); the earlier instant was used",
+                datetime::iso8601(when.local, "")
+            )));
+        }
+
+        let carrier_code = text(Field::CarrierStatusCode)?;
+        let pair = match carrier_code.and_then(|c| self.status_map.get(c)) {
+            Some(pair) => pair,
+            None => {
+                warnings.push(Cow::Owned(format!(
+                    "carrier status code {:?} is not in the status map of profile `{}`",
+                    carrier_code.unwrap_or(""),
+                    self.profile_name
+                )));
+                &UNMAPPED
+            }
+        };
+        let event_datetime = datetime::iso8601(when.utc, "Z");
+        let delivered = matches!(
+            pair.status,
+            StandardizedStatusCode::Delivered | StandardizedStatusCode::DeliveredToServicePoint
+        );
+        let actual_delivery = delivered.then(|| Cow::Owned(event_datetime.clone()));
+
+        let geo = match (
+            self.number(rec, Field::Latitude)?,
+            self.number(rec, Field::Longitude)?,
+        ) {
+            (Some(lat), Some(long))
+                if (-90.0..=90.0).contains(&lat) && (-180.0..=180.0).contains(&long) =>
+            {
+                Some(Geo { lat, long })
+            }
+            _ => None,
+        };
+        let weight = match text(Field::Weight)? {
+            None => None,
+            Some(w) => match w.parse::<f64>() {
+                Ok(v) if v.is_finite() && v >= 0.0 => Some(v),
+                _ => {
+                    warnings.push(Cow::Owned(format!("weight {w:?} is not a number; omitted")));
+                    None
+                }
+            },
+        };
+        let estimated = match text(Field::EstimatedDelivery)? {
+            None => None,
+            Some(e) => match self.estimated_delivery(e) {
+                Some(v) => Some(Cow::Owned(v)),
+                None => {
+                    warnings.push(Cow::Owned(format!(
+                        "estimated delivery {e:?} is not a date or date-time; omitted"
+                    )));
+                    None
+                }
+            },
+        };
+        let service_code = text(Field::ServiceCode)?;
+        let service_name = text(Field::ServiceName)?;
+        let service = (service_code.is_some() || service_name.is_some()).then(|| Service {
+            code: service_code.map(Cow::Borrowed),
+            name: service_name.map(Cow::Borrowed),
+        });
+        let description = text(Field::CarrierStatusDescription)?.map(Cow::Borrowed);
+        let detail_code = text(Field::CarrierDetailCode)?.map(Cow::Borrowed);
+
+        let event = TrackEvent {
+            event_datetime: Some(Cow::Owned(event_datetime)),
+            event_datetime_local: Some(Cow::Owned(datetime::iso8601(when.local, ""))),
+            event_code: carrier_code.map(Cow::Borrowed),
+            carrier_detail_code: detail_code.clone(),
+            description: description.clone(),
+            city: text(Field::City)?.map(Cow::Borrowed),
+            state: text(Field::State)?.map(Cow::Borrowed),
+            postal_code: text(Field::PostalCode)?.map(Cow::Borrowed),
+            country: text(Field::Country)?.map(Cow::Borrowed),
+            company: text(Field::Company)?.map(Cow::Borrowed),
+            signer: text(Field::Signer)?.map(Cow::Borrowed),
+            proof_of_delivery_url: None,
+            geo,
+            status_code: Some(pair.status.clone()),
+            status_detail_code: Some(pair.detail.clone()),
+        };
+        Ok(ImportedTrackingEvent {
+            tracking_info: Some(TrackingInfo {
+                carrier_name: Some(Cow::Borrowed(&self.carrier_name)),
+                tracking_number: Some(Cow::Borrowed(tracking_number)),
+                standardized_status_code: Some(pair.status.clone()),
+                standardized_status_detail_code: Some(pair.detail.clone()),
+                carrier_status_code: carrier_code.map(Cow::Borrowed),
+                carrier_detail_code: detail_code,
+                carrier_status_description: description,
+                estimated_delivery_datetime: estimated,
+                actual_delivery_datetime: actual_delivery,
+                weight,
+                service,
+                events: Some(vec![event]),
+                ..TrackingInfo::default()
+            }),
+            update_method: Some(UpdateMethod::Append),
+            error_messages: None,
+            warning_messages: (!warnings.is_empty()).then_some(warnings),
+        })
+    }
+
+    /// The trimmed text of a mapped column; `None` when unmapped, missing or empty.
+    #[inline]
+    fn text<'r>(&self, rec: &'r Record, field: Field) -> Result<Option<&'r str>, RejectReason> {
+        let Some(i) = self.index[field.index()] else {
+            return Ok(None);
+        };
+        if !rec.invalid_utf8.is_empty() && rec.invalid_utf8.contains(&i) {
+            return Err(RejectReason::InvalidUtf8 {
+                column: self.names[field.index()].clone(),
+            });
+        }
+        Ok(field_text(&rec.fields, i))
+    }
+
+    fn number(&self, rec: &Record, field: Field) -> Result<Option<f64>, RejectReason> {
+        Ok(self
+            .text(rec, field)?
+            .and_then(|s| s.parse::<f64>().ok())
+            .filter(|v| v.is_finite()))
+    }
+
+    fn event_time(&self, rec: &Record) -> Result<Resolved, RejectReason> {
+        let column = |f: Field| self.names[f.index()].clone();
+        let date_text = self.text(rec, Field::EventDate)?.unwrap_or("");
+        let date = self
+            .datetime
+            .date(date_text)
+            .ok_or_else(|| RejectReason::InvalidDate {
+                column: column(Field::EventDate),
+                value: date_text.to_owned(),
+                format: self.datetime.date_format().to_owned(),
+            })?;
+        let time = if self.index[Field::EventTime.index()].is_some() {
+            let time_text = self.text(rec, Field::EventTime)?.unwrap_or("");
+            self.datetime
+                .time(time_text)
+                .ok_or_else(|| RejectReason::InvalidTime {
+                    column: column(Field::EventTime),
+                    value: time_text.to_owned(),
+                    format: self.datetime.time_format().to_owned(),
+                })?
+        } else {
+            chrono::NaiveTime::MIN
+        };
+        let local = date.and_time(time);
+        match &self.zone {
+            Zone::OffsetColumn => {
+                let text = self.text(rec, Field::UtcOffset)?.unwrap_or("");
+                let offset =
+                    datetime::parse_offset(text).ok_or_else(|| RejectReason::InvalidOffset {
+                        column: column(Field::UtcOffset),
+                        value: text.to_owned(),
+                    })?;
+                Ok(datetime::with_offset(local, offset))
+            }
+            Zone::Named(tz) => {
+                datetime::in_zone(local, *tz).ok_or_else(|| RejectReason::NonexistentLocalTime {
+                    local: datetime::iso8601(local, ""),
+                    timezone: tz.name().to_owned(),
+                })
+            }
+        }
+    }
+
+    /// Estimated delivery as ISO 8601: an RFC 3339 date-time (normalized to UTC) or a date in
+    /// the profile's date format (kept as a date).
+    fn estimated_delivery(&self, text: &str) -> Option<String> {
+        if let Ok(dt) = chrono::DateTime::parse_from_rfc3339(text) {
+            return Some(datetime::iso8601(dt.naive_utc(), "Z"));
+        }
+        self.datetime
+            .date(text)
+            .map(|d| datetime::iso8601(d.and_time(chrono::NaiveTime::MIN), "")[..10].to_owned())
+    }
+}
+
+/// Field `i` trimmed; `None` when missing or blank.
+#[inline]
+fn field_text(rec: &StringRecord, i: usize) -> Option<&str> {
+    rec.get(i).map(str::trim_ascii).filter(|s| !s.is_empty())
+}

@@ -1,0 +1,123 @@
+//! Reading a carrier's CSV from any `AsyncRead`, one record at a time, as the bytes stream in.
+//!
+//! Built on csv-async (RFC 4180 quoting, CRLF, blank lines). Records are read into a caller-owned
+//! [`Record`], so a steady-state import allocates nothing per record here. This module knows
+//! nothing of S3, FTP or SQS.
+
+use csv_async::{AsyncReader, AsyncReaderBuilder, ByteRecord, StringRecord};
+use tokio::io::AsyncRead;
+
+use crate::error::{Position, ReadError};
+
+/// One record and where it was in the file.
+#[derive(Debug, Clone, Default)]
+pub struct Record {
+    /// The fields as text. When the record is not valid UTF-8 this is a lossy copy, and
+    /// `invalid_utf8` lists the fields that are not (so only records whose *used* fields are
+    /// broken get rejected, and nothing lossy is ever sent).
+    pub fields: StringRecord,
+    pub invalid_utf8: Vec<usize>,
+    pub position: Position,
+}
+
+/// Streams records out of a delimited file.
+pub struct RecordReader<R> {
+    inner: AsyncReader<R>,
+    /// Data records returned so far (blank lines are not records).
+    records: u64,
+}
+
+impl<R: AsyncRead + Unpin + Send> RecordReader<R> {
+    pub fn new(reader: R, delimiter: u8) -> Self {
+        let inner = AsyncReaderBuilder::new()
+            .delimiter(delimiter)
+            .has_headers(true)
+            // Short and long records are the mapper's business (missing fields read as empty),
+            // not a reason to stop the whole file.
+            .flexible(true)
+            // LF alone ends a record. With csv's default CRLF terminator, a record after a CRLF
+            // line starts *at* the LF, so positions read one line and one byte early; here the
+            // CR stays in the last field instead, where trimming removes it.
+            .terminator(csv_async::Terminator::Any(b'\n'))
+            .buffer_capacity(256 * 1024)
+            .create_reader(reader);
+        RecordReader { inner, records: 0 }
+    }
+
+    /// The header record; an error if the file has none.
+    pub async fn headers(&mut self) -> Result<ByteRecord, ReadError> {
+        let headers = self
+            .inner
+            .byte_headers()
+            .await
+            .map_err(|source| ReadError::Csv {
+                position: Position::default(),
+                source,
+            })?;
+        if headers.is_empty() || (headers.len() == 1 && headers[0].trim_ascii().is_empty()) {
+            return Err(ReadError::NoHeader);
+        }
+        Ok(headers.clone())
+    }
+
+    /// Reads the next record into `out`; `false` at the end of the file. Blank lines (including
+    /// a lone CR of a CRLF file) are skipped.
+    pub async fn read(&mut self, out: &mut Record) -> Result<bool, ReadError> {
+        loop {
+            let more = self.read_any(out).await?;
+            let blank = out.fields.len() == 1 && out.fields[0].trim_ascii().is_empty();
+            if !more {
+                return Ok(false);
+            }
+            if !blank {
+                self.records += 1;
+                out.position.record = self.records;
+                return Ok(true);
+            }
+        }
+    }
+
+    async fn read_any(&mut self, out: &mut Record) -> Result<bool, ReadError> {
+        // Read bytes, then validate the whole record in one pass (csv's StringRecord does it
+        // once per record instead of once per field); the buffers move, nothing is copied.
+        let mut bytes = std::mem::take(&mut out.fields).into_byte_record();
+        let read = self.inner.read_byte_record(&mut bytes).await;
+        let position = bytes.position().cloned();
+        match StringRecord::from_byte_record(bytes) {
+            Ok(text) => {
+                out.fields = text;
+                out.invalid_utf8.clear();
+            }
+            Err(err) => {
+                let bytes = err.into_byte_record();
+                out.invalid_utf8 = (0..bytes.len())
+                    .filter(|&i| std::str::from_utf8(&bytes[i]).is_err())
+                    .collect();
+                out.fields = StringRecord::from_byte_record_lossy(bytes);
+            }
+        }
+        match read {
+            Ok(more) => {
+                if let Some(pos) = position {
+                    out.position = Position {
+                        record: pos.record(),
+                        line: pos.line(),
+                        byte: pos.byte(),
+                    };
+                }
+                Ok(more)
+            }
+            Err(source) => Err(ReadError::Csv {
+                position: source
+                    .position()
+                    .map(|p| Position {
+                        record: p.record(),
+                        line: p.line(),
+                        byte: p.byte(),
+                    })
+                    .unwrap_or(out.position),
+                source,
+            }),
+        }
+    }
+}

@@ -1,0 +1,253 @@
+//! The record rules of the reference profile, end to end from CSV bytes to Connect JSON.
+
+use serde_json::{Value, json};
+use shared::{Mapper, Profile, ReadError, Record, RecordReader, RejectReason};
+
+const HEADER: &str = "TrackingNumber,EventCode,EventDescription,EventDate,EventTime,UtcOffset,City,StateProvince,PostalCode,CountryCode,SignedBy,Latitude,Longitude,EstimatedDelivery,ServiceCode,Weight";
+
+/// Every record of `csv` as JSON (or the rejection), in order.
+async fn run(csv: &[u8]) -> Result<Vec<Result<Value, shared::Rejection>>, ReadError> {
+    let profile = Profile::builtin("reference").unwrap();
+    let mut reader = RecordReader::new(csv, profile.delimiter);
+    let headers = reader.headers().await?;
+    let mapper = Mapper::new(&profile, &headers)?;
+    let mut record = Record::default();
+    let mut out = Vec::new();
+    while reader.read(&mut record).await? {
+        out.push(
+            mapper
+                .map(&record)
+                .map(|ev| serde_json::to_value(&ev).unwrap()),
+        );
+    }
+    Ok(out)
+}
+
+fn file(rows: &[&str]) -> Vec<u8> {
+    let mut s = String::from(HEADER);
+    for r in rows {
+        s.push('\n');
+        s.push_str(r);
+    }
+    s.push('\n');
+    s.into_bytes()
+}
+
+#[tokio::test]
+async fn the_issue_example_maps_exactly() {
+    let out = run(&file(&[
+        r#"1RC000000000000001,DL,"Delivered, front door",2026-11-24,14:32:05,-06:00,Austin,TX,78701,US,J SMITH,30.2672,-97.7431,,GND,2.4"#,
+    ]))
+    .await
+    .unwrap();
+    assert_eq!(out.len(), 1);
+    let expected = json!({
+        "tracking_info": {
+            "carrier_name": "Reference Carrier",
+            "tracking_number": "1RC000000000000001",
+            "standardized_status_code": "DE",
+            "standardized_status_detail_code": "DELIVERED",
+            "carrier_status_code": "DL",
+            "carrier_status_description": "Delivered, front door",
+            "actual_delivery_datetime": "2026-11-24T20:32:05Z",
+            "weight": 2.4,
+            "service": {"code": "GND"},
+            "events": [{
+                "event_datetime": "2026-11-24T20:32:05Z",
+                "event_datetime_local": "2026-11-24T14:32:05",
+                "event_code": "DL",
+                "description": "Delivered, front door",
+                "city": "Austin",
+                "state": "TX",
+                "postal_code": "78701",
+                "country": "US",
+                "signer": "J SMITH",
+                "geo": {"lat": 30.2672, "long": -97.7431},
+                "status_code": "DE",
+                "status_detail_code": "DELIVERED"
+            }]
+        },
+        "update_method": "append"
+    });
+    assert_eq!(out[0].as_ref().unwrap(), &expected);
+}
+
+#[tokio::test]
+async fn quoting_bom_crlf_blank_lines_and_trimming() {
+    let csv = format!(
+        "\u{feff}{HEADER}\r\n\r\n  1RC1  ,IT,\"In \"\"transit\"\"\nto hub\",2026-11-24,08:00:00,+01:00, Paris ,,75001,FR,,,,,,\r\n\r\n"
+    );
+    let out = run(csv.as_bytes()).await.unwrap();
+    assert_eq!(out.len(), 1);
+    let ev = out[0].as_ref().unwrap();
+    let csv2 = csv.replace("  1RC1  ,IT", " ,IT");
+    let rejected = run(csv2.as_bytes()).await.unwrap()[0].clone().unwrap_err();
+    // Line 3 (after the header and a blank CRLF line), at the byte right after "\r\n\r\n".
+    assert_eq!((rejected.position.record, rejected.position.line), (1, 3));
+    assert_eq!(rejected.position.byte, 3 + HEADER.len() as u64 + 4);
+    let info = &ev["tracking_info"];
+    assert_eq!(info["tracking_number"], "1RC1");
+    assert_eq!(info["carrier_status_description"], "In \"transit\"\nto hub");
+    let event = &info["events"][0];
+    assert_eq!(event["city"], "Paris");
+    assert_eq!(event["event_datetime"], "2026-11-24T07:00:00Z");
+    assert_eq!(event["status_detail_code"], "IN_TRANSIT");
+    // Empty columns are omitted, not sent as "" or null.
+    assert!(event.get("state").is_none() && event.get("signer").is_none());
+    assert!(event.get("geo").is_none() && info.get("weight").is_none());
+    assert!(info.get("actual_delivery_datetime").is_none());
+}
+
+#[tokio::test]
+async fn column_order_does_not_matter_and_extra_columns_are_ignored() {
+    let csv = "Extra,UtcOffset,EventTime,EventDate,EventCode,TrackingNumber,EventDescription,City,StateProvince,PostalCode,CountryCode,SignedBy,Latitude,Longitude,EstimatedDelivery,ServiceCode,Weight,More\n\
+               x,+00:00,23:59:59,2026-12-31,SP,ABC,Locker,Leeds,,LS1,GB,,53.8,-1.55,2027-01-05,,,y\n";
+    let out = run(csv.as_bytes()).await.unwrap();
+    let info = &out[0].as_ref().unwrap()["tracking_info"];
+    assert_eq!(info["tracking_number"], "ABC");
+    assert_eq!(info["standardized_status_code"], "SP");
+    assert_eq!(info["actual_delivery_datetime"], "2026-12-31T23:59:59Z");
+    assert_eq!(info["estimated_delivery_datetime"], "2027-01-05");
+    assert_eq!(
+        info["events"][0]["geo"],
+        json!({"lat": 53.8, "long": -1.55})
+    );
+}
+
+#[tokio::test]
+async fn unmapped_code_is_kept_as_unknown_with_a_warning() {
+    let out = run(&file(&[
+        "T1,ZZ,Mystery,2026-11-24,10:00:00,-05:00,,,,,,,,,,",
+    ]))
+    .await
+    .unwrap();
+    let ev = out[0].as_ref().unwrap();
+    assert_eq!(ev["tracking_info"]["standardized_status_code"], "UN");
+    assert_eq!(
+        ev["tracking_info"]["standardized_status_detail_code"],
+        "CARRIER_STATUS_NOT_MAPPED"
+    );
+    assert_eq!(ev["tracking_info"]["events"][0]["status_code"], "UN");
+    assert_eq!(ev["tracking_info"]["carrier_status_code"], "ZZ");
+    let warnings = ev["warning_messages"].as_array().unwrap();
+    assert_eq!(warnings.len(), 1);
+    assert!(
+        warnings[0].as_str().unwrap().contains("\"ZZ\""),
+        "{warnings:?}"
+    );
+}
+
+#[tokio::test]
+async fn geo_needs_both_coordinates() {
+    let out = run(&file(&[
+        "T1,IT,,2026-11-24,10:00:00,-05:00,,,,,,30.1,,,,",
+        "T2,IT,,2026-11-24,10:00:00,-05:00,,,,,,abc,-97,,,",
+        "T3,IT,,2026-11-24,10:00:00,-05:00,,,,,,95,-97,,,",
+        "T4,IT,,2026-11-24,10:00:00,-05:00,,,,,,0,0,,,",
+    ]))
+    .await
+    .unwrap();
+    for ev in &out[..3] {
+        assert!(
+            ev.as_ref().unwrap()["tracking_info"]["events"][0]
+                .get("geo")
+                .is_none()
+        );
+    }
+    assert_eq!(
+        out[3].as_ref().unwrap()["tracking_info"]["events"][0]["geo"],
+        json!({"lat": 0.0, "long": 0.0})
+    );
+}
+
+#[tokio::test]
+async fn bad_records_are_rejected_with_their_position_and_the_rest_go_on() {
+    let out = run(&file(&[
+        ",DL,,2026-11-24,10:00:00,-05:00,,,,,,,,,,", // record 1: no tracking number
+        "T2,DL,,2026-02-30,10:00:00,-05:00,,,,,,,,,,", // record 2: no such date
+        "T3,DL,,2026-11-24,10:00:00,+25:99,,,,,,,,,,", // record 3: no such offset
+        "T4,DL,\"two\nlines\",2026-11-24,25:00:00,-05:00,,,,,,,,,,", // record 4: no such time
+        "T5,DL,,2026-11-24,10:00:00,-05:00,,,,,,,,,,", // record 5: fine
+    ]))
+    .await
+    .unwrap();
+    assert_eq!(out.len(), 5);
+    let rej = |i: usize| out[i].as_ref().unwrap_err().clone();
+    assert_eq!(rej(0).reason, RejectReason::MissingTrackingNumber);
+    assert_eq!((rej(0).position.record, rej(0).position.line), (1, 2));
+    assert_eq!(rej(0).position.byte, HEADER.len() as u64 + 1);
+    assert!(
+        matches!(rej(1).reason, RejectReason::InvalidDate { ref value, .. } if value == "2026-02-30")
+    );
+    assert_eq!((rej(1).position.record, rej(1).position.line), (2, 3));
+    assert!(
+        matches!(rej(2).reason, RejectReason::InvalidOffset { ref value, .. } if value == "+25:99")
+    );
+    assert!(matches!(rej(3).reason, RejectReason::InvalidTime { .. }));
+    assert_eq!((rej(3).position.record, rej(3).position.line), (4, 5));
+    // The quoted newline in record 4 moves record 5 one line down.
+    let ok = out[4].as_ref().unwrap();
+    assert_eq!(ok["tracking_info"]["tracking_number"], "T5");
+    let msg = rej(1).to_string();
+    assert!(
+        msg.contains("record 2") && msg.contains("line 3") && msg.contains("EventDate"),
+        "{msg}"
+    );
+}
+
+#[tokio::test]
+async fn invalid_utf8_in_a_used_field_rejects_only_that_record() {
+    let mut csv = file(&["T1,DL,,2026-11-24,10:00:00,-05:00,S\u{e3}o Paulo,,,,,,,,,"]);
+    csv.extend_from_slice(b"T2,DL,,2026-11-24,10:00:00,-05:00,S\xE3o Paulo,,,,,,,,,\n");
+    // Invalid bytes in a column the profile does not use do not matter.
+    csv.extend_from_slice(b"T3,DL,,2026-11-24,10:00:00,-05:00,Lima,,,,,,,,,,\xFF\n");
+    let out = run(&csv).await.unwrap();
+    assert_eq!(
+        out[2].as_ref().unwrap()["tracking_info"]["events"][0]["city"],
+        "Lima"
+    );
+    assert_eq!(
+        out[0].as_ref().unwrap()["tracking_info"]["events"][0]["city"],
+        "S\u{e3}o Paulo"
+    );
+    assert!(
+        matches!(out[1].as_ref().unwrap_err().reason, RejectReason::InvalidUtf8 { ref column } if column == "City")
+    );
+}
+
+#[tokio::test]
+async fn a_header_missing_a_profile_column_fails_before_any_record() {
+    let csv = HEADER.replace(",UtcOffset", "") + "\nT1,DL,,2026-11-24,10:00:00,Austin,,,,,,,,,\n";
+    let err = run(csv.as_bytes()).await.unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("UtcOffset") && msg.contains("`reference`"),
+        "{msg}"
+    );
+}
+
+#[tokio::test]
+async fn an_empty_file_has_no_header() {
+    assert!(matches!(run(b"").await.unwrap_err(), ReadError::NoHeader));
+}
+
+#[tokio::test]
+async fn borrowed_and_owned_events_serialize_identically() {
+    let out = run(&file(&[
+        r#"1RC9,RS,"Return, ""sender""",2026-03-08,02:30:00,-06:00,Zürich,ZH,8001,CH,,47.37,8.54,2026-03-10T12:00:00+01:00,EXP,0.5"#,
+    ]))
+    .await
+    .unwrap();
+    let borrowed = out[0].as_ref().unwrap();
+    let owned: shared::models::ImportedTrackingEvent =
+        serde_json::from_value(borrowed.clone()).unwrap();
+    assert_eq!(&serde_json::to_value(&owned).unwrap(), borrowed);
+    assert_eq!(
+        owned
+            .tracking_info
+            .unwrap()
+            .estimated_delivery_datetime
+            .as_deref(),
+        Some("2026-03-10T11:00:00Z")
+    );
+}
