@@ -151,6 +151,7 @@ pub async fn run(
 mod tests {
     use super::*;
     use crate::envelope::Message;
+    use crate::envelope::tests::message;
     use crate::sink::FailedEntry;
     use async_trait::async_trait;
     use std::sync::Mutex;
@@ -186,15 +187,7 @@ mod tests {
 
     fn batch(chunks: std::ops::RangeInclusive<u64>) -> Batch {
         Batch {
-            messages: chunks
-                .map(|c| Message {
-                    chunk: c,
-                    first_record: c * 10 - 9,
-                    last_record: c * 10,
-                    body: b"{}".to_vec(),
-                    events: vec![],
-                })
-                .collect(),
+            messages: chunks.map(|c| message(c, 64)).collect(),
         }
     }
 

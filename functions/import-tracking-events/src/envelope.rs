@@ -7,6 +7,7 @@
 //! chunk by (`import_id`, `chunk`).
 
 use std::ops::Range;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use shared::models::ImportedTrackingEvent;
@@ -44,16 +45,92 @@ pub fn import_id(source: &SourceRef) -> String {
     uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, name.as_bytes()).to_string()
 }
 
-/// An encoded message ready to send.
-#[derive(Debug, Clone, PartialEq)]
+/// A buffer of encoded events (comma-separated JSON), shared by the messages cut from it.
+///
+/// Messages reference runs of a piece instead of copying them: the only copy of the event bytes
+/// is the one a sink makes when it needs a contiguous body. When the last message holding a
+/// piece is dropped, its buffer goes back to the encoders for reuse.
+pub struct Piece {
+    bytes: Vec<u8>,
+    recycle: Option<async_channel::Sender<Vec<u8>>>,
+}
+
+impl Piece {
+    pub fn new(bytes: Vec<u8>, recycle: Option<async_channel::Sender<Vec<u8>>>) -> Arc<Piece> {
+        Arc::new(Piece { bytes, recycle })
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
+impl Drop for Piece {
+    fn drop(&mut self) {
+        if let Some(recycle) = &self.recycle {
+            // A full or closed pool just lets the buffer go.
+            let _ = recycle.try_send(std::mem::take(&mut self.bytes));
+        }
+    }
+}
+
+impl std::fmt::Debug for Piece {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Piece({} bytes)", self.bytes.len())
+    }
+}
+
+/// An encoded message ready to send: its envelope head, then its events as runs of pieces.
+#[derive(Debug, Clone)]
 pub struct Message {
     pub chunk: u64,
     pub first_record: u64,
     pub last_record: u64,
-    /// The whole JSON envelope (UTF-8).
-    pub body: Vec<u8>,
-    /// Where each event's JSON sits in `body`.
-    pub events: Vec<Range<usize>>,
+    /// The envelope up to and including `"events":[`.
+    head: Vec<u8>,
+    /// Contiguous runs of comma-separated events; consecutive runs are joined by a comma.
+    runs: Vec<(Arc<Piece>, Range<usize>)>,
+    /// Each event as (run index, byte range in that run's piece).
+    events: Vec<(usize, Range<usize>)>,
+    len: usize,
+}
+
+impl Message {
+    /// Size of the body in bytes.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty()
+    }
+
+    /// Appends the whole JSON envelope to `out`.
+    pub fn write_body(&self, out: &mut Vec<u8>) {
+        out.reserve(self.len);
+        out.extend_from_slice(&self.head);
+        for (i, (piece, range)) in self.runs.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(&piece.bytes()[range.clone()]);
+        }
+        out.extend_from_slice(TRAILER);
+    }
+
+    /// The whole JSON envelope.
+    pub fn body(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.len);
+        self.write_body(&mut out);
+        out
+    }
+
+    /// Each event's JSON, in record order.
+    pub fn events(&self) -> impl Iterator<Item = &[u8]> {
+        self.events
+            .iter()
+            .map(|(run, range)| &self.runs[*run].0.bytes()[range.clone()])
+    }
 }
 
 /// An event that cannot fit in any message under the configured limit.
@@ -81,8 +158,10 @@ pub struct Packer {
     /// Header size with the widest numbers: what a message must always leave room for.
     header_room: usize,
     next_chunk: u64,
-    events: Vec<u8>,
-    ranges: Vec<Range<usize>>,
+    runs: Vec<(Arc<Piece>, Range<usize>)>,
+    events: Vec<(usize, Range<usize>)>,
+    /// Bytes of the events so far, with their separating commas.
+    events_len: usize,
     first_record: u64,
     last_record: u64,
 }
@@ -98,8 +177,9 @@ impl Packer {
             max_bytes,
             header_room: 0,
             next_chunk: 1,
-            events: Vec::with_capacity(max_bytes),
-            ranges: Vec::new(),
+            runs: Vec::new(),
+            events: Vec::new(),
+            events_len: 0,
             first_record: 0,
             last_record: 0,
         };
@@ -119,64 +199,71 @@ impl Packer {
             .saturating_sub(self.header_room + TRAILER.len())
     }
 
-    /// Adds record `record`'s encoded event. Returns the previous message when this event did
-    /// not fit in it.
-    pub fn push(&mut self, record: u64, event: &[u8]) -> Result<Option<Message>, TooLarge> {
-        if event.len() > self.max_event_bytes() {
+    /// Adds record `record`'s event, the bytes `range` of `piece`. Returns the previous message
+    /// when this event did not fit in it.
+    pub fn push(
+        &mut self,
+        record: u64,
+        piece: &Arc<Piece>,
+        range: Range<usize>,
+    ) -> Result<Option<Message>, TooLarge> {
+        let len = range.len();
+        if len > self.max_event_bytes() {
             return Err(TooLarge {
-                bytes: event.len(),
+                bytes: len,
                 limit: self.max_event_bytes(),
             });
         }
-        let comma = usize::from(!self.ranges.is_empty());
-        let needed = self.header_room + self.events.len() + comma + event.len() + TRAILER.len();
+        let comma = usize::from(!self.events.is_empty());
+        let needed = self.header_room + self.events_len + comma + len + TRAILER.len();
         let flushed = if needed > self.max_bytes {
             self.finish()
         } else {
             None
         };
-        if self.ranges.is_empty() {
+        if self.events.is_empty() {
             self.first_record = record;
         } else {
-            self.events.push(b',');
+            self.events_len += 1;
         }
-        let start = self.events.len();
-        self.events.extend_from_slice(event);
-        self.ranges.push(start..self.events.len());
+        self.events_len += len;
         self.last_record = record;
+        // Extend the current run when this event follows it in the same piece (the encoder
+        // wrote the separating comma), else start a new run.
+        match self.runs.last_mut() {
+            Some((p, run)) if Arc::ptr_eq(p, piece) && run.end + 1 == range.start => {
+                run.end = range.end;
+            }
+            _ => self.runs.push((Arc::clone(piece), range.clone())),
+        }
+        self.events.push((self.runs.len() - 1, range));
         Ok(flushed)
     }
 
     /// Closes the message being filled, if it has any event.
     pub fn finish(&mut self) -> Option<Message> {
-        if self.ranges.is_empty() {
+        if self.events.is_empty() {
             return None;
         }
         let chunk = self.next_chunk;
         self.next_chunk += 1;
-        let mut body = self.header(chunk, self.first_record, self.last_record);
-        let offset = body.len();
-        body.reserve(self.events.len() + TRAILER.len());
-        body.extend_from_slice(&self.events);
-        body.extend_from_slice(TRAILER);
-        self.events.clear();
-        let events = self
-            .ranges
-            .drain(..)
-            .map(|r| r.start + offset..r.end + offset)
-            .collect();
+        let head = self.header(chunk, self.first_record, self.last_record);
+        let len = head.len() + self.events_len + TRAILER.len();
+        self.events_len = 0;
         Some(Message {
             chunk,
             first_record: self.first_record,
             last_record: self.last_record,
-            body,
-            events,
+            head,
+            runs: std::mem::take(&mut self.runs),
+            events: std::mem::take(&mut self.events),
+            len,
         })
     }
 
     /// The envelope up to and including `"events":[`.
     fn header(&self, chunk: u64, first_record: u64, last_record: u64) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.max_bytes);
+        let mut out = Vec::with_capacity(self.header_room);
         serde_json::to_writer(
             &mut out,
             &Header {
@@ -196,14 +283,14 @@ impl Packer {
 }
 
 /// Up to ten messages within the batch byte limit: one SendMessageBatch call.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Batch {
     pub messages: Vec<Message>,
 }
 
 impl Batch {
     pub fn bytes(&self) -> usize {
-        self.messages.iter().map(|m| m.body.len()).sum()
+        self.messages.iter().map(Message::len).sum()
     }
 }
 
@@ -226,9 +313,9 @@ impl Batcher {
     /// Adds a message; returns the previous batch when this one did not fit in it.
     pub fn push(&mut self, message: Message) -> Option<Batch> {
         let full = self.current.messages.len() == SQS_MAX_ENTRIES
-            || self.bytes + message.body.len() > self.max_bytes;
+            || self.bytes + message.len() > self.max_bytes;
         let flushed = if full { self.finish() } else { None };
-        self.bytes += message.body.len();
+        self.bytes += message.len();
         self.current.messages.push(message);
         flushed
     }
@@ -240,7 +327,7 @@ impl Batcher {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use serde_json::Value;
 
@@ -259,6 +346,37 @@ mod tests {
         .into_bytes()
     }
 
+    /// Events written the way an encoder writes them: comma-separated in one piece.
+    fn piece_of(events: &[Vec<u8>]) -> (Arc<Piece>, Vec<Range<usize>>) {
+        let mut bytes = Vec::new();
+        let mut ranges = Vec::new();
+        for (i, e) in events.iter().enumerate() {
+            if i > 0 {
+                bytes.push(b',');
+            }
+            let start = bytes.len();
+            bytes.extend_from_slice(e);
+            ranges.push(start..bytes.len());
+        }
+        (Piece::new(bytes, None), ranges)
+    }
+
+    /// A message of `len` bytes, for batching tests.
+    pub(crate) fn message(chunk: u64, len: usize) -> Message {
+        let head = b"{\"events\":[".to_vec();
+        let filler = vec![b'1'; len.saturating_sub(head.len() + TRAILER.len())];
+        let (piece, ranges) = piece_of(&[filler]);
+        Message {
+            chunk,
+            first_record: chunk * 10 - 9,
+            last_record: chunk * 10,
+            runs: vec![(piece, ranges[0].clone())],
+            events: vec![(0, ranges[0].clone())],
+            len,
+            head,
+        }
+    }
+
     #[test]
     fn import_id_is_stable_per_version() {
         let a = import_id(&source());
@@ -273,21 +391,25 @@ mod tests {
         let limit = 2048;
         let mut packer = Packer::new("id".into(), source(), limit);
         let mut messages = Vec::new();
-        for record in 1..=200u64 {
-            if let Some(m) = packer.push(record, &event(record as usize % 90)).unwrap() {
-                messages.push(m);
+        // Events arrive in pieces of 7, as encoder batches do.
+        let all: Vec<Vec<u8>> = (1..=200usize).map(|r| event(r % 90)).collect();
+        let mut record = 0;
+        for chunk in all.chunks(7) {
+            let (piece, ranges) = piece_of(chunk);
+            for range in ranges {
+                record += 1;
+                if let Some(m) = packer.push(record, &piece, range).unwrap() {
+                    messages.push(m);
+                }
             }
         }
         messages.extend(packer.finish());
         let mut next_record = 1;
         for (i, m) in messages.iter().enumerate() {
-            assert!(
-                m.body.len() <= limit,
-                "message {} is {} bytes",
-                i,
-                m.body.len()
-            );
-            let env: Envelope<Value> = serde_json::from_slice(&m.body).unwrap();
+            let body = m.body();
+            assert_eq!(body.len(), m.len());
+            assert!(body.len() <= limit, "message {} is {} bytes", i, body.len());
+            let env: Envelope<Value> = serde_json::from_slice(&body).unwrap();
             assert_eq!(env.schema, SCHEMA);
             assert_eq!(env.chunk, i as u64 + 1);
             assert_eq!(env.first_record, next_record);
@@ -296,15 +418,22 @@ mod tests {
                 env.last_record - env.first_record + 1
             );
             assert_eq!(env.source, source());
-            for (range, ev) in m.events.iter().zip(&env.events) {
-                let parsed: Value = serde_json::from_slice(&m.body[range.clone()]).unwrap();
+            assert_eq!(m.events().count(), env.events.len());
+            for (raw, ev) in m.events().zip(&env.events) {
+                let parsed: Value = serde_json::from_slice(raw).unwrap();
                 assert_eq!(&parsed, ev);
+            }
+            for (r, ev) in (env.first_record..).zip(&env.events) {
+                assert_eq!(
+                    ev,
+                    &serde_json::from_slice::<Value>(&all[r as usize - 1]).unwrap()
+                );
             }
             // Not wasteful: the next event would not have fitted.
             if i + 1 < messages.len() {
-                let next = event(env.last_record as usize % 90 + 1).len();
+                let next = all[env.last_record as usize].len();
                 assert!(
-                    m.body.len() + next + 1 > limit - 60,
+                    body.len() + next + 1 > limit - 60,
                     "message {i} closed early"
                 );
             }
@@ -317,38 +446,47 @@ mod tests {
     fn an_event_larger_than_a_message_is_refused() {
         let mut packer = Packer::new("id".into(), source(), 1024);
         let max = packer.max_event_bytes();
-        let big = vec![b'x'; max + 1];
+        let (big, r) = piece_of(&[vec![b'1'; max + 1]]);
         assert_eq!(
-            packer.push(1, &big),
-            Err(TooLarge {
+            packer.push(1, &big, r[0].clone()).unwrap_err(),
+            TooLarge {
                 bytes: max + 1,
                 limit: max
-            })
+            }
         );
-        let fits = event(max - event(0).len());
-        assert_eq!(fits.len(), max);
-        assert!(packer.push(2, &fits).unwrap().is_none());
-        assert!(packer.finish().unwrap().body.len() <= 1024);
+        let (fits, r) = piece_of(&[event(max - event(0).len())]);
+        assert_eq!(r[0].len(), max);
+        assert!(packer.push(2, &fits, r[0].clone()).unwrap().is_none());
+        // Full but for the digits the header reserved for its widest numbers.
+        let len = packer.finish().unwrap().body().len();
+        assert!((1024 - 3 * 19..=1024).contains(&len), "{len}");
+    }
+
+    #[test]
+    fn pieces_are_recycled_when_their_last_message_is_dropped() {
+        let (tx, rx) = async_channel::bounded(4);
+        let piece = Piece::new(b"{},{}".to_vec(), Some(tx));
+        let mut packer = Packer::new("id".into(), source(), 1024);
+        assert!(packer.push(1, &piece, 0..2).unwrap().is_none());
+        assert!(packer.push(2, &piece, 3..5).unwrap().is_none());
+        drop(piece);
+        let message = packer.finish().unwrap();
+        assert!(rx.try_recv().is_err(), "the message still holds the piece");
+        drop(message);
+        assert_eq!(rx.try_recv().unwrap(), b"{},{}");
     }
 
     #[test]
     fn batches_respect_entry_and_byte_limits() {
-        let msg = |chunk, len| Message {
-            chunk,
-            first_record: chunk,
-            last_record: chunk,
-            body: vec![b' '; len],
-            events: vec![],
-        };
         let mut b = Batcher::new(1000);
-        let mut batches: Vec<Batch> = (1..=25).filter_map(|i| b.push(msg(i, 10))).collect();
+        let mut batches: Vec<Batch> = (1..=25).filter_map(|i| b.push(message(i, 20))).collect();
         batches.extend(b.finish());
         assert_eq!(
             batches.iter().map(|b| b.messages.len()).collect::<Vec<_>>(),
             vec![10, 10, 5]
         );
         let mut b = Batcher::new(1000);
-        let mut batches: Vec<Batch> = (1..=7).filter_map(|i| b.push(msg(i, 300))).collect();
+        let mut batches: Vec<Batch> = (1..=7).filter_map(|i| b.push(message(i, 300))).collect();
         batches.extend(b.finish());
         assert_eq!(
             batches.iter().map(|b| b.messages.len()).collect::<Vec<_>>(),

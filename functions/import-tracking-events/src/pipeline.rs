@@ -12,6 +12,7 @@
 //! the encoders interleave.
 
 use std::collections::BTreeMap;
+use std::ops::Range;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -25,7 +26,7 @@ use tokio::sync::mpsc;
 
 use crate::config::Config;
 use crate::deliver::{self, RetryPolicy};
-use crate::envelope::{self, Batch, Batcher, Packer, SourceRef};
+use crate::envelope::{self, Batch, Batcher, Packer, Piece, SourceRef};
 use crate::error::ImportError;
 use crate::request::ImportJob;
 use crate::sink::Sink;
@@ -98,8 +99,8 @@ struct RecordBatch {
 struct Encoded {
     seq: u64,
     json: Vec<u8>,
-    /// (record position, end offset in `json`) per event, in record order.
-    events: Vec<(Position, usize)>,
+    /// Events as comma-separated JSON; each event's record position and byte range in `json`.
+    events: Vec<(Position, Range<usize>)>,
     rejections: Vec<Rejection>,
 }
 
@@ -305,11 +306,17 @@ fn encode_loop(
         for record in &batch.records[..batch.len] {
             match mapper.map(record) {
                 Ok(event) => {
+                    if !encoded.events.is_empty() {
+                        encoded.json.push(b',');
+                    }
+                    let start = encoded.json.len();
                     // sonic-rs: the same serde output as serde_json, with SIMD string escaping
                     // (serde_json's byte-at-a-time escaping was a quarter of the import's CPU).
                     sonic_rs::to_writer(&mut encoded.json, &event)
                         .expect("serializing to a Vec cannot fail");
-                    encoded.events.push((record.position, encoded.json.len()));
+                    encoded
+                        .events
+                        .push((record.position, start..encoded.json.len()));
                 }
                 Err(rejection) => {
                     tracing::warn!(
@@ -348,14 +355,14 @@ async fn pack(
         while let Some(batch) = waiting.remove(&next_seq) {
             next_seq += 1;
             let mut rejections = batch.rejections.iter().peekable();
-            let mut start = 0;
-            for &(position, end) in &batch.events {
+            let piece = Piece::new(batch.json, Some(spare.clone()));
+            for (position, range) in batch.events {
                 let record = position.record;
                 // Interleave rejections so the listed ones stay in record order.
                 while let Some(r) = rejections.next_if(|r| r.position.record < record) {
                     packed.note(r.into());
                 }
-                match packer.push(record, &batch.json[start..end]) {
+                match packer.push(record, &piece, range) {
                     Ok(Some(message)) => {
                         if let Some(full) = batcher.push(message) {
                             out.send(full).await.map_err(|_| stopped())?;
@@ -378,13 +385,10 @@ async fn pack(
                     }
                 }
                 packed.events += 1;
-                start = end;
             }
             for r in rejections {
                 packed.note(r.into());
             }
-            // Full or closed just means the buffer is dropped.
-            let _ = spare.try_send(batch.json);
         }
     }
     if let Some(message) = packer.finish()

@@ -25,7 +25,7 @@ impl Sink for SqsSink {
     async fn send(&self, entries: &[&Message]) -> Result<Vec<FailedEntry>, SinkError> {
         let mut request = self.client.send_message_batch().queue_url(&self.queue_url);
         for (i, message) in entries.iter().enumerate() {
-            let body = String::from_utf8(message.body.clone()).map_err(SinkError::NotText)?;
+            let body = String::from_utf8(message.body()).map_err(SinkError::NotText)?;
             request = request.entries(
                 SendMessageBatchRequestEntry::builder()
                     .id(i.to_string())

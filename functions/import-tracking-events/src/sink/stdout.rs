@@ -21,8 +21,8 @@ impl Sink for StdoutSink {
         let stdout = std::io::stdout();
         let mut out = std::io::BufWriter::with_capacity(256 * 1024, stdout.lock());
         for message in entries {
-            for range in &message.events {
-                out.write_all(&message.body[range.clone()])
+            for event in message.events() {
+                out.write_all(event)
                     .and_then(|()| out.write_all(b"\n"))
                     .map_err(SinkError::Stdout)?;
             }
