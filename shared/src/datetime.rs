@@ -260,3 +260,167 @@ mod tests {
         assert_eq!(iso8601(r.utc, "Z"), "2026-11-24T20:32:00Z");
     }
 }
+
+/// A timestamp as a carrier API writes it, keeping what it does and does not say about the zone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApiTimestamp {
+    /// An instant: the value carried `Z` or a UTC offset.
+    Instant(DateTime<FixedOffset>),
+    /// A wall-clock time with no offset: local to wherever the event happened, zone unknown.
+    Local(NaiveDateTime),
+    /// A calendar day, no time of day.
+    Date(NaiveDate),
+}
+
+impl ApiTimestamp {
+    /// Connect's UTC form (`…Z`), when the value is an instant.
+    pub fn utc_iso8601(&self) -> Option<String> {
+        match self {
+            ApiTimestamp::Instant(dt) => Some(iso8601(dt.naive_utc(), "Z")),
+            ApiTimestamp::Local(_) | ApiTimestamp::Date(_) => None,
+        }
+    }
+
+    /// The wall-clock time as given (no offset), or the bare date for a date-only value.
+    pub fn local_iso8601(&self) -> String {
+        match self {
+            ApiTimestamp::Instant(dt) => iso8601(dt.naive_local(), ""),
+            ApiTimestamp::Local(local) => iso8601(*local, ""),
+            ApiTimestamp::Date(date) => date.format("%Y-%m-%d").to_string(),
+        }
+    }
+
+    /// The value in its most faithful single form: UTC when it is an instant, else as local.
+    pub fn best_iso8601(&self) -> String {
+        self.utc_iso8601().unwrap_or_else(|| self.local_iso8601())
+    }
+
+    /// A key to order timestamps by. Exact between instants; a local time or date can only be
+    /// placed approximately against an instant (its zone is unknown), which is the best there is.
+    pub fn sort_key(&self) -> NaiveDateTime {
+        match self {
+            ApiTimestamp::Instant(dt) => dt.naive_utc(),
+            ApiTimestamp::Local(local) => *local,
+            ApiTimestamp::Date(date) => date.and_time(NaiveTime::MIN),
+        }
+    }
+}
+
+/// Parses the ISO 8601 forms carrier APIs send: with `Z` or an offset (`+01:00`, `+0100`, `+01`),
+/// fractional seconds down to nanoseconds, a `T` or a space between date and time, seconds
+/// optional, no offset at all (a local time), or a date alone. `None` for anything else,
+/// including impossible dates, times and offsets.
+pub fn parse_api_timestamp(s: &str) -> Option<ApiTimestamp> {
+    let s = s.trim();
+    if let Ok(dt) = DateTime::parse_from_rfc3339(s) {
+        return Some(ApiTimestamp::Instant(dt));
+    }
+    // chrono's `%#z` takes `Z`, `±HH`, `±HHMM` and `±HH:MM`: the offsets RFC 3339 does not allow.
+    const WITH_OFFSET: [&str; 4] = [
+        "%Y-%m-%dT%H:%M:%S%.f%#z",
+        "%Y-%m-%d %H:%M:%S%.f%#z",
+        "%Y-%m-%dT%H:%M%#z",
+        "%Y-%m-%d %H:%M%#z",
+    ];
+    for format in WITH_OFFSET {
+        if let Ok(dt) = DateTime::parse_from_str(s, format) {
+            return Some(ApiTimestamp::Instant(dt));
+        }
+    }
+    const LOCAL: [&str; 4] = [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M",
+    ];
+    for format in LOCAL {
+        if let Ok(local) = NaiveDateTime::parse_from_str(s, format) {
+            return Some(ApiTimestamp::Local(local));
+        }
+    }
+    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .ok()
+        .map(ApiTimestamp::Date)
+}
+
+#[cfg(test)]
+mod api_timestamp_tests {
+    use super::*;
+
+    fn parse(s: &str) -> ApiTimestamp {
+        parse_api_timestamp(s).unwrap_or_else(|| panic!("{s:?} should parse"))
+    }
+
+    #[test]
+    fn instants_become_utc_and_keep_their_wall_clock() {
+        let t = parse("2023-01-29T16:02:00+01:00");
+        assert_eq!(t.utc_iso8601().as_deref(), Some("2023-01-29T15:02:00Z"));
+        assert_eq!(t.local_iso8601(), "2023-01-29T16:02:00");
+        for (input, utc) in [
+            ("2023-01-29T16:02:00Z", "2023-01-29T16:02:00Z"),
+            ("2023-01-29T16:02:00z", "2023-01-29T16:02:00Z"),
+            ("2023-01-29 16:02:00-05:00", "2023-01-29T21:02:00Z"),
+            ("2023-01-29T16:02:00+0100", "2023-01-29T15:02:00Z"),
+            ("2023-01-29T16:02:00+01", "2023-01-29T15:02:00Z"),
+            ("2023-01-29T16:02+01:00", "2023-01-29T15:02:00Z"),
+            ("2023-01-29T16:02:00.5Z", "2023-01-29T16:02:00.500Z"),
+            (
+                "2023-01-29T16:02:00.123456789+02:00",
+                "2023-01-29T14:02:00.123456789Z",
+            ),
+            ("2023-12-31T23:30:00-01:00", "2024-01-01T00:30:00Z"),
+        ] {
+            assert_eq!(parse(input).utc_iso8601().as_deref(), Some(utc), "{input}");
+        }
+    }
+
+    #[test]
+    fn a_time_without_offset_stays_local() {
+        for (input, local) in [
+            ("2023-01-29T16:02:00", "2023-01-29T16:02:00"),
+            ("2023-01-29 16:02:00", "2023-01-29T16:02:00"),
+            ("2023-01-29T16:02", "2023-01-29T16:02:00"),
+            ("2023-01-29T16:02:00.250", "2023-01-29T16:02:00.250"),
+        ] {
+            let t = parse(input);
+            assert!(matches!(t, ApiTimestamp::Local(_)), "{input}");
+            assert_eq!(t.utc_iso8601(), None, "{input}");
+            assert_eq!(t.local_iso8601(), local, "{input}");
+            assert_eq!(t.best_iso8601(), local, "{input}");
+        }
+    }
+
+    #[test]
+    fn a_date_alone_is_a_date() {
+        let t = parse("2023-02-01");
+        assert_eq!(
+            t,
+            ApiTimestamp::Date(NaiveDate::from_ymd_opt(2023, 2, 1).unwrap())
+        );
+        assert_eq!(t.utc_iso8601(), None);
+        assert_eq!(t.local_iso8601(), "2023-02-01");
+    }
+
+    #[test]
+    fn what_is_not_real_is_rejected() {
+        for bad in [
+            "",
+            "yesterday",
+            "2023-02-30T10:00:00Z",
+            "2023-02-30",
+            "2023-01-29T25:00:00",
+            "2023-01-29T16:02:00+25:00",
+            "29/01/2023",
+            "2023-01-29T16:02:00 UTC",
+        ] {
+            assert_eq!(parse_api_timestamp(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn ordering_is_by_instant() {
+        let a = parse("2023-01-29T16:02:00+01:00");
+        let b = parse("2023-01-29T15:30:00Z");
+        assert!(a.sort_key() < b.sort_key());
+    }
+}

@@ -41,6 +41,12 @@ pub enum ProfileError {
         field: String,
         known: String,
     },
+    #[error("profile `{profile}`: format \"api\" reads no file, so [columns] must be empty")]
+    ColumnsForApi { profile: String },
+    #[error(
+        "profile `{profile}` describes a carrier API, not a file; an import needs a file profile"
+    )]
+    NotAFileProfile { profile: String },
     #[error("profile `{profile}`: [columns] must map `{field}`")]
     MissingField {
         profile: String,
@@ -131,4 +137,20 @@ pub enum RejectReason {
 pub struct Rejection {
     pub position: Position,
     pub reason: RejectReason,
+}
+
+/// An error and its chain of causes on one line: `top: cause: root cause`.
+pub fn report(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = err.to_string();
+    let mut next = err.source();
+    while let Some(cause) = next {
+        let text = cause.to_string();
+        // Transparent wrappers repeat their inner message; say it once.
+        if !out.ends_with(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        next = cause.source();
+    }
+    out
 }

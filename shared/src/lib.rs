@@ -10,16 +10,19 @@
 //! - [`reader`]: a CSV record stream over any `AsyncRead`; no I/O of its own.
 //! - [`mapper`]: one record → one `ImportedTrackingEvent`, or a rejection saying why.
 //! - [`datetime`]: the carrier's local date, time and zone → UTC and local ISO 8601.
-//! - [`error`]: profile and read errors, rejections, and record positions.
+//! - [`error`]: profile and read errors, rejections, record positions, and [`report`] for an
+//!   error's whole chain.
+//! - [`env`]: typed reading of environment configuration.
 
 pub mod datetime;
+pub mod env;
 pub mod error;
 pub mod mapper;
 pub mod models;
 pub mod profile;
 pub mod reader;
 
-pub use error::{Position, ProfileError, ReadError, RejectReason, Rejection};
+pub use error::{Position, ProfileError, ReadError, RejectReason, Rejection, report};
 pub use mapper::{EventRef, Mapper};
 pub use profile::Profile;
 pub use reader::{Record, RecordReader};

@@ -13,7 +13,10 @@ use crate::error::ProfileError;
 use crate::models::{StandardizedStatusCode, StandardizedStatusDetailCode};
 
 /// Profiles compiled into the binaries, by name.
-const BUILTIN: &[(&str, &str)] = &[("reference", include_str!("../../profiles/reference.toml"))];
+const BUILTIN: &[(&str, &str)] = &[
+    ("reference", include_str!("../../profiles/reference.toml")),
+    ("dhl", include_str!("../../profiles/dhl.toml")),
+];
 
 /// The Connect-side fields a column can feed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -101,7 +104,11 @@ impl Field {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
+    /// Delimited text with a header line.
     Csv,
+    /// No file: a carrier HTTP API (Track). Only `name`, `carrier_name` and `[status_map]`
+    /// apply; `[columns]` must be empty.
+    Api,
 }
 
 /// Where the zone of a local event time comes from.
@@ -151,6 +158,7 @@ struct ProfileToml {
     format: Format,
     #[serde(default = "default_delimiter")]
     delimiter: String,
+    #[serde(default)]
     columns: BTreeMap<String, String>,
     #[serde(default)]
     datetime: DateTimeToml,
@@ -242,7 +250,11 @@ impl Profile {
             })?;
             columns.insert(field, header);
         }
-        for field in REQUIRED {
+        let is_file = raw.format != Format::Api;
+        if !is_file && !columns.is_empty() {
+            return Err(ProfileError::ColumnsForApi { profile });
+        }
+        for field in REQUIRED.into_iter().filter(|_| is_file) {
             if !columns.contains_key(&field) {
                 return Err(ProfileError::MissingField {
                     profile,
@@ -255,6 +267,8 @@ impl Profile {
             &raw.datetime.timezone,
             columns.contains_key(&Field::UtcOffset),
         ) {
+            // An API's timestamps carry their own zone (or none, and stay local).
+            _ if !is_file => Zone::Named(Tz::UTC),
             (Some(tz), _) => {
                 Zone::Named(
                     tz.parse::<Tz>()
@@ -416,6 +430,48 @@ mod tests {
         let mars = no_offset.replace("[datetime]\n", "[datetime]\ntimezone = \"Mars/Base\"\n");
         let err = Profile::from_toml(&mars, "t").unwrap_err().to_string();
         assert!(err.contains("Mars/Base"), "{err}");
+    }
+
+    #[test]
+    fn api_profiles_carry_only_a_status_map() {
+        let text = r#"
+            name = "api"
+            carrier_name = "API Carrier"
+            format = "api"
+            [status_map]
+            delivered = ["DE", "DELIVERED"]
+        "#;
+        let p = Profile::from_toml(text, "api.toml").unwrap();
+        assert_eq!(p.format, Format::Api);
+        assert_eq!(p.status_map["delivered"].detail.as_str(), "DELIVERED");
+        let with_columns = format!("{text}\n[columns]\ncity = \"City\"\n");
+        let err = Profile::from_toml(&with_columns, "api.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("[columns]"), "{err}");
+    }
+
+    #[test]
+    fn dhl_profile_maps_every_dhl_status_code() {
+        let p = Profile::builtin("dhl").unwrap();
+        assert_eq!(p.format, Format::Api);
+        assert_eq!(p.carrier_name, "DHL");
+        assert!(p.columns.is_empty());
+        let expect = [
+            ("pre-transit", "AC", "ELEC_ADVICE_RECD_BY_CARRIER"),
+            ("transit", "IT", "IN_TRANSIT"),
+            ("delivered", "DE", "DELIVERED"),
+            ("failure", "EX", "UNSPECIFIED_EXCEPTION"),
+            ("unknown", "UN", "INFORMATION"),
+        ];
+        assert_eq!(p.status_map.len(), expect.len());
+        for (code, status, detail) in expect {
+            let pair = &p.status_map[code];
+            assert_eq!(
+                (pair.status.as_str(), pair.detail.as_str()),
+                (status, detail)
+            );
+        }
     }
 
     #[test]

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use shared::env;
+
 use crate::error::ImportError;
 
 /// Everything the import reads from its environment.
@@ -60,25 +62,25 @@ impl Config {
     /// Reads configuration through `get` (the environment, or a map in tests).
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Config, ImportError> {
         let d = Config::default();
-        let nonempty = |k: &str| get(k).filter(|v| !v.trim().is_empty());
         let config = Config {
-            queue_url: nonempty("QUEUE_URL"),
-            max_message_bytes: number(&get, "MAX_MESSAGE_BYTES", d.max_message_bytes)?,
-            max_batch_bytes: number(&get, "MAX_BATCH_BYTES", d.max_batch_bytes)?,
-            send_concurrency: number(&get, "SEND_CONCURRENCY", d.send_concurrency)?,
-            encode_workers: number(&get, "ENCODE_WORKERS", d.encode_workers)?,
-            send_attempts: number(&get, "SEND_ATTEMPTS", d.send_attempts)?,
-            send_retry_base: Duration::from_millis(number(
+            queue_url: env::value(&get, "QUEUE_URL"),
+            max_message_bytes: env::number(&get, "MAX_MESSAGE_BYTES", d.max_message_bytes)?,
+            max_batch_bytes: env::number(&get, "MAX_BATCH_BYTES", d.max_batch_bytes)?,
+            send_concurrency: env::number(&get, "SEND_CONCURRENCY", d.send_concurrency)?,
+            encode_workers: env::number(&get, "ENCODE_WORKERS", d.encode_workers)?,
+            send_attempts: env::number(&get, "SEND_ATTEMPTS", d.send_attempts)?,
+            send_retry_base: Duration::from_millis(env::number(
                 &get,
                 "SEND_RETRY_BASE_MS",
                 d.send_retry_base.as_millis() as u64,
             )?),
-            default_source: nonempty("DEFAULT_SOURCE"),
-            default_profile: nonempty("DEFAULT_PROFILE"),
-            s3_force_path_style: match nonempty("S3_FORCE_PATH_STYLE") {
-                Some(v) => parse_bool("S3_FORCE_PATH_STYLE", &v)?,
-                None => nonempty("AWS_ENDPOINT_URL").is_some(),
-            },
+            default_source: env::value(&get, "DEFAULT_SOURCE"),
+            default_profile: env::value(&get, "DEFAULT_PROFILE"),
+            s3_force_path_style: env::boolean(
+                &get,
+                "S3_FORCE_PATH_STYLE",
+                env::value(&get, "AWS_ENDPOINT_URL").is_some(),
+            )?,
         };
         config.validate()
     }
@@ -113,31 +115,6 @@ impl Config {
             }
         }
         Ok(self)
-    }
-}
-
-fn number<T: std::str::FromStr>(
-    get: &impl Fn(&str) -> Option<String>,
-    var: &'static str,
-    default: T,
-) -> Result<T, ImportError> {
-    match get(var).filter(|v| !v.trim().is_empty()) {
-        None => Ok(default),
-        Some(v) => v.trim().parse().map_err(|_| ImportError::Config {
-            var,
-            reason: format!("{v:?} is not a whole number"),
-        }),
-    }
-}
-
-fn parse_bool(var: &'static str, v: &str) -> Result<bool, ImportError> {
-    match v.trim().to_ascii_lowercase().as_str() {
-        "1" | "true" | "yes" | "on" => Ok(true),
-        "0" | "false" | "no" | "off" => Ok(false),
-        _ => Err(ImportError::Config {
-            var,
-            reason: format!("{v:?} is not a boolean"),
-        }),
     }
 }
 

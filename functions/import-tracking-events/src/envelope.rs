@@ -187,12 +187,6 @@ impl Packer {
         packer
     }
 
-    /// Starting chunk number (for a resumed import).
-    pub fn starting_at_chunk(mut self, chunk: u64) -> Packer {
-        self.next_chunk = chunk;
-        self
-    }
-
     /// The largest event that fits in an otherwise empty message.
     pub fn max_event_bytes(&self) -> usize {
         self.max_bytes

@@ -19,6 +19,8 @@ pub enum ImportError {
     NoProfile,
     #[error("configuration: {var}: {reason}")]
     Config { var: &'static str, reason: String },
+    #[error("configuration: {0}")]
+    Env(#[from] shared::env::EnvError),
     #[error(transparent)]
     Profile(#[from] shared::ProfileError),
     #[error(transparent)]
@@ -87,7 +89,7 @@ impl ImportError {
             ImportError::InvalidEvent(_) | ImportError::NoSource | ImportError::NoProfile => {
                 "InvalidRequest"
             }
-            ImportError::Config { .. } => "InvalidConfiguration",
+            ImportError::Config { .. } | ImportError::Env(_) => "InvalidConfiguration",
             ImportError::Profile(_) => "InvalidProfile",
             ImportError::Source(SourceError::NotFound { .. }) => "SourceNotFound",
             ImportError::Source(SourceError::BadUri { .. }) => "InvalidRequest",
@@ -99,27 +101,11 @@ impl ImportError {
     }
 }
 
-/// The error and its chain of causes on one line: `top: cause: root cause`.
-pub fn report(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = err.to_string();
-    let mut next = err.source();
-    while let Some(cause) = next {
-        let text = cause.to_string();
-        // Transparent wrappers repeat their inner message; say it once.
-        if !out.ends_with(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        next = cause.source();
-    }
-    out
-}
-
 impl From<ImportError> for lambda_runtime::Diagnostic {
     fn from(err: ImportError) -> Self {
         lambda_runtime::Diagnostic {
             error_type: err.kind().to_owned(),
-            error_message: report(&err),
+            error_message: shared::report(&err),
         }
     }
 }

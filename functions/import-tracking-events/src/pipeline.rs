@@ -20,6 +20,7 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use serde::Serialize;
+use shared::profile::Format;
 use shared::{Mapper, Position, Profile, Record, RecordReader, Rejection};
 use tokio::io::{AsyncRead, ReadBuf};
 use tokio::sync::mpsc;
@@ -33,8 +34,9 @@ use crate::sink::Sink;
 use crate::source::Source;
 
 /// Records handed to an encoder at a time: large enough to amortize channel hops, small enough
-/// that the pool stays a few MiB.
-const BATCH_RECORDS: usize = 2048;
+/// that the buffers held along the pipeline (pool, channels, pieces referenced by messages not
+/// yet sent) stay a few MiB.
+const BATCH_RECORDS: usize = 1024;
 /// Rejections listed in the summary (all are counted and logged).
 const MAX_REJECTIONS_LISTED: usize = 100;
 
@@ -122,6 +124,12 @@ pub async fn run(
 ) -> Result<Summary, ImportError> {
     let started = Instant::now();
     let profile = Profile::builtin(&job.profile)?;
+    if profile.format == Format::Api {
+        return Err(shared::ProfileError::NotAFileProfile {
+            profile: profile.name,
+        }
+        .into());
+    }
     let opened = source.open(&job.source, 0).await?;
     progress
         .total_bytes
@@ -159,9 +167,9 @@ pub async fn run(
         });
     }
     let (encoded_tx, encoded_rx) = mpsc::channel::<Encoded>(workers * 2);
-    // Encoded buffers (~2 MiB each) come back from the packer for reuse: fresh ones would be
+    // Encoded buffers (~0.7 MiB each) come back from the messages for reuse: fresh ones would be
     // page-faulted in again for every batch.
-    let (spare_tx, spare_rx) = async_channel::bounded::<Vec<u8>>(workers * 3);
+    let (spare_tx, spare_rx) = async_channel::bounded::<Vec<u8>>(workers * 2);
     let (batch_tx, batch_rx) = mpsc::channel::<Batch>(config.send_concurrency);
 
     let encoders: Vec<_> = (0..workers)
@@ -293,10 +301,12 @@ fn encode_loop(
     out: mpsc::Sender<Encoded>,
 ) {
     while let Ok(batch) = work.recv_blocking() {
-        let mut json = spare.try_recv().unwrap_or_default();
+        // A recycled buffer already has the capacity a batch needs; a new one starts at a
+        // typical size and grows once.
+        let mut json = spare
+            .try_recv()
+            .unwrap_or_else(|_| Vec::with_capacity(batch.len * 700));
         json.clear();
-        // Reference-layout events are ~660 bytes; growing mid-batch would copy it all.
-        json.reserve(batch.len * 1024);
         let mut encoded = Encoded {
             seq: batch.seq,
             json,

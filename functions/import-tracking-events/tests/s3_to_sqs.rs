@@ -163,7 +163,7 @@ async fn a_header_without_a_profile_column_sends_nothing() {
     let file = "TrackingNumber,EventCode,EventDate,EventTime\n1RC1,DL,2026-11-24,10:00:00\n";
     let f = fixture(file.as_bytes().to_vec(), 65_536).await;
     let err = import(&f, &Config::default()).await.unwrap_err();
-    let msg = import_tracking_events::error::report(&err);
+    let msg = shared::report(&err);
     assert!(
         msg.contains("EventDescription") && msg.contains("`reference`"),
         "{msg}"

@@ -49,13 +49,12 @@ impl UpdateMethod {
     }
 }
 
-/// One unit of ImportTrackingEvents output.
-///
-/// The text type `S` is `String` for owned values; the import's hot path uses a borrowing text
-/// type over the record it reads, so one definition (and one serde derive) describes both and
-/// their JSON cannot drift apart.
-/// The platform matches it to a shipment by
+/// One unit of ImportTrackingEvents output. The platform matches it to a shipment by
 /// `tracking_info.tracking_number` (+ `carrier_name`).
+///
+/// The text type `S` is `String` for owned values; the import's hot path uses `Cow<str>`
+/// borrowing from the record it reads, so one definition (and one serde derive) describes both
+/// and their JSON cannot drift apart.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ImportedTrackingEvent<S = String> {
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -12,7 +12,6 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
-use import_tracking_events::error::report;
 use import_tracking_events::pipeline::{self, Progress};
 use import_tracking_events::sink::{NullSink, Sink, SqsSink, StdoutSink};
 use import_tracking_events::source::{FileSource, Sources};
@@ -55,7 +54,7 @@ fn main() -> ExitCode {
     match runtime.block_on(run(&args)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("tracking-import: {} ({})", report(&err), err.kind());
+            eprintln!("tracking-import: {} ({})", shared::report(&err), err.kind());
             ExitCode::FAILURE
         }
     }
@@ -103,12 +102,15 @@ async fn run(args: &Args) -> Result<(), ImportError> {
     };
 
     let progress = Arc::new(Progress::default());
-    let bar = std::io::stderr()
-        .is_terminal()
-        .then(|| spawn_progress_bar(Arc::clone(&progress)));
+    let (bar, reporter) = if std::io::stderr().is_terminal() {
+        let (bar, task) = spawn_progress_bar(Arc::clone(&progress));
+        (Some(bar), task)
+    } else {
+        (None, spawn_progress_lines(Arc::clone(&progress)))
+    };
     let result = pipeline::run(&job, &sources, sink, &config, progress).await;
-    if let Some((bar, task)) = bar {
-        task.abort();
+    reporter.abort();
+    if let Some(bar) = bar {
         bar.finish_and_clear();
     }
     let summary = result?;
@@ -142,4 +144,25 @@ fn spawn_progress_bar(progress: Arc<Progress>) -> (ProgressBar, tokio::task::Joi
         }
     });
     (bar, task)
+}
+
+/// Without a terminal (logs, CI), a line every few seconds instead of a bar.
+fn spawn_progress_lines(progress: Arc<Progress>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let started = std::time::Instant::now();
+        let mut tick = tokio::time::interval(Duration::from_secs(5));
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            let bytes = progress.bytes_read.load(Ordering::Relaxed);
+            let total = progress.total_bytes.load(Ordering::Relaxed);
+            eprintln!(
+                "tracking-import: {} records, {:.1}/{:.1} MB, {:.1} MB/s",
+                progress.records_read.load(Ordering::Relaxed),
+                bytes as f64 / 1e6,
+                total as f64 / 1e6,
+                bytes as f64 / 1e6 / started.elapsed().as_secs_f64()
+            );
+        }
+    })
 }

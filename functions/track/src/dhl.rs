@@ -1,0 +1,775 @@
+//! The DHL "Shipment Tracking – Unified" adapter of the carrier port: one GET per tracking
+//! number, DHL's JSON read into serde types, and the shipment mapped onto Connect's
+//! `TrackingInfo` with the `dhl` profile's status map.
+//!
+//! DHL's shapes (see the reference notes): `shipments[]`, each with `status`, `events[]` and
+//! `details`; every event has a `statusCode` (`pre-transit`, `transit`, `delivered`, `failure`,
+//! `unknown`) and a division-specific `status`; timestamps come with or without an offset, or as
+//! a bare date. Events are not promised in any order.
+
+use std::time::{Duration, SystemTime};
+
+use reqwest::StatusCode;
+use reqwest::header::{ACCEPT, HeaderMap, RETRY_AFTER};
+use serde::Deserialize;
+use shared::datetime::{ApiTimestamp, parse_api_timestamp};
+use shared::models::{
+    Dimensions, Service, StandardizedStatusCode, StandardizedStatusDetailCode, TrackEvent,
+    TrackingInfo,
+};
+use shared::profile::{Format, Profile};
+use tokio::time::Instant;
+
+use crate::carrier::{Carrier, TrackQuery, Tracked};
+use crate::config::Config;
+use crate::error::{InvalidResponse, TrackError, Transient};
+use crate::retry::{Attempt, RetryPolicy, parse_retry_after};
+use crate::secret::ApiKey;
+
+/// The header DHL reads the consumer key from.
+pub const API_KEY_HEADER: &str = "DHL-API-Key";
+
+/// The longest carrier message we repeat in an error.
+const MAX_DETAIL_CHARS: usize = 300;
+
+/// The one HTTP client of an execution environment: built once, so connections (and TLS
+/// sessions) are reused across invocations.
+pub fn http_client(config: &Config) -> Result<reqwest::Client, TrackError> {
+    reqwest::Client::builder()
+        .connect_timeout(config.connect_timeout)
+        .read_timeout(config.read_timeout)
+        .user_agent(concat!(
+            "shipengine-connect-track/",
+            env!("CARGO_PKG_VERSION")
+        ))
+        .build()
+        .map_err(TrackError::HttpClient)
+}
+
+/// DHL Unified tracking.
+#[derive(Debug, Clone)]
+pub struct DhlCarrier {
+    client: reqwest::Client,
+    endpoint: reqwest::Url,
+    profile: Profile,
+    api_key: Option<ApiKey>,
+    retry: RetryPolicy,
+    request_timeout: Duration,
+}
+
+impl DhlCarrier {
+    pub fn new(
+        client: reqwest::Client,
+        profile: Profile,
+        config: &Config,
+    ) -> Result<DhlCarrier, TrackError> {
+        if profile.format != Format::Api {
+            return Err(TrackError::Config {
+                var: "PROFILE",
+                reason: format!(
+                    "profile `{}` describes a file; Track needs a profile with format = \"api\"",
+                    profile.name
+                ),
+            });
+        }
+        let mut endpoint = config.carrier_base_url.clone();
+        endpoint
+            .path_segments_mut()
+            .map_err(|()| TrackError::Config {
+                var: "CARRIER_BASE_URL",
+                reason: "cannot carry a path".into(),
+            })?
+            .pop_if_empty()
+            .extend(["track", "shipments"]);
+        Ok(DhlCarrier {
+            client,
+            endpoint,
+            profile,
+            api_key: config.api_key.clone(),
+            retry: RetryPolicy {
+                attempts: config.retry_attempts,
+                base: config.retry_base,
+                max_delay: config.retry_max,
+                deadline_margin: config.deadline_margin,
+            },
+            request_timeout: config.request_timeout,
+        })
+    }
+
+    /// One GET, read to the end and classified.
+    async fn attempt(
+        &self,
+        query: &TrackQuery,
+        key: &ApiKey,
+        header: &reqwest::header::HeaderValue,
+        budget: Duration,
+    ) -> Attempt<DhlResponse> {
+        let mut params = vec![("trackingNumber", query.tracking_number.as_str())];
+        for (name, value) in [
+            ("service", &query.service),
+            ("recipientPostalCode", &query.recipient_postal_code),
+            ("originCountryCode", &query.origin_country_code),
+        ] {
+            if let Some(value) = value {
+                params.push((name, value.as_str()));
+            }
+        }
+        let sent = self
+            .client
+            .get(self.endpoint.clone())
+            .query(&params)
+            .header(API_KEY_HEADER, header.clone())
+            .header(ACCEPT, "application/json")
+            .timeout(budget.min(self.request_timeout))
+            .send()
+            .await;
+        let response = match sent {
+            Ok(response) => response,
+            Err(err) => return transport(err),
+        };
+        let status = response.status();
+        let retry_after = retry_after(response.headers());
+        let body = match response.bytes().await {
+            Ok(body) => body,
+            Err(err) => return transport(err),
+        };
+        tracing::debug!(status = status.as_u16(), bytes = body.len(), "DHL answered");
+        let detail = || problem_detail(&body, key);
+        let fail = |err| Attempt::Done(Err(err));
+        match status {
+            StatusCode::OK => Attempt::Done(
+                serde_json::from_slice::<DhlResponse>(&body)
+                    .map_err(|e| TrackError::CarrierResponseInvalid(InvalidResponse::Json(e))),
+            ),
+            StatusCode::NOT_FOUND => fail(TrackError::TrackingNumberNotFound {
+                tracking_number: query.tracking_number.clone(),
+                detail: detail(),
+            }),
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
+                fail(TrackError::CarrierUnauthorized {
+                    status: status.as_u16(),
+                    detail: detail(),
+                })
+            }
+            StatusCode::TOO_MANY_REQUESTS => Attempt::Retry {
+                cause: Transient::RateLimited { detail: detail() },
+                retry_after,
+            },
+            s if s.is_server_error() || s == StatusCode::REQUEST_TIMEOUT => Attempt::Retry {
+                cause: Transient::Status {
+                    status: s.as_u16(),
+                    detail: detail(),
+                },
+                retry_after,
+            },
+            StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY => {
+                fail(TrackError::CarrierRejected {
+                    status: status.as_u16(),
+                    detail: detail(),
+                })
+            }
+            s => fail(TrackError::CarrierResponseInvalid(
+                InvalidResponse::UnexpectedStatus {
+                    status: s.as_u16(),
+                    detail: detail(),
+                },
+            )),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Carrier for DhlCarrier {
+    async fn track(&self, query: &TrackQuery, deadline: Instant) -> Result<Tracked, TrackError> {
+        let key = query
+            .api_key
+            .as_ref()
+            .or(self.api_key.as_ref())
+            .ok_or(TrackError::InvalidRequest(
+                "no DHL API key: send authorization.access_token or metadata.api_key, or configure DHL_API_KEY",
+            ))?;
+        let header = key.header_value().ok_or(TrackError::InvalidRequest(
+            "the DHL API key holds characters an HTTP header cannot carry",
+        ))?;
+        let body = self
+            .retry
+            .run(deadline, |attempt, budget| {
+                tracing::debug!(
+                    tracking_number = %query.tracking_number,
+                    attempt,
+                    budget_ms = budget.as_millis() as u64,
+                    "calling DHL"
+                );
+                self.attempt(query, key, &header, budget)
+            })
+            .await?;
+        to_tracked(body, query, &self.profile)
+    }
+}
+
+fn transport(err: reqwest::Error) -> Attempt<DhlResponse> {
+    Attempt::Retry {
+        cause: Transient::Http(err),
+        retry_after: None,
+    }
+}
+
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?;
+    parse_retry_after(value, SystemTime::now())
+}
+
+/// DHL's error body (`application/problem+json`), reduced to one short, key-free line.
+fn problem_detail(body: &[u8], key: &ApiKey) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Problem {
+        title: Option<String>,
+        detail: Option<String>,
+    }
+    let problem: Problem = serde_json::from_slice(body).ok()?;
+    let text = match (problem.title, problem.detail) {
+        (Some(title), Some(detail)) if title != detail => format!("{title}: {detail}"),
+        (_, Some(text)) | (Some(text), None) => text,
+        (None, None) => return None,
+    };
+    let text: String = text.chars().take(MAX_DETAIL_CHARS).collect();
+    Some(key.scrub(&text))
+}
+
+// ---------------------------------------------------------------------------------------------
+// DHL's body. Everything is optional: divisions fill different parts, and a missing field must
+// leave a Connect field empty, not fail the call.
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct DhlResponse {
+    #[serde(default)]
+    pub shipments: Vec<DhlShipment>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DhlShipment {
+    /// A string in v1.5; v1.3's examples show a number.
+    pub id: Option<serde_json::Value>,
+    pub service: Option<String>,
+    pub origin: Option<DhlPlace>,
+    pub destination: Option<DhlPlace>,
+    pub status: Option<DhlEvent>,
+    pub estimated_time_of_delivery: Option<String>,
+    pub estimated_delivery_time_frame: Option<DhlTimeFrame>,
+    pub details: Option<DhlDetails>,
+    #[serde(default)]
+    pub events: Vec<DhlEvent>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DhlTimeFrame {
+    pub estimated_from: Option<String>,
+    pub estimated_through: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct DhlPlace {
+    pub address: Option<DhlAddress>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DhlAddress {
+    pub address_locality: Option<String>,
+    pub address_region: Option<String>,
+    pub postal_code: Option<String>,
+    pub country_code: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DhlEvent {
+    pub timestamp: Option<String>,
+    pub location: Option<DhlPlace>,
+    pub status_code: Option<String>,
+    pub status: Option<String>,
+    pub status_detailed: Option<String>,
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DhlDetails {
+    pub product: Option<DhlProduct>,
+    pub proof_of_delivery: Option<DhlProofOfDelivery>,
+    pub total_number_of_pieces: Option<u32>,
+    pub weight: Option<DhlMeasure>,
+    pub dimensions: Option<DhlDimensions>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DhlProduct {
+    pub product_name: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DhlProofOfDelivery {
+    pub timestamp: Option<String>,
+    pub signature_url: Option<String>,
+    pub document_url: Option<String>,
+    pub signed: Option<DhlPerson>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DhlPerson {
+    pub name: Option<String>,
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DhlMeasure {
+    pub value: Option<f64>,
+    pub unit_text: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct DhlDimensions {
+    pub width: Option<DhlMeasure>,
+    pub height: Option<DhlMeasure>,
+    pub length: Option<DhlMeasure>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// DHL → Connect.
+
+/// Maps DHL's answer for `query` onto Connect, choosing one shipment when there are several.
+pub fn to_tracked(
+    body: DhlResponse,
+    query: &TrackQuery,
+    profile: &Profile,
+) -> Result<Tracked, TrackError> {
+    let mut warnings = Vec::new();
+    let shipment = choose_shipment(body.shipments, query, &mut warnings).ok_or_else(|| {
+        TrackError::TrackingNumberNotFound {
+            tracking_number: query.tracking_number.clone(),
+            detail: Some("the carrier answered with no shipment".into()),
+        }
+    })?;
+    let mut notes = Notes::default();
+    let info = map_shipment(shipment, query, profile, &mut notes);
+    warnings.extend(notes.0);
+    Ok(Tracked {
+        tracking_info: info,
+        warnings,
+    })
+}
+
+/// The shipment whose `service` matches the hint, else the first; a warning whenever there was
+/// a choice to make (or the hint matched nothing).
+fn choose_shipment(
+    mut shipments: Vec<DhlShipment>,
+    query: &TrackQuery,
+    warnings: &mut Vec<String>,
+) -> Option<DhlShipment> {
+    if shipments.is_empty() {
+        return None;
+    }
+    let count = shipments.len();
+    let services = || {
+        shipments
+            .iter()
+            .map(|s| s.service.as_deref().unwrap_or("?"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let hinted = query.service.as_deref().and_then(|hint| {
+        shipments.iter().position(|s| {
+            s.service
+                .as_deref()
+                .is_some_and(|service| service.eq_ignore_ascii_case(hint))
+        })
+    });
+    match (&query.service, hinted) {
+        (_, Some(index)) if count > 1 => warnings.push(format!(
+            "DHL returned {count} shipments for {} (services: {}); used the one of service `{}`",
+            query.tracking_number,
+            services(),
+            shipments[index].service.as_deref().unwrap_or("?"),
+        )),
+        (_, Some(_)) => {}
+        (Some(hint), None) => warnings.push(format!(
+            "DHL returned {count} shipment(s) for {} (services: {}), none of service `{hint}`; used the first",
+            query.tracking_number,
+            services(),
+        )),
+        (None, None) if count > 1 => warnings.push(format!(
+            "DHL returned {count} shipments for {} (services: {}); used the first; send a `service` attribute to choose",
+            query.tracking_number,
+            services(),
+        )),
+        (None, None) => {}
+    }
+    Some(shipments.swap_remove(hinted.unwrap_or(0)))
+}
+
+/// Warnings gathered while mapping, each said once.
+#[derive(Default)]
+struct Notes(Vec<String>);
+
+impl Notes {
+    fn add(&mut self, note: String) {
+        if !self.0.contains(&note) {
+            self.0.push(note);
+        }
+    }
+}
+
+fn map_shipment(
+    shipment: DhlShipment,
+    query: &TrackQuery,
+    profile: &Profile,
+    notes: &mut Notes,
+) -> TrackingInfo {
+    let DhlShipment {
+        service,
+        status,
+        estimated_time_of_delivery,
+        estimated_delivery_time_frame,
+        details,
+        events,
+        ..
+    } = shipment;
+    let details = details.unwrap_or_default();
+
+    let mut events: Vec<(Option<ApiTimestamp>, TrackEvent)> = events
+        .into_iter()
+        .map(|event| map_event(event, profile, notes))
+        .collect();
+    // Newest first; a timestamp we could not read sorts last, and ties keep DHL's order.
+    // (`None` orders below every `Some`, so descending puts it last; the sort is stable.)
+    events.sort_by_key(|(time, _)| std::cmp::Reverse(time.map(|t| t.sort_key())));
+
+    // Shipment-level status: DHL's `status`, else the newest event.
+    let (carrier_status_code, carrier_detail_code, carrier_status_description, standardized) =
+        match &status {
+            Some(status) => (
+                status.status_code.clone(),
+                status.status.clone(),
+                description(status),
+                Some(lookup(
+                    profile,
+                    status.status_code.as_deref(),
+                    status.status.as_deref(),
+                    notes,
+                )),
+            ),
+            None => match events.first() {
+                Some((_, newest)) => (
+                    newest.event_code.clone(),
+                    newest.carrier_detail_code.clone(),
+                    newest.description.clone(),
+                    newest
+                        .status_code
+                        .clone()
+                        .zip(newest.status_detail_code.clone()),
+                ),
+                None => (None, None, None, None),
+            },
+        };
+    let failed = carrier_status_code.as_deref() == Some("failure");
+
+    // Proof of delivery goes on the newest delivered event.
+    let pod = details.proof_of_delivery.unwrap_or_default();
+    let delivered_at = events
+        .iter()
+        .position(|(_, e)| e.event_code.as_deref() == Some("delivered"));
+    if let Some(index) = delivered_at {
+        let event = &mut events[index].1;
+        event.signer = pod.signed.as_ref().and_then(signer_name);
+        event.proof_of_delivery_url = pod.document_url.clone().or(pod.signature_url.clone());
+    }
+    let delivery_time = match pod.timestamp.as_deref() {
+        Some(raw) => read_time(raw, "proofOfDelivery.timestamp", notes),
+        None => delivered_at.and_then(|i| events[i].0),
+    };
+    let actual_delivery_datetime = delivery_time.and_then(|t| {
+        let utc = t.utc_iso8601();
+        if utc.is_none() {
+            notes.add(format!(
+                "the delivery time {} has no UTC offset; actual_delivery_datetime is left empty (the event keeps it as local time)",
+                t.local_iso8601()
+            ));
+        }
+        utc
+    });
+
+    let estimated = estimated_time_of_delivery
+        .map(|raw| (raw, "estimatedTimeOfDelivery"))
+        .or_else(|| {
+            estimated_delivery_time_frame
+                .and_then(|frame| frame.estimated_through.or(frame.estimated_from))
+                .map(|raw| (raw, "estimatedDeliveryTimeFrame"))
+        })
+        .and_then(|(raw, field)| read_time(&raw, field, notes))
+        .map(|t| t.best_iso8601());
+
+    let product_name = details.product.and_then(|p| p.product_name);
+    let service = (service.is_some() || product_name.is_some()).then_some(Service {
+        code: service,
+        name: product_name,
+    });
+    let dimensions = details.dimensions.and_then(|d| {
+        let value = |m: Option<DhlMeasure>| m.and_then(|m| m.value);
+        let dims = Dimensions {
+            length: value(d.length),
+            width: value(d.width),
+            height: value(d.height),
+        };
+        (dims != Dimensions::default()).then_some(dims)
+    });
+    let (standardized_status_code, standardized_status_detail_code) = standardized.unzip();
+
+    TrackingInfo {
+        carrier_name: Some(profile.carrier_name.clone()),
+        tracking_number: Some(query.tracking_number.clone()),
+        standardized_status_code,
+        standardized_status_detail_code,
+        carrier_status_code,
+        carrier_detail_code,
+        shipping_problem: failed.then_some(true),
+        shipping_problem_description: if failed {
+            carrier_status_description.clone()
+        } else {
+            None
+        },
+        carrier_status_description,
+        estimated_delivery_datetime: estimated,
+        actual_delivery_datetime,
+        weight: details.weight.and_then(|w| w.value),
+        dimensions,
+        service,
+        package_count: details.total_number_of_pieces,
+        events: Some(events.into_iter().map(|(_, e)| e).collect()),
+        ..Default::default()
+    }
+}
+
+fn map_event(
+    event: DhlEvent,
+    profile: &Profile,
+    notes: &mut Notes,
+) -> (Option<ApiTimestamp>, TrackEvent) {
+    let time = event
+        .timestamp
+        .as_deref()
+        .and_then(|raw| read_time(raw, "events[].timestamp", notes));
+    let (status_code, status_detail_code) = lookup(
+        profile,
+        event.status_code.as_deref(),
+        event.status.as_deref(),
+        notes,
+    );
+    let address = event
+        .location
+        .as_ref()
+        .and_then(|l| l.address.clone())
+        .unwrap_or_default();
+    let mapped = TrackEvent {
+        event_datetime: time.and_then(|t| t.utc_iso8601()),
+        event_datetime_local: time.map(|t| t.local_iso8601()),
+        description: description(&event),
+        event_code: event.status_code,
+        carrier_detail_code: event.status,
+        city: address.address_locality,
+        state: address.address_region,
+        postal_code: address.postal_code,
+        country: address.country_code,
+        status_code: Some(status_code),
+        status_detail_code: Some(status_detail_code),
+        ..Default::default()
+    };
+    (time, mapped)
+}
+
+/// The most telling text DHL gave for an event.
+fn description(event: &DhlEvent) -> Option<String> {
+    event
+        .description
+        .clone()
+        .or_else(|| event.status_detailed.clone())
+        .or_else(|| event.status.clone())
+}
+
+fn signer_name(person: &DhlPerson) -> Option<String> {
+    if let Some(name) = person.name.as_deref().filter(|n| !n.trim().is_empty()) {
+        return Some(name.trim().to_owned());
+    }
+    let parts: Vec<&str> = [&person.given_name, &person.family_name]
+        .into_iter()
+        .filter_map(|p| p.as_deref().map(str::trim).filter(|p| !p.is_empty()))
+        .collect();
+    (!parts.is_empty()).then(|| parts.join(" "))
+}
+
+fn read_time(raw: &str, field: &str, notes: &mut Notes) -> Option<ApiTimestamp> {
+    let parsed = parse_api_timestamp(raw);
+    if parsed.is_none() {
+        notes.add(format!("{field} {raw:?} is not an ISO 8601 time; left out"));
+    }
+    parsed
+}
+
+/// The standardized pair for a DHL code: `"<statusCode>:<status>"` first (a finer key a profile
+/// may add), then `"<statusCode>"`; unmapped codes are `UN` / `CARRIER_STATUS_NOT_MAPPED`, as in
+/// the import, with a warning.
+fn lookup(
+    profile: &Profile,
+    status_code: Option<&str>,
+    status: Option<&str>,
+    notes: &mut Notes,
+) -> (StandardizedStatusCode, StandardizedStatusDetailCode) {
+    let finer = status_code
+        .zip(status)
+        .and_then(|(code, status)| profile.status_map.get(&format!("{code}:{status}")));
+    if let Some(pair) = finer.or_else(|| status_code.and_then(|c| profile.status_map.get(c))) {
+        return (pair.status.clone(), pair.detail.clone());
+    }
+    notes.add(match status_code {
+        Some(code) => format!(
+            "DHL status code {code:?} is not in profile `{}`'s status map",
+            profile.name
+        ),
+        None => "a DHL status without a statusCode".to_owned(),
+    });
+    (
+        StandardizedStatusCode::Unknown,
+        StandardizedStatusDetailCode::CarrierStatusNotMapped,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query(service: Option<&str>) -> TrackQuery {
+        TrackQuery {
+            tracking_number: "123".into(),
+            service: service.map(Into::into),
+            ..Default::default()
+        }
+    }
+
+    fn dhl() -> Profile {
+        Profile::builtin("dhl").unwrap()
+    }
+
+    fn body(json: &str) -> DhlResponse {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn a_finer_profile_key_wins_over_the_status_code() {
+        let mut profile = dhl();
+        let finer = Profile::from_toml(
+            r#"name = "x"
+               carrier_name = "X"
+               format = "api"
+               [status_map]
+               "transit:ARRIVED AT CUSTOMS" = ["IT", "CUSTOMS_PROCESSING"]"#,
+            "x",
+        )
+        .unwrap();
+        profile.status_map.extend(finer.status_map);
+        let mut notes = Notes::default();
+        let (s, d) = lookup(
+            &profile,
+            Some("transit"),
+            Some("ARRIVED AT CUSTOMS"),
+            &mut notes,
+        );
+        assert_eq!((s.as_str(), d.as_str()), ("IT", "CUSTOMS_PROCESSING"));
+        let (s, d) = lookup(&profile, Some("transit"), Some("DEPARTED"), &mut notes);
+        assert_eq!((s.as_str(), d.as_str()), ("IT", "IN_TRANSIT"));
+        assert!(notes.0.is_empty());
+        let (s, d) = lookup(&profile, Some("lost-in-space"), None, &mut notes);
+        assert_eq!(
+            (s.as_str(), d.as_str()),
+            ("UN", "CARRIER_STATUS_NOT_MAPPED")
+        );
+        assert_eq!(notes.0.len(), 1);
+    }
+
+    #[test]
+    fn events_are_sorted_newest_first_whatever_dhl_sent() {
+        let tracked = to_tracked(
+            body(
+                r#"{"shipments":[{"events":[
+                {"timestamp":"2023-01-11T11:58:34Z","statusCode":"unknown"},
+                {"timestamp":"garbage","statusCode":"transit"},
+                {"timestamp":"2023-01-29T16:02:00+01:00","statusCode":"transit"},
+                {"timestamp":"2023-01-20T10:21:25Z","statusCode":"pre-transit"}]}]}"#,
+            ),
+            &query(None),
+            &dhl(),
+        )
+        .unwrap();
+        let events = tracked.tracking_info.events.unwrap();
+        let times: Vec<_> = events
+            .iter()
+            .map(|e| e.event_datetime.as_deref().unwrap_or("-"))
+            .collect();
+        assert_eq!(
+            times,
+            [
+                "2023-01-29T15:02:00Z",
+                "2023-01-20T10:21:25Z",
+                "2023-01-11T11:58:34Z",
+                "-"
+            ]
+        );
+        assert!(
+            tracked.warnings.iter().any(|w| w.contains("\"garbage\"")),
+            "{:?}",
+            tracked.warnings
+        );
+        // No `status` block: the newest event stands for the shipment.
+        assert_eq!(
+            tracked.tracking_info.carrier_status_code.as_deref(),
+            Some("transit")
+        );
+    }
+
+    #[test]
+    fn no_shipment_is_not_found() {
+        let err = to_tracked(body(r#"{"shipments":[]}"#), &query(None), &dhl()).unwrap_err();
+        assert_eq!(err.kind(), "TrackingNumberNotFound");
+    }
+
+    #[test]
+    fn a_hint_matching_nothing_takes_the_first_and_says_so() {
+        let tracked = to_tracked(
+            body(r#"{"shipments":[{"service":"express"}]}"#),
+            &query(Some("parcel-de")),
+            &dhl(),
+        )
+        .unwrap();
+        assert_eq!(tracked.warnings.len(), 1);
+        assert!(tracked.warnings[0].contains("none of service `parcel-de`"));
+    }
+
+    #[test]
+    fn problem_details_are_short_and_scrubbed() {
+        let key = ApiKey::new("k-999");
+        let detail = problem_detail(
+            br#"{"title":"Unauthorized","status":401,"detail":"Invalid key k-999"}"#,
+            &key,
+        );
+        assert_eq!(
+            detail.as_deref(),
+            Some("Unauthorized: Invalid key [redacted]")
+        );
+        assert_eq!(problem_detail(b"<html>", &key), None);
+    }
+}

@@ -1,0 +1,642 @@
+//! Track end to end against a real local HTTP server (wiremock) replaying DHL-shaped answers:
+//! the request DHL receives, the Connect response we build, and every failure's Lambda error
+//! type. Short timeouts and backoff keep the suite fast.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use lambda_runtime::{Context, Diagnostic, LambdaEvent};
+use serde_json::{Value, json};
+use track::{App, Config, TrackError};
+use wiremock::matchers::{header, method, path, query_param, query_param_is_missing};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const PATH: &str = "/track/shipments";
+
+fn config(server: &MockServer, extra: &[(&str, &str)]) -> Config {
+    let uri = server.uri();
+    let base: [(&str, &str); 7] = [
+        ("CARRIER_BASE_URL", &uri),
+        ("CONNECT_TIMEOUT_MS", "500"),
+        ("READ_TIMEOUT_MS", "250"),
+        ("REQUEST_TIMEOUT_MS", "1000"),
+        ("RETRY_ATTEMPTS", "3"),
+        ("RETRY_BASE_MS", "5"),
+        ("RETRY_MAX_MS", "50"),
+    ];
+    let lookup = |k: &str| {
+        extra
+            .iter()
+            .chain(base.iter())
+            .find(|(key, _)| *key == k)
+            .map(|(_, v)| v.to_string())
+    };
+    Config::from_lookup(lookup).unwrap()
+}
+
+fn app(server: &MockServer) -> App {
+    track::build_app(&config(server, &[])).unwrap()
+}
+
+fn event(payload: Value) -> LambdaEvent<Value> {
+    LambdaEvent::new(payload, Context::default())
+}
+
+/// A request with the key in `authorization`, as Connect sends it.
+fn request(tracking_number: &str) -> Value {
+    json!({
+        "transaction_id": "0f7bb0a8-6e27-4b1c-9d2a-7d8d6c9b1e55",
+        "authorization": {"access_token": "key-from-token"},
+        "identifiers": [{"type": "tracking_number", "value": tracking_number}]
+    })
+}
+
+fn dhl_json(body: Value) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_raw(body.to_string(), "application/json")
+}
+
+fn problem(status: u16, title: &str, detail: &str) -> ResponseTemplate {
+    ResponseTemplate::new(status).set_body_raw(
+        json!({"title": title, "status": status, "detail": detail}).to_string(),
+        "application/problem+json",
+    )
+}
+
+async fn requests(server: &MockServer) -> usize {
+    server.received_requests().await.map_or(0, |r| r.len())
+}
+
+fn diagnostic(err: TrackError) -> Diagnostic {
+    Diagnostic::from(err)
+}
+
+#[tokio::test]
+async fn delivered_shipment_with_proof_of_delivery_maps_every_field() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(PATH))
+        .and(query_param("trackingNumber", "1234567890"))
+        .and(query_param_is_missing("service"))
+        .and(header("DHL-API-Key", "key-from-token"))
+        .and(header("accept", "application/json"))
+        .respond_with(dhl_json(json!({"shipments": [{
+            "id": "1234567890",
+            "service": "express",
+            "origin": {"address": {"addressLocality": "LEIPZIG - GERMANY", "countryCode": "DE"}},
+            "destination": {"address": {"addressLocality": "LONDON - UK", "countryCode": "GB"}},
+            "status": {
+                "timestamp": "2026-11-20T10:45:13.123+00:00",
+                "location": {"address": {"addressLocality": "London", "addressRegion": "England",
+                                         "postalCode": "EC1A 1BB", "countryCode": "GB"}},
+                "statusCode": "delivered", "status": "DELIVERED",
+                "description": "Delivered - Signed for by: J SMITH"
+            },
+            "estimatedTimeOfDelivery": "2026-11-20T18:00:00+01:00",
+            "details": {
+                "product": {"productName": "EXPRESS WORLDWIDE"},
+                "proofOfDelivery": {
+                    "timestamp": "2026-11-20T10:45:13+00:00",
+                    "signatureUrl": "https://proof.example/sig/1",
+                    "documentUrl": "https://proof.example/pod/1",
+                    "signed": {"givenName": "J", "familyName": "SMITH"}
+                },
+                "totalNumberOfPieces": 2,
+                "pieceIds": ["JD014600006540528810", "JD014600006540528811"],
+                "weight": {"value": 1.25, "unitText": "kg"},
+                "dimensions": {"width": {"value": 20, "unitText": "cm"},
+                               "height": {"value": 10, "unitText": "cm"},
+                               "length": {"value": 30.5, "unitText": "cm"}}
+            },
+            // Not newest first, on purpose: DHL does not promise an order.
+            "events": [
+                {"timestamp": "2026-11-19T06:10:00+01:00", "statusCode": "transit",
+                 "status": "PROCESSED", "description": "Processed at LEIPZIG - GERMANY",
+                 "location": {"address": {"addressLocality": "LEIPZIG - GERMANY", "countryCode": "DE"}}},
+                {"timestamp": "2026-11-20T10:45:13.123+00:00", "statusCode": "delivered",
+                 "status": "DELIVERED", "description": "Delivered - Signed for by: J SMITH",
+                 "location": {"address": {"addressLocality": "London", "addressRegion": "England",
+                                          "postalCode": "EC1A 1BB", "countryCode": "GB"}}},
+                {"timestamp": "2026-11-18T17:02:00.123456789-05:00", "statusCode": "pre-transit",
+                 "status": "SHIPMENT INFORMATION RECEIVED"}
+            ]
+        }]})))
+        .expect(1)
+        .mount(&server)
+        .await;
+
+    let response = app(&server)
+        .handle(event(request("1234567890")))
+        .await
+        .unwrap();
+    assert_eq!(
+        serde_json::to_value(&response).unwrap(),
+        json!({"tracking_info": {
+            "carrier_name": "DHL",
+            "tracking_number": "1234567890",
+            "standardized_status_code": "DE",
+            "standardized_status_detail_code": "DELIVERED",
+            "carrier_status_code": "delivered",
+            "carrier_detail_code": "DELIVERED",
+            "carrier_status_description": "Delivered - Signed for by: J SMITH",
+            "estimated_delivery_datetime": "2026-11-20T17:00:00Z",
+            "actual_delivery_datetime": "2026-11-20T10:45:13Z",
+            "weight": 1.25,
+            "dimensions": {"length": 30.5, "width": 20.0, "height": 10.0},
+            "service": {"code": "express", "name": "EXPRESS WORLDWIDE"},
+            "package_count": 2,
+            "events": [
+                {"event_datetime": "2026-11-20T10:45:13.123Z",
+                 "event_datetime_local": "2026-11-20T10:45:13.123",
+                 "event_code": "delivered", "carrier_detail_code": "DELIVERED",
+                 "description": "Delivered - Signed for by: J SMITH",
+                 "city": "London", "state": "England", "postal_code": "EC1A 1BB", "country": "GB",
+                 "signer": "J SMITH", "proof_of_delivery_url": "https://proof.example/pod/1",
+                 "status_code": "DE", "status_detail_code": "DELIVERED"},
+                {"event_datetime": "2026-11-19T05:10:00Z",
+                 "event_datetime_local": "2026-11-19T06:10:00",
+                 "event_code": "transit", "carrier_detail_code": "PROCESSED",
+                 "description": "Processed at LEIPZIG - GERMANY",
+                 "city": "LEIPZIG - GERMANY", "country": "DE",
+                 "status_code": "IT", "status_detail_code": "IN_TRANSIT"},
+                {"event_datetime": "2026-11-18T22:02:00.123456789Z",
+                 "event_datetime_local": "2026-11-18T17:02:00.123456789",
+                 "event_code": "pre-transit", "carrier_detail_code": "SHIPMENT INFORMATION RECEIVED",
+                 "description": "SHIPMENT INFORMATION RECEIVED",
+                 "status_code": "AC", "status_detail_code": "ELEC_ADVICE_RECD_BY_CARRIER"}
+            ]
+        }})
+    );
+}
+
+#[tokio::test]
+async fn in_transit_times_without_offset_stay_local() {
+    let server = MockServer::start().await;
+    Mock::given(path(PATH))
+        .and(query_param("trackingNumber", "GMDBD8E9CCE94842E495B7"))
+        .and(query_param("recipientPostalCode", "S87FA"))
+        .and(header("DHL-API-Key", "key-from-metadata"))
+        .respond_with(dhl_json(json!({"shipments": [{
+            "id": "GMDBD8E9CCE94842E495B7", "service": "ecommerce",
+            "status": {"timestamp": "2023-01-29T16:02:00",
+                       "location": {"address": {"countryCode": "GB", "addressLocality": "HEATHROW, GB"}},
+                       "statusCode": "transit", "status": "ARRIVED AT CUSTOMS"},
+            "estimatedTimeOfDelivery": "2023-02-01T00:00:00Z",
+            "details": {"product": {"productName": "DHL Parcel Intl Standard"},
+                        "weight": {"value": 0.831, "unitText": "LB"}},
+            "events": [
+                {"timestamp": "2023-01-29T16:02:00", "statusCode": "transit", "status": "ARRIVED AT CUSTOMS",
+                 "location": {"address": {"countryCode": "GB", "addressLocality": "HEATHROW, GB"}}},
+                {"timestamp": "2023-01-20T10:21:25", "statusCode": "pre-transit", "status": "AWAITING SHIPMENT"},
+                {"timestamp": "2023-01-11", "statusCode": "unknown", "status": "LABEL CREATED"}
+            ]
+        }]})))
+        .expect(1)
+        .mount(&server)
+        .await;
+
+    let response = app(&server)
+        .handle(event(json!({
+            "transaction_id": "t-2",
+            "tracking_number": "GMDBD8E9CCE94842E495B7",
+            "metadata": {"api_key": "key-from-metadata", "recipientPostalCode": "S87FA"}
+        })))
+        .await
+        .unwrap();
+    let info = &response.tracking_info;
+    assert_eq!(
+        info.standardized_status_code.as_ref().unwrap().as_str(),
+        "IT"
+    );
+    assert_eq!(
+        info.carrier_detail_code.as_deref(),
+        Some("ARRIVED AT CUSTOMS")
+    );
+    assert_eq!(
+        info.estimated_delivery_datetime.as_deref(),
+        Some("2023-02-01T00:00:00Z")
+    );
+    assert_eq!(info.actual_delivery_datetime, None);
+    assert_eq!(info.weight, Some(0.831));
+    let events = info.events.as_ref().unwrap();
+    let times: Vec<_> = events
+        .iter()
+        .map(|e| {
+            (
+                e.event_datetime.as_deref(),
+                e.event_datetime_local.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        times,
+        [
+            (None, Some("2023-01-29T16:02:00")),
+            (None, Some("2023-01-20T10:21:25")),
+            (None, Some("2023-01-11")),
+        ]
+    );
+    assert_eq!(events[0].city.as_deref(), Some("HEATHROW, GB"));
+    assert_eq!(events[2].status_code.as_ref().unwrap().as_str(), "UN");
+    assert_eq!(
+        events[2].status_detail_code.as_ref().unwrap().as_str(),
+        "INFORMATION"
+    );
+    // The request's metadata goes back untouched: there was nothing to warn about.
+    assert_eq!(
+        response.metadata.map(Value::Object),
+        Some(json!({"api_key": "key-from-metadata", "recipientPostalCode": "S87FA"}))
+    );
+}
+
+fn two_shipments() -> ResponseTemplate {
+    dhl_json(json!({"shipments": [
+        {"id": "00340434161094042557", "service": "express",
+         "status": {"timestamp": "2026-11-20T09:00:00Z", "statusCode": "transit", "status": "IN TRANSIT"}},
+        {"id": "00340434161094042557", "service": "parcel-de",
+         "status": {"timestamp": "2026-11-21T12:30:00+01:00", "statusCode": "delivered", "status": "ZU",
+                    "description": "Die Sendung wurde zugestellt."}}
+    ]}))
+}
+
+#[tokio::test]
+async fn two_shipments_the_service_hint_picks_one() {
+    let server = MockServer::start().await;
+    Mock::given(path(PATH))
+        .and(query_param("service", "parcel-de"))
+        .respond_with(two_shipments())
+        .expect(1)
+        .mount(&server)
+        .await;
+    let mut req = request("00340434161094042557");
+    req["attributes"] = json!([{"type": "service", "value": "parcel-de"}]);
+    let response = app(&server).handle(event(req)).await.unwrap();
+    let info = &response.tracking_info;
+    assert_eq!(
+        info.service.as_ref().unwrap().code.as_deref(),
+        Some("parcel-de")
+    );
+    assert_eq!(
+        info.standardized_status_code.as_ref().unwrap().as_str(),
+        "DE"
+    );
+    assert_eq!(info.carrier_detail_code.as_deref(), Some("ZU"));
+    let warnings = &response.metadata.unwrap()["warning_messages"];
+    assert_eq!(warnings.as_array().unwrap().len(), 1, "{warnings}");
+    assert!(
+        warnings[0]
+            .as_str()
+            .unwrap()
+            .contains("used the one of service `parcel-de`")
+    );
+}
+
+#[tokio::test]
+async fn two_shipments_without_a_hint_take_the_first_and_warn() {
+    let server = MockServer::start().await;
+    Mock::given(path(PATH))
+        .and(query_param_is_missing("service"))
+        .respond_with(two_shipments())
+        .expect(1)
+        .mount(&server)
+        .await;
+    let response = app(&server)
+        .handle(event(request("00340434161094042557")))
+        .await
+        .unwrap();
+    assert_eq!(
+        response
+            .tracking_info
+            .service
+            .as_ref()
+            .unwrap()
+            .code
+            .as_deref(),
+        Some("express")
+    );
+    assert_eq!(
+        response.metadata.map(Value::Object),
+        Some(json!({"warning_messages": [
+            "DHL returned 2 shipments for 00340434161094042557 (services: express, parcel-de); \
+             used the first; send a `service` attribute to choose"
+        ]}))
+    );
+}
+
+#[tokio::test]
+async fn not_found_is_tracking_number_not_found_without_retry() {
+    let server = MockServer::start().await;
+    Mock::given(path(PATH))
+        .respond_with(problem(
+            404,
+            "No result found",
+            "No shipment with given tracking number found.",
+        ))
+        .mount(&server)
+        .await;
+    let err = app(&server)
+        .handle(event(request("0000")))
+        .await
+        .unwrap_err();
+    let d = diagnostic(err);
+    assert_eq!(d.error_type, "TrackingNumberNotFound");
+    assert!(
+        d.error_message
+            .contains("No shipment with given tracking number found."),
+        "{}",
+        d.error_message
+    );
+    assert_eq!(requests(&server).await, 1);
+}
+
+#[tokio::test]
+async fn unauthorized_is_carrier_unauthorized_without_retry() {
+    let server = MockServer::start().await;
+    Mock::given(path(PATH))
+        .respond_with(problem(401, "Unauthorized", "Invalid credentials"))
+        .mount(&server)
+        .await;
+    let err = app(&server).handle(event(request("1"))).await.unwrap_err();
+    assert_eq!(diagnostic(err).error_type, "CarrierUnauthorized");
+    assert_eq!(requests(&server).await, 1);
+}
+
+#[tokio::test]
+async fn rate_limited_once_then_answered() {
+    let server = MockServer::start().await;
+    Mock::given(path(PATH))
+        .respond_with(problem(429, "Too Many Requests", "Too Many Requests"))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(path(PATH))
+        .respond_with(dhl_json(json!({"shipments": [{"service": "express",
+            "status": {"timestamp": "2026-11-20T09:00:00Z", "statusCode": "transit"}}]})))
+        .mount(&server)
+        .await;
+    let response = app(&server).handle(event(request("1"))).await.unwrap();
+    assert_eq!(
+        response.tracking_info.carrier_status_code.as_deref(),
+        Some("transit")
+    );
+    assert_eq!(requests(&server).await, 2);
+}
+
+#[tokio::test]
+async fn retry_after_is_honoured() {
+    let server = MockServer::start().await;
+    Mock::given(path(PATH))
+        .respond_with(
+            problem(429, "Too Many Requests", "Too Many Requests")
+                .insert_header("Retry-After", "1"),
+        )
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(path(PATH))
+        .respond_with(dhl_json(json!({"shipments": [{"service": "express"}]})))
+        .mount(&server)
+        .await;
+    let app = track::build_app(&config(&server, &[("RETRY_MAX_MS", "2000")])).unwrap();
+    let started = Instant::now();
+    app.handle(event(request("1"))).await.unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(requests(&server).await, 2);
+}
+
+#[tokio::test]
+async fn a_retry_after_past_the_invocation_deadline_fails_at_once() {
+    let server = MockServer::start().await;
+    Mock::given(path(PATH))
+        .respond_with(problem(503, "Service Unavailable", "down").insert_header("Retry-After", "1"))
+        .mount(&server)
+        .await;
+    let app = track::build_app(&config(&server, &[("RETRY_MAX_MS", "2000")])).unwrap();
+    let mut context = Context::default();
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    context.deadline = now_ms + 800;
+    let started = Instant::now();
+    let err = app
+        .handle(LambdaEvent::new(request("1"), context))
+        .await
+        .unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_millis(700),
+        "{:?}",
+        started.elapsed()
+    );
+    let d = diagnostic(err);
+    assert_eq!(d.error_type, "CarrierUnavailable");
+    assert!(d.error_message.contains("HTTP 503"), "{}", d.error_message);
+    assert_eq!(requests(&server).await, 1);
+}
+
+#[tokio::test]
+async fn server_errors_three_times_give_up_as_unavailable() {
+    let server = MockServer::start().await;
+    Mock::given(path(PATH))
+        .respond_with(ResponseTemplate::new(500))
+        .expect(3)
+        .mount(&server)
+        .await;
+    let err = app(&server).handle(event(request("1"))).await.unwrap_err();
+    let d = diagnostic(err);
+    assert_eq!(d.error_type, "CarrierUnavailable");
+    assert!(
+        d.error_message.contains("after 3 attempt(s)"),
+        "{}",
+        d.error_message
+    );
+    assert_eq!(requests(&server).await, 3);
+}
+
+#[tokio::test]
+async fn truncated_json_is_carrier_response_invalid() {
+    let server = MockServer::start().await;
+    Mock::given(path(PATH))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(
+            r#"{"shipments":[{"id":"1","service":"express","events":[{"timestamp":"2026-"#,
+            "application/json",
+        ))
+        .mount(&server)
+        .await;
+    let err = app(&server).handle(event(request("1"))).await.unwrap_err();
+    assert_eq!(diagnostic(err).error_type, "CarrierResponseInvalid");
+    assert_eq!(requests(&server).await, 1);
+}
+
+#[tokio::test]
+async fn a_server_slower_than_the_read_timeout_is_unavailable() {
+    let server = MockServer::start().await;
+    Mock::given(path(PATH))
+        .respond_with(
+            dhl_json(json!({"shipments": [{"service": "express"}]}))
+                .set_delay(Duration::from_secs(2)),
+        )
+        .mount(&server)
+        .await;
+    let started = Instant::now();
+    let err = app(&server).handle(event(request("1"))).await.unwrap_err();
+    let elapsed = started.elapsed();
+    let d = diagnostic(err);
+    assert_eq!(d.error_type, "CarrierUnavailable");
+    assert!(
+        d.error_message.contains("after 3 attempt(s)"),
+        "{}",
+        d.error_message
+    );
+    // Three attempts of the 250 ms read timeout, never the server's 2 s.
+    assert!(elapsed < Duration::from_millis(1800), "{elapsed:?}");
+}
+
+#[tokio::test]
+async fn no_tracking_number_is_an_invalid_request_and_no_call() {
+    let server = MockServer::start().await;
+    let err = app(&server)
+        .handle(event(json!({
+            "transaction_id": "t",
+            "identifiers": [{"type": "carrier_transaction_id", "value": "x"}],
+            "authorization": {"access_token": "k"}
+        })))
+        .await
+        .unwrap_err();
+    assert_eq!(diagnostic(err).error_type, "InvalidRequest");
+    let err = app(&server)
+        .handle(event(json!({"not": "a request"})))
+        .await
+        .unwrap_err();
+    assert_eq!(diagnostic(err).error_type, "InvalidRequest");
+    assert_eq!(requests(&server).await, 0);
+}
+
+#[tokio::test]
+async fn without_any_api_key_nothing_is_called() {
+    let server = MockServer::start().await;
+    let err = app(&server)
+        .handle(event(
+            json!({"transaction_id": "t", "tracking_number": "1"}),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), "InvalidRequest");
+    assert_eq!(requests(&server).await, 0);
+
+    // The configured key is the last resort.
+    Mock::given(header("DHL-API-Key", "key-from-config"))
+        .respond_with(dhl_json(json!({"shipments": [{"service": "express"}]})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let app = track::build_app(&config(&server, &[("DHL_API_KEY", "key-from-config")])).unwrap();
+    app.handle(event(
+        json!({"transaction_id": "t", "tracking_number": "1"}),
+    ))
+    .await
+    .unwrap();
+}
+
+/// Collects everything tracing writes, at every level.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn the_api_key_never_reaches_logs_or_errors() {
+    const KEY: &str = "sk-LEAKCHECK-7f3a9c2e51";
+    let server = MockServer::start().await;
+    // A carrier that echoes the key it refuses, the worst case.
+    Mock::given(path(PATH))
+        .and(header("DHL-API-Key", KEY))
+        .respond_with(problem(
+            401,
+            "Unauthorized",
+            &format!("Invalid API key {KEY}"),
+        ))
+        .expect(2)
+        .mount(&server)
+        .await;
+    Mock::given(path(PATH))
+        .and(header("DHL-API-Key", KEY))
+        .and(query_param("trackingNumber", "retry-me"))
+        .respond_with(ResponseTemplate::new(503).set_body_string(KEY))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let mut texts = Vec::new();
+    let config = config(&server, &[("DHL_API_KEY", KEY)]);
+    texts.push(format!("{config:?}"));
+    let app = track::build_app(&config).unwrap();
+    for payload in [
+        json!({"transaction_id": "t", "tracking_number": "1",
+               "authorization": {"access_token": KEY}}),
+        json!({"transaction_id": "t", "tracking_number": "1", "metadata": {"api_key": KEY}}),
+        json!({"transaction_id": "t", "tracking_number": "retry-me"}),
+        json!({"transaction_id": "t", "authorization": KEY}),
+    ] {
+        let err = app.handle(event(payload)).await.unwrap_err();
+        texts.push(format!("{err} {err:?}"));
+        texts.push(format!("{:?}", diagnostic(err)));
+    }
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("CarrierUnauthorized"), "logs: {logs}");
+    assert!(logs.contains("CarrierUnavailable"), "logs: {logs}");
+    assert!(!logs.contains(KEY), "the key is in the logs: {logs}");
+    for text in texts {
+        assert!(!text.contains(KEY), "the key is in: {text}");
+    }
+    // The first two really were sent with the key (the mock only answers to it).
+    assert_eq!(requests(&server).await, 2 + 3);
+}
+
+#[tokio::test]
+async fn the_sample_event_is_a_request_we_can_answer() {
+    let sample: Value = serde_json::from_str(include_str!("../../../events/track.json")).unwrap();
+    let server = MockServer::start().await;
+    Mock::given(path(PATH))
+        .and(query_param("trackingNumber", "00340434161094042557"))
+        .and(query_param("service", "parcel-de"))
+        .and(query_param("recipientPostalCode", "53113"))
+        .and(query_param("originCountryCode", "DE"))
+        .and(header("DHL-API-Key", "replace-with-your-DHL-API-key"))
+        .respond_with(two_shipments())
+        .expect(1)
+        .mount(&server)
+        .await;
+    let response = app(&server).handle(event(sample)).await.unwrap();
+    assert_eq!(
+        response
+            .tracking_info
+            .standardized_status_code
+            .unwrap()
+            .as_str(),
+        "DE"
+    );
+}
