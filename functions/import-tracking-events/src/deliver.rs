@@ -2,7 +2,9 @@
 //! are resent alone, with exponential backoff and jitter, until they land or attempts run out.
 //!
 //! Batches can complete out of order, so delivery keeps a watermark: the last record of the
-//! longest run of consecutive chunks that all landed. That is what an error reports as safe.
+//! longest run of consecutive chunks whose batches landed whole. That is what an error reports
+//! as safe (chunks of a batch that failed part-way may also be on the queue; a consumer drops
+//! any replay of them by (`import_id`, `chunk`)).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

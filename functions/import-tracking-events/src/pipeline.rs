@@ -36,7 +36,7 @@ use crate::source::Source;
 /// Records handed to an encoder at a time: large enough to amortize channel hops, small enough
 /// that the buffers held along the pipeline (pool, channels, pieces referenced by messages not
 /// yet sent) stay a few MiB.
-const BATCH_RECORDS: usize = 1024;
+const BATCH_RECORDS: usize = 2048;
 /// Rejections listed in the summary (all are counted and logged).
 const MAX_REJECTIONS_LISTED: usize = 100;
 
@@ -167,7 +167,7 @@ pub async fn run(
         });
     }
     let (encoded_tx, encoded_rx) = mpsc::channel::<Encoded>(workers * 2);
-    // Encoded buffers (~0.7 MiB each) come back from the messages for reuse: fresh ones would be
+    // Encoded buffers (~1.4 MiB each) come back from the messages for reuse: fresh ones would be
     // page-faulted in again for every batch.
     let (spare_tx, spare_rx) = async_channel::bounded::<Vec<u8>>(workers * 2);
     let (batch_tx, batch_rx) = mpsc::channel::<Batch>(config.send_concurrency);

@@ -46,7 +46,7 @@ const INJECTED_MESSAGE: &str = "injected by test proxy";
 /// batch `n` is exactly chunks `10n+1..=10n+10`. The expected requests are derived from that.
 const MESSAGE_BYTES: usize = 16_384;
 const ENTRIES_PER_BATCH: u64 = 10;
-/// About 180 chunks (18 batches). Reading the queue back costs moto time per message that grows
+/// About 175 chunks (18 batches). Reading the queue back costs moto time per message that grows
 /// with the queue's length (~15 s for a 1 MB file's 350 chunks), so the file is no larger than
 /// the faults below need.
 const FILE_BYTES: usize = 500_000;
