@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
 
-cargo build --release -q -p import-tracking-events --bins --examples
+[[ -n "${SKIP_BUILD:-}" ]] || cargo build --release -q -p import-tracking-events --bins --examples
 # shellcheck source=scripts/local-stack.sh
 source scripts/local-stack.sh
 stack_up
@@ -15,7 +15,8 @@ stack_up
 DIR=.local/bench
 mkdir -p "$DIR"
 TOOL=scripts/localstack_tool.py
-for size in 5MB 50MB; do
+SIZES=("$@"); [[ ${#SIZES[@]} -gt 0 ]] || SIZES=(5MB 50MB)
+for size in "${SIZES[@]}"; do
     file="$DIR/sqs-ref-$size.csv"
     [[ -f "$file" ]] || target/release/examples/gen_reference --bytes "$size" --out "$file" >/dev/null
     "$MOTO_PYTHON" "$TOOL" seed --bucket bench-drop --key "ref-$size.csv" --file "$file" >/dev/null

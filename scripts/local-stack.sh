@@ -1,21 +1,36 @@
 #!/usr/bin/env bash
 # Why this exists: the tests and the demo need S3 and SQS, but this project must never talk to
 # real AWS (or any non-loopback address) from a developer machine or CI. This helper runs moto
-# (a local AWS emulator) from a private venv on 127.0.0.1 and points every AWS SDK at it.
+# (a local AWS emulator) from a private venv on 127.0.0.1 and points every AWS SDK at it. Carriers
+# also drop files on FTP, FTPS and SFTP servers, so it runs one of each on 127.0.0.1 too
+# (scripts/carrier_servers.py: pyftpdlib and asyncssh, with keys and a CA made anew each time).
 #
 # Usage (sourced):   source scripts/local-stack.sh; stack_up; ...; (stack_down runs on EXIT)
 # Usage (executed):  scripts/local-stack.sh up            # start, print the env, wait for Ctrl-C
 #                    scripts/local-stack.sh run CMD ...   # start, run CMD with the env, stop
 #
-# Environment knobs: MOTO_VERSION (pinned below), MOTO_PORT (fixed port instead of a free one),
-# VENV_DIR (default <repo>/.venv), LOCAL_DIR (default <repo>/.local).
+# Environment knobs: MOTO_VERSION and the carrier servers' versions (pinned below), MOTO_PORT
+# (fixed port instead of a free one), VENV_DIR (default <repo>/.venv), LOCAL_DIR (default
+# <repo>/.local).
+#
+# Exported for the carrier servers (tests fail, never skip, without them):
+#   CARRIER_HOST (127.0.0.1), CARRIER_FTP_PORT, CARRIER_FTPS_PORT, CARRIER_SFTP_PORT,
+#   CARRIER_FTP_ROOT (served by FTP and FTPS), CARRIER_SFTP_ROOT (the SFTP chroot),
+#   CARRIER_USER, CARRIER_PASSWORD (one account on all three servers, password random per run),
+#   CARRIER_CA_CERT (PEM of the CA that signed the FTPS certificate), CARRIER_OTHER_CA_CERT (PEM
+#   of an unrelated CA), CARRIER_SSH_HOST_KEY_FINGERPRINT (SHA256:...), CARRIER_SSH_CLIENT_KEY
+#   (path of an OpenSSH private key the SFTP server accepts for CARRIER_USER).
 set -euo pipefail
 
 STACK_REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 : "${MOTO_VERSION:=5.2.5}"
+: "${PYFTPDLIB_VERSION:=2.2.0}"
+: "${PYOPENSSL_VERSION:=26.4.0}"
+: "${ASYNCSSH_VERSION:=2.24.1}"
 : "${VENV_DIR:=$STACK_REPO_ROOT/.venv}"
 : "${LOCAL_DIR:=$STACK_REPO_ROOT/.local}"
 STACK_PID=""
+CARRIER_PIDS="" # space-separated: the FTP, FTPS and SFTP servers
 
 # Dummy credentials, always: without them the SDK credential chain falls through to the EC2
 # instance-metadata address, which is off loopback.
@@ -28,9 +43,11 @@ unset AWS_PROFILE AWS_SESSION_TOKEN 2>/dev/null || true
 
 _stack_log() { echo "[local-stack] $*" >&2; }
 
-# Create the venv and install moto once; a venv that already has moto_server is reused.
+# Create the venv and install moto and the carrier servers' packages once; a venv that already
+# has them all is reused.
 stack_venv() {
-    if [[ -x "$VENV_DIR/bin/moto_server" && -x "$VENV_DIR/bin/python" ]]; then
+    if [[ -x "$VENV_DIR/bin/moto_server" && -x "$VENV_DIR/bin/python" ]] &&
+        "$VENV_DIR/bin/python" -c 'import pyftpdlib, OpenSSL, asyncssh' >/dev/null 2>&1; then
         return 0
     fi
     mkdir -p "$LOCAL_DIR"
@@ -41,10 +58,11 @@ stack_venv() {
             return 1
         fi
     fi
-    _stack_log "installing moto[server]==$MOTO_VERSION into $VENV_DIR (about 20 s)"
+    _stack_log "installing moto[server]==$MOTO_VERSION, pyftpdlib, pyopenssl, asyncssh into $VENV_DIR (about 30 s)"
     local pip_log="$LOCAL_DIR/pip-install.log"
     if ! "$VENV_DIR/bin/python" -m pip install -q --disable-pip-version-check \
-        "moto[server]==$MOTO_VERSION" >"$pip_log" 2>&1; then
+        "moto[server]==$MOTO_VERSION" "pyftpdlib==$PYFTPDLIB_VERSION" \
+        "pyopenssl==$PYOPENSSL_VERSION" "asyncssh==$ASYNCSSH_VERSION" >"$pip_log" 2>&1; then
         cat "$pip_log" >&2
         _stack_log "pip install failed (full log: $pip_log)"
         return 1
@@ -106,6 +124,61 @@ _stack_start() {
     done
 }
 
+# Start one carrier server (carrier_servers.py KIND ARGS...) and wait until it has written the
+# port it listens on (the server picks a free one itself, so there is no port race). Sets
+# CARRIER_STARTED_PORT (not printed: a $(...) subshell would lose the server's pid).
+_carrier_start() {
+    local name="$1" port_file="$2"
+    shift 2
+    local log="$LOCAL_DIR/carrier-$name.log"
+    rm -f "$port_file"
+    "$VENV_DIR/bin/python" "$STACK_REPO_ROOT/scripts/carrier_servers.py" "$@" \
+        --port-file "$port_file" >"$log" 2>&1 &
+    local pid=$!
+    CARRIER_PIDS="$CARRIER_PIDS $pid"
+    local deadline=$((SECONDS + 30))
+    until [[ -s "$port_file" ]]; do
+        if ! kill -0 "$pid" 2>/dev/null || ((SECONDS >= deadline)); then
+            _stack_log "$name server did not start; log tail:"
+            tail -n 30 "$log" >&2 || true
+            return 1
+        fi
+        sleep 0.1
+    done
+    CARRIER_STARTED_PORT="$(cat "$port_file")"
+    _stack_log "$name server on 127.0.0.1:$CARRIER_STARTED_PORT (pid $pid, log: $log)"
+}
+
+# Make throw-away keys and a CA, start the FTP, FTPS and SFTP servers, export their settings.
+stack_carriers_up() {
+    local dir="$LOCAL_DIR/carriers"
+    rm -rf "$dir"
+    mkdir -p "$dir/keys" "$dir/ftp-root" "$dir/sftp-root"
+    "$VENV_DIR/bin/python" "$STACK_REPO_ROOT/scripts/carrier_servers.py" keys --dir "$dir/keys"
+    local password
+    password="$("$VENV_DIR/bin/python" -c 'import secrets; print(secrets.token_urlsafe(18))')"
+    export CARRIER_HOST=127.0.0.1
+    export CARRIER_USER=carrier
+    export CARRIER_PASSWORD="$password"
+    export CARRIER_FTP_ROOT="$dir/ftp-root"
+    export CARRIER_SFTP_ROOT="$dir/sftp-root"
+    export CARRIER_CA_CERT="$dir/keys/ca.pem"
+    export CARRIER_OTHER_CA_CERT="$dir/keys/other-ca.pem"
+    export CARRIER_SSH_CLIENT_KEY="$dir/keys/client_key"
+    CARRIER_SSH_HOST_KEY_FINGERPRINT="$(cat "$dir/keys/ssh_host_key.fingerprint")"
+    export CARRIER_SSH_HOST_KEY_FINGERPRINT
+    # --password=VALUE: a random password may start with "-", which argparse would take for a flag.
+    local common=(--user "$CARRIER_USER" "--password=$CARRIER_PASSWORD")
+    _carrier_start ftp "$dir/ftp.port" ftp --root "$CARRIER_FTP_ROOT" "${common[@]}"
+    export CARRIER_FTP_PORT="$CARRIER_STARTED_PORT"
+    _carrier_start ftps "$dir/ftps.port" ftp --root "$CARRIER_FTP_ROOT" "${common[@]}" \
+        --cert "$dir/keys/server.pem" --key "$dir/keys/server-key.pem"
+    export CARRIER_FTPS_PORT="$CARRIER_STARTED_PORT"
+    _carrier_start sftp "$dir/sftp.port" sftp --root "$CARRIER_SFTP_ROOT" "${common[@]}" \
+        --host-key "$dir/keys/ssh_host_key" --authorized-key "$dir/keys/client_key.pub"
+    export CARRIER_SFTP_PORT="$CARRIER_STARTED_PORT"
+}
+
 # Start moto on 127.0.0.1 and export the endpoint. Installs an EXIT trap that calls stack_down
 # (replacing any EXIT trap the caller had), and INT/TERM traps so the EXIT trap also runs then.
 stack_up() {
@@ -134,9 +207,29 @@ stack_up() {
     export MOTO_PYTHON="$VENV_DIR/bin/python"
     export LOCALSTACK_TOOL="$STACK_REPO_ROOT/scripts/localstack_tool.py"
     _stack_log "moto ready at $AWS_ENDPOINT_URL (pid $STACK_PID)"
+    stack_carriers_up
+}
+
+# Stop one server: TERM, up to 5 s to exit, then KILL.
+_stack_stop_pid() {
+    local pid="$1" _
+    if kill -0 "$pid" 2>/dev/null; then
+        kill "$pid" 2>/dev/null || true
+        for _ in $(seq 1 50); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -9 "$pid" 2>/dev/null || true
+    fi
+    wait "$pid" 2>/dev/null || true
 }
 
 stack_down() {
+    local pid
+    for pid in $CARRIER_PIDS; do
+        _stack_stop_pid "$pid"
+    done
+    CARRIER_PIDS=""
     if [[ -n "$STACK_PID" ]]; then
         if kill -0 "$STACK_PID" 2>/dev/null; then
             kill "$STACK_PID" 2>/dev/null || true
@@ -160,6 +253,7 @@ if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
     up)
         stack_up
         echo "export AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL MOTO_ENDPOINT=$MOTO_ENDPOINT AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true"
+        env | grep '^CARRIER_' | sed 's/^/export /'
         _stack_log "running; Ctrl-C to stop"
         wait "$STACK_PID" || true
         ;;

@@ -99,6 +99,12 @@ pub enum ReadError {
     #[error("the file is empty: no header line")]
     NoHeader,
     #[error("reading the file failed at {position}")]
+    Io {
+        position: Position,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("reading the file failed at {position}")]
     Csv {
         position: Position,
         #[source]
@@ -109,6 +115,8 @@ pub enum ReadError {
 /// Why one record was rejected. The record is counted and logged, never sent, never fatal.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RejectReason {
+    #[error("{0}")]
+    Malformed(String),
     #[error("no tracking number")]
     MissingTrackingNumber,
     #[error("column `{column}` is not valid UTF-8")]

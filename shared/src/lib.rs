@@ -7,7 +7,7 @@
 //!   `TrackingInfo`, `TrackEvent` and the standardized status codes.
 //! - [`profile`]: carrier profiles (TOML, built in or loaded) saying how a carrier's columns and
 //!   status codes map onto Connect's.
-//! - [`reader`]: a CSV record stream over any `AsyncRead`; no I/O of its own.
+//! - [`reader`]: a record stream (CSV, JSON Lines) over any `AsyncRead`; no I/O of its own.
 //! - [`mapper`]: one record → one `ImportedTrackingEvent`, or a rejection saying why.
 //! - [`datetime`]: the carrier's local date, time and zone → UTC and local ISO 8601.
 //! - [`error`]: profile and read errors, rejections, record positions, and [`report`] for an

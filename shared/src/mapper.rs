@@ -103,6 +103,9 @@ impl Mapper {
     }
 
     fn map_fields<'r>(&'r self, rec: &'r Record) -> Result<EventRef<'r>, RejectReason> {
+        if let Some(reason) = &rec.malformed {
+            return Err(RejectReason::Malformed(reason.clone()));
+        }
         let text = |field: Field| self.text(rec, field);
         let tracking_number =
             text(Field::TrackingNumber)?.ok_or(RejectReason::MissingTrackingNumber)?;

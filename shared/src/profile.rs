@@ -16,6 +16,10 @@ use crate::models::{StandardizedStatusCode, StandardizedStatusDetailCode};
 const BUILTIN: &[(&str, &str)] = &[
     ("reference", include_str!("../../profiles/reference.toml")),
     ("dhl", include_str!("../../profiles/dhl.toml")),
+    (
+        "reference-jsonl",
+        include_str!("../../profiles/reference-jsonl.toml"),
+    ),
 ];
 
 /// The Connect-side fields a column can feed.
@@ -106,6 +110,8 @@ impl Field {
 pub enum Format {
     /// Delimited text with a header line.
     Csv,
+    /// JSON Lines: one object per line; `[columns]` name its keys.
+    Jsonl,
     /// No file: a carrier HTTP API (Track). Only `name`, `carrier_name` and `[status_map]`
     /// apply; `[columns]` must be empty.
     Api,

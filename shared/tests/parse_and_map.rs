@@ -8,7 +8,7 @@ const HEADER: &str = "TrackingNumber,EventCode,EventDescription,EventDate,EventT
 /// Every record of `csv` as JSON (or the rejection), in order.
 async fn run(csv: &[u8]) -> Result<Vec<Result<Value, shared::Rejection>>, ReadError> {
     let profile = Profile::builtin("reference").unwrap();
-    let mut reader = RecordReader::new(csv, profile.delimiter);
+    let mut reader = RecordReader::new(csv, &profile);
     let headers = reader.headers().await?;
     let mapper = Mapper::new(&profile, &headers)?;
     let mut record = Record::default();
@@ -250,4 +250,58 @@ async fn borrowed_and_owned_events_serialize_identically() {
             .as_deref(),
         Some("2026-03-10T11:00:00Z")
     );
+}
+
+/// Every record of a sample file in `events/`, mapped with a built-in profile.
+async fn map_sample(file: &str, profile: &str) -> Vec<Result<Value, shared::Rejection>> {
+    let profile = Profile::builtin(profile).unwrap();
+    let bytes = std::fs::read(format!("{}/../events/{file}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let mut reader = RecordReader::new(&bytes[..], &profile);
+    let headers = reader.headers().await.unwrap();
+    let mapper = Mapper::new(&profile, &headers).unwrap();
+    let mut record = Record::default();
+    let mut out = Vec::new();
+    while reader.read(&mut record).await.unwrap() {
+        out.push(
+            mapper
+                .map(&record)
+                .map(|ev| serde_json::to_value(&ev).unwrap()),
+        );
+    }
+    out
+}
+
+#[tokio::test]
+async fn json_lines_follow_the_same_rules_as_csv() {
+    let csv = map_sample("sample-reference.csv", "reference").await;
+    let jsonl = map_sample("sample-reference.jsonl", "reference-jsonl").await;
+    // The JSON Lines sample is the CSV sample's records, plus one line cut short (line 11).
+    assert_eq!(jsonl.len(), csv.len() + 1);
+    let broken = jsonl[10].as_ref().unwrap_err();
+    assert_eq!((broken.position.record, broken.position.line), (11, 11));
+    assert!(
+        matches!(&broken.reason, RejectReason::Malformed(m) if m.contains("not a JSON object")),
+        "{broken}"
+    );
+    let rest = jsonl[..10].iter().chain(&jsonl[11..]);
+    for (i, (c, j)) in csv.iter().zip(rest).enumerate() {
+        match (c, j) {
+            // Identical events; warnings name the profile, which differs.
+            (Ok(c), Ok(j)) => assert_eq!(
+                c.to_string(),
+                j.to_string().replace("`reference-jsonl`", "`reference`"),
+                "record {}",
+                i + 1
+            ),
+            // Same rule broken; the reasons name each file's own column.
+            (Err(c), Err(j)) => assert_eq!(
+                std::mem::discriminant(&c.reason),
+                std::mem::discriminant(&j.reason),
+                "record {}: {c} / {j}",
+                i + 1
+            ),
+            _ => panic!("record {}: csv {c:?} but jsonl {j:?}", i + 1),
+        }
+    }
+    assert!(csv.iter().filter(|r| r.is_ok()).count() > 50);
 }

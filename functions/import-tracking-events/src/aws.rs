@@ -5,6 +5,7 @@ use aws_config::retry::RetryConfig;
 
 use crate::config::Config;
 use crate::source::{FileSource, S3Source, Sources};
+use crate::state::S3StateStore;
 
 /// Loads the shared AWS configuration.
 pub async fn load() -> aws_config::SdkConfig {
@@ -34,4 +35,14 @@ pub fn sources(shared: &aws_config::SdkConfig, config: &Config) -> Sources {
         s3: Some(S3Source::new(s3(shared, config))),
         file: FileSource,
     }
+}
+
+/// The state store, when `STATE_BUCKET` is configured.
+pub fn state(shared: &aws_config::SdkConfig, config: &Config) -> Option<S3StateStore> {
+    let bucket = config.state_bucket.clone()?;
+    Some(S3StateStore::new(
+        s3(shared, config),
+        bucket,
+        config.state_prefix.clone(),
+    ))
 }

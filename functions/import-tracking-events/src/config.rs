@@ -30,6 +30,18 @@ pub struct Config {
     /// `S3_FORCE_PATH_STYLE`: path-style S3 addressing (local endpoints); defaults to on when
     /// `AWS_ENDPOINT_URL` is set.
     pub s3_force_path_style: bool,
+    /// `SOURCE_CONNECT_TIMEOUT_MS`: connecting to and logging in to an FTP/SFTP server.
+    pub source_connect_timeout: Duration,
+    /// `SOURCE_READ_TIMEOUT_MS`: the longest an FTP/SFTP server may keep us waiting for data.
+    pub source_read_timeout: Duration,
+    /// `STATE_BUCKET`: where imported file versions are recorded (once-only). Without it every
+    /// file a source names is imported on every run.
+    pub state_bucket: Option<String>,
+    /// `STATE_PREFIX`: key prefix of the state documents in `STATE_BUCKET`.
+    pub state_prefix: String,
+    /// `CLAIM_TTL_SECS`: how long a run's claim on a file holds if the run dies without
+    /// releasing it. Longer than the function's timeout, so a live run keeps its claim.
+    pub claim_ttl: Duration,
 }
 
 /// SQS's own limits.
@@ -49,6 +61,12 @@ impl Default for Config {
             default_source: None,
             default_profile: None,
             s3_force_path_style: false,
+            source_connect_timeout: Duration::from_secs(15),
+            source_read_timeout: Duration::from_secs(60),
+            state_bucket: None,
+            state_prefix: "import-state/".to_owned(),
+            // Lambda's longest run (900 s) and a margin.
+            claim_ttl: Duration::from_secs(960),
         }
     }
 }
@@ -81,6 +99,23 @@ impl Config {
                 "S3_FORCE_PATH_STYLE",
                 env::value(&get, "AWS_ENDPOINT_URL").is_some(),
             )?,
+            source_connect_timeout: Duration::from_millis(env::number(
+                &get,
+                "SOURCE_CONNECT_TIMEOUT_MS",
+                d.source_connect_timeout.as_millis() as u64,
+            )?),
+            source_read_timeout: Duration::from_millis(env::number(
+                &get,
+                "SOURCE_READ_TIMEOUT_MS",
+                d.source_read_timeout.as_millis() as u64,
+            )?),
+            state_bucket: env::value(&get, "STATE_BUCKET"),
+            state_prefix: env::value(&get, "STATE_PREFIX").unwrap_or(d.state_prefix),
+            claim_ttl: Duration::from_secs(env::number(
+                &get,
+                "CLAIM_TTL_SECS",
+                d.claim_ttl.as_secs(),
+            )?),
         };
         config.validate()
     }
@@ -106,6 +141,15 @@ impl Config {
             );
         }
         for (var, v) in [
+            (
+                "SOURCE_CONNECT_TIMEOUT_MS",
+                self.source_connect_timeout.as_millis() as usize,
+            ),
+            (
+                "SOURCE_READ_TIMEOUT_MS",
+                self.source_read_timeout.as_millis() as usize,
+            ),
+            ("CLAIM_TTL_SECS", self.claim_ttl.as_secs() as usize),
             ("SEND_CONCURRENCY", self.send_concurrency),
             ("ENCODE_WORKERS", self.encode_workers),
             ("SEND_ATTEMPTS", self.send_attempts),

@@ -4,6 +4,7 @@
 //! never an error of the import.
 
 use aws_sdk_s3::operation::get_object::GetObjectError;
+use aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Error;
 use aws_sdk_sqs::operation::send_message_batch::SendMessageBatchError;
 
 /// A failed import.
@@ -37,15 +38,37 @@ pub enum ImportError {
         #[source]
         source: SinkError,
     },
+    #[error(transparent)]
+    State(#[from] StateError),
     #[error("the import pipeline stopped unexpectedly: {0}")]
     Pipeline(&'static str),
 }
 
-/// A source that could not be opened or read.
+/// A source that could not be opened, read, listed or tidied.
+///
+/// No variant carries a password or a private key: connection errors name the URI, the user and
+/// what failed, and keep the protocol error as their source.
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
     #[error("{uri}: not a supported source URI ({reason})")]
     BadUri { uri: String, reason: &'static str },
+    #[error("{uri}: not a valid file-name pattern")]
+    BadPattern {
+        uri: String,
+        #[source]
+        source: globset::Error,
+    },
+    /// A connection setting (`after_import`, a key, a certificate, a fingerprint) is unusable.
+    /// The reason never quotes a secret's value.
+    #[error("{key}: {reason}")]
+    InvalidSetting {
+        key: &'static str,
+        reason: String,
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
+    #[error("{uri}: {what} is not supported for this kind of source")]
+    Unsupported { uri: String, what: &'static str },
     #[error("{uri}: no such object")]
     NotFound { uri: String },
     #[error("{uri}: S3 GetObject failed")]
@@ -54,11 +77,109 @@ pub enum SourceError {
         #[source]
         source: Box<aws_sdk_s3::error::SdkError<GetObjectError>>,
     },
+    #[error("{uri}: S3 ListObjectsV2 failed")]
+    S3List {
+        uri: String,
+        #[source]
+        source: Box<aws_sdk_s3::error::SdkError<ListObjectsV2Error>>,
+    },
     #[error("{path}: cannot open file")]
     File {
         path: String,
         #[source]
         source: std::io::Error,
+    },
+    #[error("{uri}: cannot connect to the server")]
+    Connect {
+        uri: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{uri}: {op} timed out after {after:?}")]
+    Timeout {
+        uri: String,
+        op: &'static str,
+        after: std::time::Duration,
+    },
+    #[error(
+        "{uri}: the server refused {method} authentication for user {user:?}; check the connection's credentials"
+    )]
+    Unauthorized {
+        uri: String,
+        user: String,
+        method: &'static str,
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
+    #[error(
+        "{uri}: the server's host key has fingerprint {actual}, not the pinned host_key_fingerprint {expected}; refusing to connect"
+    )]
+    HostKeyMismatch {
+        uri: String,
+        expected: String,
+        actual: String,
+    },
+    #[error(
+        "{uri}: TLS handshake failed: the server's certificate is not trusted (not signed by a system root or by ca_certificate) or not valid for this host"
+    )]
+    Tls {
+        uri: String,
+        #[source]
+        source: Box<suppaftp::FtpError>,
+    },
+    #[error("{uri}: FTP {op} failed")]
+    Ftp {
+        uri: String,
+        op: &'static str,
+        #[source]
+        source: Box<suppaftp::FtpError>,
+    },
+    #[error("{uri}: SSH {op} failed")]
+    Ssh {
+        uri: String,
+        op: &'static str,
+        #[source]
+        source: Box<russh::Error>,
+    },
+    #[error("{uri}: SFTP {op} failed")]
+    Sftp {
+        uri: String,
+        op: &'static str,
+        #[source]
+        source: Box<russh_sftp::client::error::Error>,
+    },
+}
+
+/// The state store (what was imported) could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("state of connection {connection} changed while it was being updated")]
+    Conflict { connection: String },
+    #[error("{uri}: reading import state failed")]
+    S3Get {
+        uri: String,
+        #[source]
+        source: Box<aws_sdk_s3::error::SdkError<GetObjectError>>,
+    },
+    #[error("{uri}: writing import state failed")]
+    S3Put {
+        uri: String,
+        #[source]
+        source: Box<aws_sdk_s3::error::SdkError<aws_sdk_s3::operation::put_object::PutObjectError>>,
+    },
+    #[error("{uri}: reading import state failed")]
+    Read {
+        uri: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{uri}: import state is larger than {limit} bytes")]
+    TooLarge { uri: String, limit: u64 },
+    #[error("{uri}: import state is not a state document")]
+    Corrupt {
+        uri: String,
+        #[source]
+        source: serde_json::Error,
     },
 }
 
@@ -92,10 +213,22 @@ impl ImportError {
             ImportError::Config { .. } | ImportError::Env(_) => "InvalidConfiguration",
             ImportError::Profile(_) => "InvalidProfile",
             ImportError::Source(SourceError::NotFound { .. }) => "SourceNotFound",
-            ImportError::Source(SourceError::BadUri { .. }) => "InvalidRequest",
+            ImportError::Source(
+                SourceError::BadUri { .. }
+                | SourceError::BadPattern { .. }
+                | SourceError::InvalidSetting { .. }
+                | SourceError::Unsupported { .. },
+            ) => "InvalidRequest",
+            // The credentials are wrong: retrying cannot help, the connection must be fixed.
+            ImportError::Source(SourceError::Unauthorized { .. }) => "SourceUnauthorized",
+            // The server is not the one the connection pinned or trusts: possibly an attack.
+            ImportError::Source(SourceError::HostKeyMismatch { .. } | SourceError::Tls { .. }) => {
+                "SourceUntrusted"
+            }
             ImportError::Source(_) => "SourceUnavailable",
             ImportError::Read { .. } => "InvalidFile",
             ImportError::Delivery { .. } => "DeliveryFailed",
+            ImportError::State(_) => "StateUnavailable",
             ImportError::Pipeline(_) => "InternalError",
         }
     }

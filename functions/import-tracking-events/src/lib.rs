@@ -7,26 +7,35 @@
 //! - [`request`]: the invocation shapes (Connect request, EventBridge event, classic schedule)
 //!   reduced to an [`request::ImportJob`].
 //! - [`config`]: environment configuration, parsed once.
+//! - [`discovery`]: one scheduled run: list a pattern, import each new file once, oldest first.
 //! - [`pipeline`]: reader → encoders → packer → delivery, with bounded channels.
 //! - [`envelope`]: the queue message contract and the packing of events into messages/batches.
 //! - [`deliver`]: concurrent sends, resending failed entries, the delivered-records watermark.
-//! - [`source`]: the source port (open a URI at an offset) and its S3 and file adapters.
+//! - [`decompress`]: gzip found by its magic bytes and decompressed as it streams.
+//! - [`source`]: the source port (open a URI at an offset, list a pattern, tidy up after import)
+//!   and its S3, file, FTP/FTPS and SFTP adapters.
 //! - [`sink`]: the sink port (send a batch) and its SQS, stdout and null adapters.
+//! - [`state`]: what was imported, per connection (S3 conditional writes): once-only.
 //! - [`aws`]: AWS client construction.
+//! - [`memory`]: allocator tuning that keeps resident memory flat.
 //! - [`error`]: the crate's errors.
 //!
 //! The `tracking-import` binary runs the same pipeline from the command line.
 
 pub mod aws;
 pub mod config;
+pub mod decompress;
 pub mod deliver;
+pub mod discovery;
 pub mod envelope;
 pub mod error;
 pub mod handler;
+pub mod memory;
 pub mod pipeline;
 pub mod request;
 pub mod sink;
 pub mod source;
+pub mod state;
 
 pub use config::Config;
 pub use error::ImportError;

@@ -10,6 +10,7 @@ use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
+    import_tracking_events::memory::tune_allocator();
     // JSON logs when the function's LoggingConfig asks for them (AWS_LAMBDA_LOG_FORMAT).
     tracing::init_default_subscriber();
 
@@ -22,6 +23,7 @@ async fn main() -> Result<(), Error> {
     let app = Arc::new(App {
         source: Arc::new(aws::sources(&shared, &config)),
         sink: Arc::new(SqsSink::new(aws::sqs(&shared), queue_url)),
+        state: aws::state(&shared, &config).map(|s| Arc::new(s) as _),
         config,
     });
 

@@ -26,6 +26,7 @@ use tokio::io::{AsyncRead, ReadBuf};
 use tokio::sync::mpsc;
 
 use crate::config::Config;
+use crate::decompress::{self, Compression};
 use crate::deliver::{self, RetryPolicy};
 use crate::envelope::{self, Batch, Batcher, Packer, Piece, SourceRef};
 use crate::error::ImportError;
@@ -34,9 +35,10 @@ use crate::sink::Sink;
 use crate::source::Source;
 
 /// Records handed to an encoder at a time: large enough to amortize channel hops, small enough
-/// that the buffers held along the pipeline (pool, channels, pieces referenced by messages not
-/// yet sent) stay a few MiB.
-const BATCH_RECORDS: usize = 2048;
+/// that the buffers held along the pipeline stay a few MiB. A batch's JSON (~350 KiB) becomes a
+/// piece that lives until every message referencing it is sent, so with SQS it is the piece size
+/// that sets memory: at 2048 records, pieces held by queued and in-flight batches were 21 MB.
+const BATCH_RECORDS: usize = 512;
 /// Rejections listed in the summary (all are counted and logged).
 const MAX_REJECTIONS_LISTED: usize = 100;
 
@@ -77,6 +79,9 @@ pub struct Summary {
     pub source_version: String,
     pub profile: String,
     pub status: &'static str,
+    /// `gzip` when the source was decompressed while reading, else `none`.
+    pub compression: Compression,
+    /// Bytes read from the source (compressed bytes, for a gzip'd source).
     pub bytes_read: u64,
     pub records_read: u64,
     pub events_emitted: u64,
@@ -145,13 +150,22 @@ pub async fn run(
         uri: job.source.clone(),
         source,
     };
-    let mut reader = RecordReader::new(
-        Counting {
-            inner: opened.body,
-            progress: Arc::clone(&progress),
-        },
-        profile.delimiter,
-    );
+    // Counted before decompression: progress is measured against the source's size.
+    let counted = Box::pin(Counting {
+        inner: opened.body,
+        progress: Arc::clone(&progress),
+    });
+    let (plain, compression) =
+        decompress::detect(counted)
+            .await
+            .map_err(|source| ImportError::Read {
+                uri: job.source.clone(),
+                source: shared::ReadError::Io {
+                    position: Position::default(),
+                    source,
+                },
+            })?;
+    let mut reader = RecordReader::new(plain, &profile);
     let headers = reader.headers().await.map_err(read_err)?;
     // A header that lacks a profile column fails here, before anything is sent.
     let mapper = Arc::new(Mapper::new(&profile, &headers).map_err(read_err)?);
@@ -167,10 +181,12 @@ pub async fn run(
         });
     }
     let (encoded_tx, encoded_rx) = mpsc::channel::<Encoded>(workers * 2);
-    // Encoded buffers (~1.4 MiB each) come back from the messages for reuse: fresh ones would be
+    // Encoded buffers (~350 KiB each) come back from the messages for reuse: fresh ones would be
     // page-faulted in again for every batch.
     let (spare_tx, spare_rx) = async_channel::bounded::<Vec<u8>>(workers * 2);
-    let (batch_tx, batch_rx) = mpsc::channel::<Batch>(config.send_concurrency);
+    // One batch ready behind those in flight is enough to keep the sink busy; more would only
+    // hold their pieces longer.
+    let (batch_tx, batch_rx) = mpsc::channel::<Batch>(1);
 
     let encoders: Vec<_> = (0..workers)
         .map(|_| {
@@ -268,6 +284,7 @@ pub async fn run(
         source_version: source_ref.version,
         profile: profile.name,
         status: "complete",
+        compression,
         bytes_read: progress.bytes_read.load(Ordering::Relaxed),
         records_read: progress.records_read.load(Ordering::Relaxed),
         events_emitted: packed.events,

@@ -3,20 +3,34 @@
 //! - the Connect request itself (ScheduleV2 or Schedule `Input`, direct invoke);
 //! - an EventBridge event whose `detail` is that request (custom bus, rules);
 //! - a classic "Scheduled Event" envelope with empty `detail`: the environment's defaults apply.
+//!
+//! Credentials for FTP/FTPS/SFTP sources come the way Connect delivers them: the request's
+//! `metadata` (what the carrier's registration form collected) or, for a key metadata lacks,
+//! `authorization.connection_context`. The key names are a contract: `ftp_username`,
+//! `ftp_password`, `ssh_private_key`, `host_key_fingerprint`, `ca_certificate`, and
+//! `after_import`.
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use secrecy::SecretString;
 use serde_json::Value;
 use shared::models::ImportTrackingEventsRequest;
 
 use crate::config::Config;
 use crate::error::ImportError;
+use crate::source::{AfterImport, Connection, Fingerprint};
 
 /// What to import, resolved from the event and the configuration.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// Not `PartialEq`: it holds secrets. Its `Debug` redacts them.
+#[derive(Debug, Clone, Default)]
 pub struct ImportJob {
     pub transaction_id: Option<String>,
     pub source: String,
     pub profile: String,
+    /// Credentials and timeouts for FTP, FTPS and SFTP sources.
+    pub connection: Connection,
+    /// What to do with an imported file on its FTP/SFTP server.
+    pub after_import: AfterImport,
 }
 
 /// Resolves an invocation payload into a job.
@@ -46,6 +60,38 @@ pub fn resolve(event: Value, config: &Config) -> Result<ImportJob, ImportError> 
             .filter(|s| !s.is_empty())
             .map(str::to_owned)
     };
+    let setting = |key: &str| {
+        let request = request.as_ref()?;
+        request
+            .metadata_str(key)
+            .or_else(|| {
+                request
+                    .authorization
+                    .as_ref()?
+                    .connection_context
+                    .as_ref()?
+                    .get(key)?
+                    .as_str()
+            })
+            .filter(|v| !v.trim().is_empty())
+    };
+    // Secrets are kept byte for byte: a password may well end in a space.
+    let secret = |key: &str| setting(key).map(|v| SecretString::from(v.to_owned()));
+    let connection = Connection {
+        username: setting("ftp_username").map(|v| v.trim().to_owned()),
+        password: secret("ftp_password"),
+        private_key: secret("ssh_private_key"),
+        host_key_fingerprint: setting("host_key_fingerprint")
+            .map(Fingerprint::parse)
+            .transpose()?,
+        ca_certificate: setting("ca_certificate").map(str::to_owned),
+        connect_timeout: config.source_connect_timeout,
+        read_timeout: config.source_read_timeout,
+    };
+    let after_import = setting("after_import")
+        .map(AfterImport::parse)
+        .transpose()?
+        .unwrap_or_default();
     Ok(ImportJob {
         transaction_id: request.as_ref().map(|r| r.transaction_id.clone()),
         source: from_request("source")
@@ -54,6 +100,8 @@ pub fn resolve(event: Value, config: &Config) -> Result<ImportJob, ImportError> 
         profile: from_request("profile")
             .or_else(|| config.default_profile.clone())
             .ok_or(ImportError::NoProfile)?,
+        connection,
+        after_import,
     })
 }
 
@@ -120,6 +168,59 @@ mod tests {
         )
         .unwrap_err();
         assert!(matches!(err, ImportError::NoSource), "{err}");
+    }
+
+    #[test]
+    fn credentials_from_metadata_or_connection_context_never_in_debug() {
+        let fp = "SHA256:42rYDk56joAfUf8y+mbZrJ2Neky1dNFHSpc2feqirk4";
+        let job = resolve(
+            json!({"transaction_id":"t","metadata":{
+                      "source":"sftp://carrier.example/outbound/a.csv",
+                      "ftp_username":" acme ","ftp_password":"pw from metadata ",
+                      "host_key_fingerprint":fp,"after_import":"move:processed"},
+                   "authorization":{"connection_context":{
+                      "ftp_password":"ignored: metadata has it",
+                      "ssh_private_key":"-----BEGIN OPENSSH PRIVATE KEY-----\nsecret-key-body",
+                      "ca_certificate":"-----BEGIN CERTIFICATE-----\nMIIB"}}}),
+            &defaults(),
+        )
+        .unwrap();
+        let c = &job.connection;
+        assert_eq!(c.username.as_deref(), Some("acme"));
+        use secrecy::ExposeSecret;
+        assert_eq!(
+            c.password.as_ref().unwrap().expose_secret(),
+            "pw from metadata "
+        );
+        assert!(
+            c.private_key
+                .as_ref()
+                .unwrap()
+                .expose_secret()
+                .contains("secret-key-body")
+        );
+        assert_eq!(c.host_key_fingerprint.as_ref().unwrap().as_str(), fp);
+        assert!(c.ca_certificate.as_ref().unwrap().contains("MIIB"));
+        assert_eq!(c.read_timeout, Config::default().source_read_timeout);
+        assert_eq!(job.after_import, AfterImport::Move("processed".into()));
+        let shown = format!("{job:?}");
+        for secret in ["pw from metadata", "secret-key-body", "MIIB"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+
+        let err = resolve(
+            json!({"transaction_id":"t","metadata":{"after_import":"shred"}}),
+            &defaults(),
+        )
+        .unwrap_err();
+        assert_eq!(err.kind(), "InvalidRequest");
+        assert!(err.to_string().contains("after_import"), "{err}");
+        let err = resolve(
+            json!({"transaction_id":"t","metadata":{"host_key_fingerprint":"MD5:aa:bb"}}),
+            &defaults(),
+        )
+        .unwrap_err();
+        assert_eq!(err.kind(), "InvalidRequest");
     }
 
     #[test]

@@ -60,6 +60,7 @@ async fn app(bucket: &str) -> (App, aws_sdk_sqs::Client, String) {
             file: FileSource,
         }),
         sink: Arc::new(SqsSink::new(sqs.clone(), queue_url.clone())),
+        state: None,
     };
     (app, sqs, queue_url)
 }

@@ -46,6 +46,7 @@ async fn import(f: &Fixture, config: &Config) -> Result<Summary, ImportError> {
         transaction_id: None,
         source: f.uri.clone(),
         profile: "reference".into(),
+        ..ImportJob::default()
     };
     pipeline::run(&job, &sources, sink, config, Arc::new(Progress::default())).await
 }

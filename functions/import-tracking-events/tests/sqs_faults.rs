@@ -428,6 +428,7 @@ async fn import(f: &Fixture, config: &Config) -> Result<Summary, ImportError> {
         transaction_id: None,
         source: f.uri.clone(),
         profile: "reference".into(),
+        ..ImportJob::default()
     };
     let run = pipeline::run(&job, &sources, sink, config, Arc::new(Progress::default()));
     tokio::time::timeout(RUN_LIMIT, run)

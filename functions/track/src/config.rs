@@ -122,9 +122,9 @@ impl Config {
 }
 
 fn parse_base_url(v: &str) -> Result<reqwest::Url, TrackError> {
-    let url = reqwest::Url::parse(v).map_err(|_| TrackError::Config {
-        var: "CARRIER_BASE_URL",
-        reason: format!("{v:?} is not a URL"),
+    let url = reqwest::Url::parse(v).map_err(|source| TrackError::BaseUrl {
+        value: v.to_owned(),
+        source: Box::new(source),
     })?;
     if !matches!(url.scheme(), "http" | "https") || url.cannot_be_a_base() {
         return Err(TrackError::Config {
@@ -180,7 +180,8 @@ mod tests {
         ] {
             let err = from(&[(var, value)]).unwrap_err();
             assert_eq!(err.kind(), "InvalidConfiguration");
-            assert!(err.to_string().contains(var), "{err}");
+            let text = shared::report(&err);
+            assert!(text.contains(var), "{text}");
         }
     }
 }

@@ -22,7 +22,7 @@ use tokio::time::Instant;
 
 use crate::carrier::{Carrier, TrackQuery, Tracked};
 use crate::config::Config;
-use crate::error::{InvalidResponse, TrackError, Transient};
+use crate::error::{TrackError, Transient};
 use crate::retry::{Attempt, RetryPolicy, parse_retry_after};
 use crate::secret::ApiKey;
 
@@ -139,7 +139,7 @@ impl DhlCarrier {
         match status {
             StatusCode::OK => Attempt::Done(
                 serde_json::from_slice::<DhlResponse>(&body)
-                    .map_err(|e| TrackError::CarrierResponseInvalid(InvalidResponse::Json(e))),
+                    .map_err(TrackError::CarrierResponseInvalid),
             ),
             StatusCode::NOT_FOUND => fail(TrackError::TrackingNumberNotFound {
                 tracking_number: query.tracking_number.clone(),
@@ -168,12 +168,10 @@ impl DhlCarrier {
                     detail: detail(),
                 })
             }
-            s => fail(TrackError::CarrierResponseInvalid(
-                InvalidResponse::UnexpectedStatus {
-                    status: s.as_u16(),
-                    detail: detail(),
-                },
-            )),
+            s => fail(TrackError::CarrierUnexpectedStatus {
+                status: s.as_u16(),
+                detail: detail(),
+            }),
         }
     }
 }
@@ -521,11 +519,10 @@ fn map_shipment(
         name: product_name,
     });
     let dimensions = details.dimensions.and_then(|d| {
-        let value = |m: Option<DhlMeasure>| m.and_then(|m| m.value);
         let dims = Dimensions {
-            length: value(d.length),
-            width: value(d.width),
-            height: value(d.height),
+            length: measure(d.length),
+            width: measure(d.width),
+            height: measure(d.height),
         };
         (dims != Dimensions::default()).then_some(dims)
     });
@@ -547,7 +544,7 @@ fn map_shipment(
         carrier_status_description,
         estimated_delivery_datetime: estimated,
         actual_delivery_datetime,
-        weight: details.weight.and_then(|w| w.value),
+        weight: measure(details.weight),
         dimensions,
         service,
         package_count: details.total_number_of_pieces,
@@ -571,26 +568,36 @@ fn map_event(
         event.status.as_deref(),
         notes,
     );
-    let address = event
-        .location
-        .as_ref()
-        .and_then(|l| l.address.clone())
-        .unwrap_or_default();
-    let mapped = TrackEvent {
+    let mut mapped = TrackEvent {
         event_datetime: time.and_then(|t| t.utc_iso8601()),
         event_datetime_local: time.map(|t| t.local_iso8601()),
         description: description(&event),
         event_code: event.status_code,
         carrier_detail_code: event.status,
-        city: address.address_locality,
-        state: address.address_region,
-        postal_code: address.postal_code,
-        country: address.country_code,
         status_code: Some(status_code),
         status_detail_code: Some(status_detail_code),
         ..Default::default()
     };
+    place_event(&mut mapped, event.location);
     (time, mapped)
+}
+
+/// Puts a DHL place (the same shape for an event's location, origin and destination) into
+/// Connect's flat event location fields.
+fn place_event(event: &mut TrackEvent, place: Option<DhlPlace>) {
+    let Some(address) = place.and_then(|p| p.address) else {
+        return;
+    };
+    event.city = address.address_locality;
+    event.state = address.address_region;
+    event.postal_code = address.postal_code;
+    event.country = address.country_code;
+}
+
+/// The number of a DHL measure. Connect's weight and dimensions carry no unit, so the value goes
+/// as DHL gives it.
+fn measure(m: Option<DhlMeasure>) -> Option<f64> {
+    m.and_then(|m| m.value)
 }
 
 /// The most telling text DHL gave for an event.
@@ -738,6 +745,104 @@ mod tests {
         assert_eq!(
             tracked.tracking_info.carrier_status_code.as_deref(),
             Some("transit")
+        );
+    }
+
+    #[test]
+    fn every_dhl_time_form_lands_in_the_right_field() {
+        let tracked = to_tracked(
+            body(
+                r#"{"shipments":[{"events":[
+                {"timestamp":"2023-01-29T16:02:00Z","statusCode":"transit"},
+                {"timestamp":"2023-01-29T16:02:00.5+01:00","statusCode":"transit"},
+                {"timestamp":"2023-01-28T16:02:00.123456789-0500","statusCode":"transit"},
+                {"timestamp":"2023-01-27T16:02:00","statusCode":"transit"},
+                {"timestamp":"2023-01-26T16:02:00.987654321","statusCode":"transit"},
+                {"timestamp":"2023-01-25","statusCode":"transit"}]}]}"#,
+            ),
+            &query(None),
+            &dhl(),
+        )
+        .unwrap();
+        let events = tracked.tracking_info.events.unwrap();
+        let times: Vec<_> = events
+            .iter()
+            .map(|e| {
+                (
+                    e.event_datetime.as_deref(),
+                    e.event_datetime_local.as_deref(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            times,
+            [
+                (Some("2023-01-29T16:02:00Z"), Some("2023-01-29T16:02:00")),
+                (
+                    Some("2023-01-29T15:02:00.500Z"),
+                    Some("2023-01-29T16:02:00.500")
+                ),
+                (
+                    Some("2023-01-28T21:02:00.123456789Z"),
+                    Some("2023-01-28T16:02:00.123456789")
+                ),
+                // No offset: local only, never a UTC value.
+                (None, Some("2023-01-27T16:02:00")),
+                (None, Some("2023-01-26T16:02:00.987654321")),
+                (None, Some("2023-01-25")),
+            ]
+        );
+        assert!(tracked.warnings.is_empty(), "{:?}", tracked.warnings);
+    }
+
+    #[test]
+    fn a_delivery_time_without_offset_is_never_passed_off_as_utc() {
+        let tracked = to_tracked(
+            body(
+                r#"{"shipments":[{"service":"parcel-de",
+                "status":{"timestamp":"2023-01-30T09:15:00","statusCode":"delivered","status":"ZU"},
+                "details":{"proofOfDelivery":{"timestamp":"2023-01-30T09:15:00",
+                                              "signed":{"name":"Nachbar"}}},
+                "events":[{"timestamp":"2023-01-30T09:15:00","statusCode":"delivered","status":"ZU"},
+                          {"timestamp":"2023-01-29T18:00:00","statusCode":"transit"}]}]}"#,
+            ),
+            &query(None),
+            &dhl(),
+        )
+        .unwrap();
+        let info = tracked.tracking_info;
+        assert_eq!(info.actual_delivery_datetime, None);
+        let delivered = &info.events.as_ref().unwrap()[0];
+        assert_eq!(delivered.event_datetime, None);
+        assert_eq!(
+            delivered.event_datetime_local.as_deref(),
+            Some("2023-01-30T09:15:00")
+        );
+        assert_eq!(delivered.signer.as_deref(), Some("Nachbar"));
+        assert!(
+            tracked.warnings.iter().any(|w| w.contains("no UTC offset")),
+            "{:?}",
+            tracked.warnings
+        );
+    }
+
+    #[test]
+    fn a_failure_is_a_shipping_problem() {
+        let info = to_tracked(
+            body(
+                r#"{"shipments":[{"status":{"timestamp":"2026-11-20T09:00:00Z",
+                "statusCode":"failure","status":"RETURNED","description":"Address unknown"}}]}"#,
+            ),
+            &query(None),
+            &dhl(),
+        )
+        .unwrap()
+        .tracking_info;
+        assert_eq!(info.standardized_status_code.unwrap().as_str(), "EX");
+        assert_eq!(info.shipping_problem, Some(true));
+        assert_eq!(
+            info.shipping_problem_description.as_deref(),
+            Some("Address unknown")
         );
     }
 

@@ -1,5 +1,5 @@
-//! Every way a Track invocation can fail, each with a stable Lambda `errorType` the platform can
-//! act on, keeping the underlying error as its `source`.
+//! Every way a Track invocation can fail, in one enum, each with a stable Lambda `errorType` the
+//! platform can act on, keeping the underlying error as its `source`.
 //!
 //! No variant holds the API key: it lives only in [`crate::secret::ApiKey`], which cannot be
 //! printed, so no error message or log line built from these can carry it.
@@ -33,17 +33,29 @@ pub enum TrackError {
         #[source]
         source: Transient,
     },
-    #[error("the carrier's response could not be understood")]
-    CarrierResponseInvalid(#[source] InvalidResponse),
+    #[error("the carrier's response is not the documented JSON")]
+    CarrierResponseInvalid(#[source] serde_json::Error),
+    #[error("the carrier answered with unexpected HTTP status {status}{}", detail_suffix(.detail))]
+    CarrierUnexpectedStatus { status: u16, detail: Option<String> },
     #[error("configuration: {var}: {reason}")]
     Config { var: &'static str, reason: String },
+    #[error("configuration")]
+    Env(#[from] shared::env::EnvError),
+    #[error("configuration: CARRIER_BASE_URL: {value:?} is not a URL")]
+    BaseUrl {
+        value: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     #[error(transparent)]
     Profile(#[from] shared::ProfileError),
     #[error("building the HTTP client failed")]
     HttpClient(#[source] reqwest::Error),
 }
 
-/// A failure worth another attempt. The last one becomes the `source` of the final error.
+/// Why one attempt failed in a way another attempt may not. Never returned by itself: the retry
+/// loop keeps the last one as the `source` of [`TrackError::CarrierRateLimited`] or
+/// [`TrackError::CarrierUnavailable`], so the final message still says what went wrong.
 #[derive(Debug, thiserror::Error)]
 pub enum Transient {
     #[error("HTTP 429 Too Many Requests{}", detail_suffix(.detail))]
@@ -54,15 +66,6 @@ pub enum Transient {
     Http(#[source] reqwest::Error),
     #[error("the invocation deadline left no time for an attempt")]
     NoTimeLeft,
-}
-
-/// A response that is not what the carrier's API documents.
-#[derive(Debug, thiserror::Error)]
-pub enum InvalidResponse {
-    #[error("the body is not the documented JSON")]
-    Json(#[source] serde_json::Error),
-    #[error("unexpected HTTP status {status}{}", detail_suffix(.detail))]
-    UnexpectedStatus { status: u16, detail: Option<String> },
 }
 
 fn detail_suffix(detail: &Option<String>) -> String {
@@ -83,10 +86,14 @@ impl TrackError {
             TrackError::CarrierUnauthorized { .. } => "CarrierUnauthorized",
             TrackError::CarrierRateLimited { .. } => "CarrierRateLimited",
             TrackError::CarrierUnavailable { .. } => "CarrierUnavailable",
-            TrackError::CarrierResponseInvalid(_) => "CarrierResponseInvalid",
-            TrackError::Config { .. } | TrackError::Profile(_) | TrackError::HttpClient(_) => {
-                "InvalidConfiguration"
+            TrackError::CarrierResponseInvalid(_) | TrackError::CarrierUnexpectedStatus { .. } => {
+                "CarrierResponseInvalid"
             }
+            TrackError::Config { .. }
+            | TrackError::Env(_)
+            | TrackError::BaseUrl { .. }
+            | TrackError::Profile(_)
+            | TrackError::HttpClient(_) => "InvalidConfiguration",
         }
     }
 
@@ -110,15 +117,6 @@ impl From<TrackError> for lambda_runtime::Diagnostic {
         lambda_runtime::Diagnostic {
             error_type: err.kind().to_owned(),
             error_message: shared::report(&err),
-        }
-    }
-}
-
-impl From<shared::env::EnvError> for TrackError {
-    fn from(err: shared::env::EnvError) -> Self {
-        TrackError::Config {
-            var: err.var,
-            reason: err.reason,
         }
     }
 }
@@ -149,5 +147,10 @@ mod tests {
             detail: None,
         };
         assert_eq!(err.kind(), "InvalidRequest");
+        let err = TrackError::CarrierUnexpectedStatus {
+            status: 302,
+            detail: None,
+        };
+        assert_eq!(err.kind(), "CarrierResponseInvalid");
     }
 }

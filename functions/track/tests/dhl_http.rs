@@ -1,23 +1,91 @@
 //! Track end to end against a real local HTTP server (wiremock) replaying DHL-shaped answers:
 //! the request DHL receives, the Connect response we build, and every failure's Lambda error
-//! type. Short timeouts and backoff keep the suite fast.
+//! type. Short timeouts and backoff keep the suite fast; no test asserts on elapsed time (what
+//! the retry loop chose to wait is read from its log line instead).
 
-use std::io::Write;
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use lambda_runtime::{Context, Diagnostic, LambdaEvent};
 use serde_json::{Value, json};
 use track::{App, Config, TrackError};
 use wiremock::matchers::{header, method, path, query_param, query_param_is_missing};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::{Mock, MockBuilder, MockServer, ResponseTemplate};
 
 const PATH: &str = "/track/shipments";
 
-fn config(server: &MockServer, extra: &[(&str, &str)]) -> Config {
-    let uri = server.uri();
+/// A local DHL, and the Track function pointed at it.
+struct Dhl {
+    server: MockServer,
+}
+
+impl Dhl {
+    /// A server with nothing mounted: mount with [`on_track`] for requests that need matching.
+    async fn start() -> Dhl {
+        Dhl {
+            server: MockServer::start().await,
+        }
+    }
+
+    /// A server giving `answer` to every tracking call.
+    async fn answering(answer: ResponseTemplate) -> Dhl {
+        let dhl = Dhl::start().await;
+        dhl.mount(on_track().respond_with(answer)).await;
+        dhl
+    }
+
+    /// A server giving `first` to the first `times` tracking calls and `then` to the rest.
+    async fn answering_first(times: u64, first: ResponseTemplate, then: ResponseTemplate) -> Dhl {
+        let dhl = Dhl::start().await;
+        dhl.mount(
+            on_track()
+                .respond_with(first)
+                .up_to_n_times(times)
+                .with_priority(1),
+        )
+        .await;
+        dhl.mount(on_track().respond_with(then)).await;
+        dhl
+    }
+
+    async fn mount(&self, mock: Mock) {
+        mock.mount(&self.server).await;
+    }
+
+    fn config(&self, extra: &[(&str, &str)]) -> Config {
+        test_config(&self.server.uri(), extra)
+    }
+
+    /// The function as `main.rs` builds it, configured with `extra` over the test defaults.
+    fn app_with(&self, extra: &[(&str, &str)]) -> App {
+        track::build_app(&self.config(extra)).unwrap()
+    }
+
+    fn app(&self) -> App {
+        self.app_with(&[])
+    }
+
+    /// Answers `payload` as a Lambda invocation with no deadline.
+    async fn invoke(&self, payload: Value) -> Result<shared::models::TrackingResponse, TrackError> {
+        self.app().handle(event(payload)).await
+    }
+
+    async fn calls(&self) -> usize {
+        self.server.received_requests().await.map_or(0, |r| r.len())
+    }
+}
+
+/// A mock of DHL's tracking endpoint; add matchers, then a response.
+fn on_track() -> MockBuilder {
+    Mock::given(method("GET")).and(path(PATH))
+}
+
+fn test_config(base_url: &str, extra: &[(&str, &str)]) -> Config {
     let base: [(&str, &str); 7] = [
-        ("CARRIER_BASE_URL", &uri),
+        ("CARRIER_BASE_URL", base_url),
         ("CONNECT_TIMEOUT_MS", "500"),
         ("READ_TIMEOUT_MS", "250"),
         ("REQUEST_TIMEOUT_MS", "1000"),
@@ -33,10 +101,6 @@ fn config(server: &MockServer, extra: &[(&str, &str)]) -> Config {
             .map(|(_, v)| v.to_string())
     };
     Config::from_lookup(lookup).unwrap()
-}
-
-fn app(server: &MockServer) -> App {
-    track::build_app(&config(server, &[])).unwrap()
 }
 
 fn event(payload: Value) -> LambdaEvent<Value> {
@@ -63,19 +127,60 @@ fn problem(status: u16, title: &str, detail: &str) -> ResponseTemplate {
     )
 }
 
-async fn requests(server: &MockServer) -> usize {
-    server.received_requests().await.map_or(0, |r| r.len())
+fn one_express_shipment() -> ResponseTemplate {
+    dhl_json(json!({"shipments": [{"service": "express",
+        "status": {"timestamp": "2026-11-20T09:00:00Z", "statusCode": "transit"}}]}))
 }
 
 fn diagnostic(err: TrackError) -> Diagnostic {
     Diagnostic::from(err)
 }
 
+/// Everything tracing writes on this thread, at every level, while it is alive.
+struct Logs {
+    buffer: Arc<Mutex<Vec<u8>>>,
+    _guard: tracing::subscriber::DefaultGuard,
+}
+
+#[derive(Clone)]
+struct Writer(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Writer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Starts capturing. `#[tokio::test]` runs on one thread, so every log line of the test lands
+/// here.
+fn capture_logs() -> Logs {
+    let buffer = Arc::new(Mutex::new(Vec::new()));
+    let writer = Writer(Arc::clone(&buffer));
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    Logs {
+        buffer,
+        _guard: tracing::subscriber::set_default(subscriber),
+    }
+}
+
+impl Logs {
+    fn text(&self) -> String {
+        String::from_utf8(self.buffer.lock().unwrap().clone()).unwrap()
+    }
+}
+
 #[tokio::test]
 async fn delivered_shipment_with_proof_of_delivery_maps_every_field() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path(PATH))
+    let dhl = Dhl::start().await;
+    on_track()
         .and(query_param("trackingNumber", "1234567890"))
         .and(query_param_is_missing("service"))
         .and(header("DHL-API-Key", "key-from-token"))
@@ -122,13 +227,10 @@ async fn delivered_shipment_with_proof_of_delivery_maps_every_field() {
             ]
         }]})))
         .expect(1)
-        .mount(&server)
+        .mount(&dhl.server)
         .await;
 
-    let response = app(&server)
-        .handle(event(request("1234567890")))
-        .await
-        .unwrap();
+    let response = dhl.invoke(request("1234567890")).await.unwrap();
     assert_eq!(
         serde_json::to_value(&response).unwrap(),
         json!({"tracking_info": {
@@ -171,8 +273,8 @@ async fn delivered_shipment_with_proof_of_delivery_maps_every_field() {
 
 #[tokio::test]
 async fn in_transit_times_without_offset_stay_local() {
-    let server = MockServer::start().await;
-    Mock::given(path(PATH))
+    let dhl = Dhl::start().await;
+    on_track()
         .and(query_param("trackingNumber", "GMDBD8E9CCE94842E495B7"))
         .and(query_param("recipientPostalCode", "S87FA"))
         .and(header("DHL-API-Key", "key-from-metadata"))
@@ -187,20 +289,21 @@ async fn in_transit_times_without_offset_stay_local() {
             "events": [
                 {"timestamp": "2023-01-29T16:02:00", "statusCode": "transit", "status": "ARRIVED AT CUSTOMS",
                  "location": {"address": {"countryCode": "GB", "addressLocality": "HEATHROW, GB"}}},
+                {"timestamp": "2023-01-24T08:15:30.123456789", "statusCode": "transit", "status": "DEPARTED"},
                 {"timestamp": "2023-01-20T10:21:25", "statusCode": "pre-transit", "status": "AWAITING SHIPMENT"},
                 {"timestamp": "2023-01-11", "statusCode": "unknown", "status": "LABEL CREATED"}
             ]
         }]})))
         .expect(1)
-        .mount(&server)
+        .mount(&dhl.server)
         .await;
 
-    let response = app(&server)
-        .handle(event(json!({
+    let response = dhl
+        .invoke(json!({
             "transaction_id": "t-2",
             "tracking_number": "GMDBD8E9CCE94842E495B7",
             "metadata": {"api_key": "key-from-metadata", "recipientPostalCode": "S87FA"}
-        })))
+        }))
         .await
         .unwrap();
     let info = &response.tracking_info;
@@ -232,14 +335,15 @@ async fn in_transit_times_without_offset_stay_local() {
         times,
         [
             (None, Some("2023-01-29T16:02:00")),
+            (None, Some("2023-01-24T08:15:30.123456789")),
             (None, Some("2023-01-20T10:21:25")),
             (None, Some("2023-01-11")),
         ]
     );
     assert_eq!(events[0].city.as_deref(), Some("HEATHROW, GB"));
-    assert_eq!(events[2].status_code.as_ref().unwrap().as_str(), "UN");
+    assert_eq!(events[3].status_code.as_ref().unwrap().as_str(), "UN");
     assert_eq!(
-        events[2].status_detail_code.as_ref().unwrap().as_str(),
+        events[3].status_detail_code.as_ref().unwrap().as_str(),
         "INFORMATION"
     );
     // The request's metadata goes back untouched: there was nothing to warn about.
@@ -261,16 +365,16 @@ fn two_shipments() -> ResponseTemplate {
 
 #[tokio::test]
 async fn two_shipments_the_service_hint_picks_one() {
-    let server = MockServer::start().await;
-    Mock::given(path(PATH))
+    let dhl = Dhl::start().await;
+    on_track()
         .and(query_param("service", "parcel-de"))
         .respond_with(two_shipments())
         .expect(1)
-        .mount(&server)
+        .mount(&dhl.server)
         .await;
     let mut req = request("00340434161094042557");
     req["attributes"] = json!([{"type": "service", "value": "parcel-de"}]);
-    let response = app(&server).handle(event(req)).await.unwrap();
+    let response = dhl.invoke(req).await.unwrap();
     let info = &response.tracking_info;
     assert_eq!(
         info.service.as_ref().unwrap().code.as_deref(),
@@ -293,17 +397,14 @@ async fn two_shipments_the_service_hint_picks_one() {
 
 #[tokio::test]
 async fn two_shipments_without_a_hint_take_the_first_and_warn() {
-    let server = MockServer::start().await;
-    Mock::given(path(PATH))
+    let dhl = Dhl::start().await;
+    on_track()
         .and(query_param_is_missing("service"))
         .respond_with(two_shipments())
         .expect(1)
-        .mount(&server)
+        .mount(&dhl.server)
         .await;
-    let response = app(&server)
-        .handle(event(request("00340434161094042557")))
-        .await
-        .unwrap();
+    let response = dhl.invoke(request("00340434161094042557")).await.unwrap();
     assert_eq!(
         response
             .tracking_info
@@ -325,20 +426,13 @@ async fn two_shipments_without_a_hint_take_the_first_and_warn() {
 
 #[tokio::test]
 async fn not_found_is_tracking_number_not_found_without_retry() {
-    let server = MockServer::start().await;
-    Mock::given(path(PATH))
-        .respond_with(problem(
-            404,
-            "No result found",
-            "No shipment with given tracking number found.",
-        ))
-        .mount(&server)
-        .await;
-    let err = app(&server)
-        .handle(event(request("0000")))
-        .await
-        .unwrap_err();
-    let d = diagnostic(err);
+    let dhl = Dhl::answering(problem(
+        404,
+        "No result found",
+        "No shipment with given tracking number found.",
+    ))
+    .await;
+    let d = diagnostic(dhl.invoke(request("0000")).await.unwrap_err());
     assert_eq!(d.error_type, "TrackingNumberNotFound");
     assert!(
         d.error_message
@@ -346,252 +440,255 @@ async fn not_found_is_tracking_number_not_found_without_retry() {
         "{}",
         d.error_message
     );
-    assert_eq!(requests(&server).await, 1);
+    assert_eq!(dhl.calls().await, 1);
 }
 
 #[tokio::test]
-async fn unauthorized_is_carrier_unauthorized_without_retry() {
-    let server = MockServer::start().await;
-    Mock::given(path(PATH))
-        .respond_with(problem(401, "Unauthorized", "Invalid credentials"))
-        .mount(&server)
-        .await;
-    let err = app(&server).handle(event(request("1"))).await.unwrap_err();
-    assert_eq!(diagnostic(err).error_type, "CarrierUnauthorized");
-    assert_eq!(requests(&server).await, 1);
+async fn a_refused_key_is_carrier_unauthorized_without_retry() {
+    for status in [401, 403] {
+        let dhl = Dhl::answering(problem(status, "Unauthorized", "Invalid credentials")).await;
+        let d = diagnostic(dhl.invoke(request("1")).await.unwrap_err());
+        assert_eq!(d.error_type, "CarrierUnauthorized", "{status}");
+        assert!(
+            d.error_message.contains(&format!("HTTP {status}")),
+            "{}",
+            d.error_message
+        );
+        assert_eq!(dhl.calls().await, 1, "{status}");
+    }
+}
+
+#[tokio::test]
+async fn a_request_dhl_rejects_is_an_invalid_request_without_retry() {
+    let dhl = Dhl::answering(problem(
+        400,
+        "Bad Request",
+        "Invalid value for parameter service",
+    ))
+    .await;
+    let d = diagnostic(dhl.invoke(request("1")).await.unwrap_err());
+    assert_eq!(d.error_type, "InvalidRequest");
+    assert!(
+        d.error_message
+            .contains("Invalid value for parameter service"),
+        "{}",
+        d.error_message
+    );
+    assert_eq!(dhl.calls().await, 1);
 }
 
 #[tokio::test]
 async fn rate_limited_once_then_answered() {
-    let server = MockServer::start().await;
-    Mock::given(path(PATH))
-        .respond_with(problem(429, "Too Many Requests", "Too Many Requests"))
-        .up_to_n_times(1)
-        .with_priority(1)
-        .mount(&server)
-        .await;
-    Mock::given(path(PATH))
-        .respond_with(dhl_json(json!({"shipments": [{"service": "express",
-            "status": {"timestamp": "2026-11-20T09:00:00Z", "statusCode": "transit"}}]})))
-        .mount(&server)
-        .await;
-    let response = app(&server).handle(event(request("1"))).await.unwrap();
+    let dhl = Dhl::answering_first(
+        1,
+        problem(429, "Too Many Requests", "Too Many Requests"),
+        one_express_shipment(),
+    )
+    .await;
+    let response = dhl.invoke(request("1")).await.unwrap();
     assert_eq!(
         response.tracking_info.carrier_status_code.as_deref(),
         Some("transit")
     );
-    assert_eq!(requests(&server).await, 2);
+    assert_eq!(dhl.calls().await, 2);
 }
 
 #[tokio::test]
-async fn retry_after_is_honoured() {
-    let server = MockServer::start().await;
-    Mock::given(path(PATH))
-        .respond_with(
-            problem(429, "Too Many Requests", "Too Many Requests")
-                .insert_header("Retry-After", "1"),
-        )
-        .up_to_n_times(1)
-        .with_priority(1)
-        .mount(&server)
-        .await;
-    Mock::given(path(PATH))
-        .respond_with(dhl_json(json!({"shipments": [{"service": "express"}]})))
-        .mount(&server)
-        .await;
-    let app = track::build_app(&config(&server, &[("RETRY_MAX_MS", "2000")])).unwrap();
-    let started = Instant::now();
-    app.handle(event(request("1"))).await.unwrap();
+async fn rate_limited_every_time_gives_up_as_rate_limited() {
+    let dhl = Dhl::answering(problem(429, "Too Many Requests", "Too Many Requests")).await;
+    let d = diagnostic(dhl.invoke(request("1")).await.unwrap_err());
+    assert_eq!(d.error_type, "CarrierRateLimited");
     assert!(
-        started.elapsed() >= Duration::from_secs(1),
-        "{:?}",
-        started.elapsed()
+        d.error_message.contains("after 3 attempt(s): HTTP 429"),
+        "{}",
+        d.error_message
     );
-    assert_eq!(requests(&server).await, 2);
+    assert_eq!(dhl.calls().await, 3);
+}
+
+#[tokio::test]
+async fn retry_after_is_what_we_wait() {
+    let dhl = Dhl::answering_first(
+        1,
+        problem(429, "Too Many Requests", "Too Many Requests").insert_header("Retry-After", "1"),
+        one_express_shipment(),
+    )
+    .await;
+    let app = dhl.app_with(&[("RETRY_MAX_MS", "2000")]);
+    let logs = capture_logs();
+    app.handle(event(request("1"))).await.unwrap();
+    let text = logs.text();
+    // Our own schedule is 5–10 ms here: a pause of 1000 ms can only be the header's.
+    assert!(text.contains("delay_ms=1000"), "{text}");
+    assert_eq!(dhl.calls().await, 2);
 }
 
 #[tokio::test]
 async fn a_retry_after_past_the_invocation_deadline_fails_at_once() {
-    let server = MockServer::start().await;
-    Mock::given(path(PATH))
-        .respond_with(problem(503, "Service Unavailable", "down").insert_header("Retry-After", "1"))
-        .mount(&server)
-        .await;
-    let app = track::build_app(&config(&server, &[("RETRY_MAX_MS", "2000")])).unwrap();
+    let dhl = Dhl::answering(
+        problem(503, "Service Unavailable", "down").insert_header("Retry-After", "5"),
+    )
+    .await;
+    let app = dhl.app_with(&[("RETRY_MAX_MS", "10000")]);
     let mut context = Context::default();
     let now_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_millis() as u64;
-    context.deadline = now_ms + 800;
-    let started = Instant::now();
+    // 3 s left: the 5 s the server asks for would end past the deadline.
+    context.deadline = now_ms + 3_000;
+    let logs = capture_logs();
     let err = app
         .handle(LambdaEvent::new(request("1"), context))
         .await
         .unwrap_err();
-    assert!(
-        started.elapsed() < Duration::from_millis(700),
-        "{:?}",
-        started.elapsed()
-    );
     let d = diagnostic(err);
     assert_eq!(d.error_type, "CarrierUnavailable");
-    assert!(d.error_message.contains("HTTP 503"), "{}", d.error_message);
-    assert_eq!(requests(&server).await, 1);
+    assert!(
+        d.error_message.contains("after 1 attempt(s): HTTP 503"),
+        "{}",
+        d.error_message
+    );
+    let text = logs.text();
+    assert!(
+        text.contains("no time left before the invocation deadline"),
+        "{text}"
+    );
+    assert!(!text.contains("retrying"), "{text}");
+    assert_eq!(dhl.calls().await, 1);
 }
 
 #[tokio::test]
 async fn server_errors_three_times_give_up_as_unavailable() {
-    let server = MockServer::start().await;
-    Mock::given(path(PATH))
-        .respond_with(ResponseTemplate::new(500))
-        .expect(3)
-        .mount(&server)
-        .await;
-    let err = app(&server).handle(event(request("1"))).await.unwrap_err();
-    let d = diagnostic(err);
+    let dhl = Dhl::start().await;
+    dhl.mount(
+        on_track()
+            .respond_with(ResponseTemplate::new(500))
+            .expect(3),
+    )
+    .await;
+    let d = diagnostic(dhl.invoke(request("1")).await.unwrap_err());
     assert_eq!(d.error_type, "CarrierUnavailable");
     assert!(
-        d.error_message.contains("after 3 attempt(s)"),
+        d.error_message.contains("after 3 attempt(s): HTTP 500"),
         "{}",
         d.error_message
     );
-    assert_eq!(requests(&server).await, 3);
+    assert_eq!(dhl.calls().await, 3);
 }
 
 #[tokio::test]
 async fn truncated_json_is_carrier_response_invalid() {
-    let server = MockServer::start().await;
-    Mock::given(path(PATH))
-        .respond_with(ResponseTemplate::new(200).set_body_raw(
-            r#"{"shipments":[{"id":"1","service":"express","events":[{"timestamp":"2026-"#,
-            "application/json",
-        ))
-        .mount(&server)
-        .await;
-    let err = app(&server).handle(event(request("1"))).await.unwrap_err();
-    assert_eq!(diagnostic(err).error_type, "CarrierResponseInvalid");
-    assert_eq!(requests(&server).await, 1);
+    let dhl = Dhl::answering(ResponseTemplate::new(200).set_body_raw(
+        r#"{"shipments":[{"id":"1","service":"express","events":[{"timestamp":"2026-"#,
+        "application/json",
+    ))
+    .await;
+    let d = diagnostic(dhl.invoke(request("1")).await.unwrap_err());
+    assert_eq!(d.error_type, "CarrierResponseInvalid");
+    assert!(d.error_message.contains("EOF"), "{}", d.error_message);
+    assert_eq!(dhl.calls().await, 1);
 }
 
 #[tokio::test]
 async fn a_server_slower_than_the_read_timeout_is_unavailable() {
-    let server = MockServer::start().await;
-    Mock::given(path(PATH))
-        .respond_with(
-            dhl_json(json!({"shipments": [{"service": "express"}]}))
-                .set_delay(Duration::from_secs(2)),
-        )
-        .mount(&server)
-        .await;
-    let started = Instant::now();
-    let err = app(&server).handle(event(request("1"))).await.unwrap_err();
-    let elapsed = started.elapsed();
-    let d = diagnostic(err);
+    // The server would answer after 2 s; the read timeout is 250 ms.
+    let dhl = Dhl::answering(one_express_shipment().set_delay(Duration::from_secs(2))).await;
+    let d = diagnostic(dhl.invoke(request("1")).await.unwrap_err());
     assert_eq!(d.error_type, "CarrierUnavailable");
     assert!(
-        d.error_message.contains("after 3 attempt(s)"),
+        d.error_message.contains("after 3 attempt(s)") && d.error_message.contains("timed out"),
         "{}",
         d.error_message
     );
-    // Three attempts of the 250 ms read timeout, never the server's 2 s.
-    assert!(elapsed < Duration::from_millis(1800), "{elapsed:?}");
+    assert_eq!(dhl.calls().await, 3);
 }
 
 #[tokio::test]
 async fn no_tracking_number_is_an_invalid_request_and_no_call() {
-    let server = MockServer::start().await;
-    let err = app(&server)
-        .handle(event(json!({
+    let dhl = Dhl::start().await;
+    for payload in [
+        json!({
             "transaction_id": "t",
             "identifiers": [{"type": "carrier_transaction_id", "value": "x"}],
             "authorization": {"access_token": "k"}
-        })))
-        .await
-        .unwrap_err();
-    assert_eq!(diagnostic(err).error_type, "InvalidRequest");
-    let err = app(&server)
-        .handle(event(json!({"not": "a request"})))
-        .await
-        .unwrap_err();
-    assert_eq!(diagnostic(err).error_type, "InvalidRequest");
-    assert_eq!(requests(&server).await, 0);
+        }),
+        json!({"not": "a request"}),
+    ] {
+        let err = dhl.invoke(payload).await.unwrap_err();
+        assert_eq!(diagnostic(err).error_type, "InvalidRequest");
+    }
+    assert_eq!(dhl.calls().await, 0);
 }
 
 #[tokio::test]
 async fn without_any_api_key_nothing_is_called() {
-    let server = MockServer::start().await;
-    let err = app(&server)
-        .handle(event(
-            json!({"transaction_id": "t", "tracking_number": "1"}),
-        ))
+    let dhl = Dhl::start().await;
+    let err = dhl
+        .invoke(json!({"transaction_id": "t", "tracking_number": "1"}))
         .await
         .unwrap_err();
     assert_eq!(err.kind(), "InvalidRequest");
-    assert_eq!(requests(&server).await, 0);
-
-    // The configured key is the last resort.
-    Mock::given(header("DHL-API-Key", "key-from-config"))
-        .respond_with(dhl_json(json!({"shipments": [{"service": "express"}]})))
-        .expect(1)
-        .mount(&server)
-        .await;
-    let app = track::build_app(&config(&server, &[("DHL_API_KEY", "key-from-config")])).unwrap();
-    app.handle(event(
-        json!({"transaction_id": "t", "tracking_number": "1"}),
-    ))
-    .await
-    .unwrap();
+    assert_eq!(dhl.calls().await, 0);
 }
 
-/// Collects everything tracing writes, at every level.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
+#[tokio::test]
+async fn the_key_comes_from_the_token_then_metadata_then_configuration() {
+    let dhl = Dhl::start().await;
+    // Each key must be sent exactly once (checked when the server drops); any other key gets
+    // wiremock's 404 and fails the call.
+    for key in ["key-from-token", "key-from-metadata", "key-from-config"] {
+        dhl.mount(
+            on_track()
+                .and(header("DHL-API-Key", key))
+                .respond_with(one_express_shipment())
+                .expect(1),
+        )
+        .await;
     }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
+    let app = dhl.app_with(&[("DHL_API_KEY", "key-from-config")]);
+    for payload in [
+        json!({"transaction_id": "t", "tracking_number": "1",
+               "authorization": {"access_token": "key-from-token"},
+               "metadata": {"api_key": "key-from-metadata"}}),
+        json!({"transaction_id": "t", "tracking_number": "1",
+               "authorization": {"access_token": " "},
+               "metadata": {"api_key": "key-from-metadata"}}),
+        json!({"transaction_id": "t", "tracking_number": "1"}),
+    ] {
+        app.handle(event(payload)).await.unwrap();
     }
+    assert_eq!(dhl.calls().await, 3);
 }
 
 #[tokio::test]
 async fn the_api_key_never_reaches_logs_or_errors() {
     const KEY: &str = "sk-LEAKCHECK-7f3a9c2e51";
-    let server = MockServer::start().await;
+    let dhl = Dhl::start().await;
     // A carrier that echoes the key it refuses, the worst case.
-    Mock::given(path(PATH))
-        .and(header("DHL-API-Key", KEY))
-        .respond_with(problem(
-            401,
-            "Unauthorized",
-            &format!("Invalid API key {KEY}"),
-        ))
-        .expect(2)
-        .mount(&server)
-        .await;
-    Mock::given(path(PATH))
-        .and(header("DHL-API-Key", KEY))
-        .and(query_param("trackingNumber", "retry-me"))
-        .respond_with(ResponseTemplate::new(503).set_body_string(KEY))
-        .with_priority(1)
-        .mount(&server)
-        .await;
+    dhl.mount(
+        on_track()
+            .and(header("DHL-API-Key", KEY))
+            .respond_with(problem(
+                401,
+                "Unauthorized",
+                &format!("Invalid API key {KEY}"),
+            ))
+            .expect(2),
+    )
+    .await;
+    dhl.mount(
+        on_track()
+            .and(header("DHL-API-Key", KEY))
+            .and(query_param("trackingNumber", "retry-me"))
+            .respond_with(ResponseTemplate::new(503).set_body_string(KEY))
+            .with_priority(1),
+    )
+    .await;
 
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
-
+    let logs = capture_logs();
     let mut texts = Vec::new();
-    let config = config(&server, &[("DHL_API_KEY", KEY)]);
+    let config = dhl.config(&[("DHL_API_KEY", KEY)]);
     texts.push(format!("{config:?}"));
     let app = track::build_app(&config).unwrap();
     for payload in [
@@ -605,32 +702,40 @@ async fn the_api_key_never_reaches_logs_or_errors() {
         texts.push(format!("{err} {err:?}"));
         texts.push(format!("{:?}", diagnostic(err)));
     }
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = logs.text();
     assert!(logs.contains("CarrierUnauthorized"), "logs: {logs}");
     assert!(logs.contains("CarrierUnavailable"), "logs: {logs}");
     assert!(!logs.contains(KEY), "the key is in the logs: {logs}");
     for text in texts {
         assert!(!text.contains(KEY), "the key is in: {text}");
     }
-    // The first two really were sent with the key (the mock only answers to it).
-    assert_eq!(requests(&server).await, 2 + 3);
+    // The key really was sent (the mocks only answer to it): 2 refusals, 3 tries of retry-me.
+    assert_eq!(dhl.calls().await, 2 + 3);
 }
 
 #[tokio::test]
 async fn the_sample_event_is_a_request_we_can_answer() {
     let sample: Value = serde_json::from_str(include_str!("../../../events/track.json")).unwrap();
-    let server = MockServer::start().await;
-    Mock::given(path(PATH))
-        .and(query_param("trackingNumber", "00340434161094042557"))
-        .and(query_param("service", "parcel-de"))
-        .and(query_param("recipientPostalCode", "53113"))
-        .and(query_param("originCountryCode", "DE"))
-        .and(header("DHL-API-Key", "replace-with-your-DHL-API-key"))
-        .respond_with(two_shipments())
-        .expect(1)
-        .mount(&server)
-        .await;
-    let response = app(&server).handle(event(sample)).await.unwrap();
+    let dhl = Dhl::start().await;
+    dhl.mount(
+        on_track()
+            .and(query_param("trackingNumber", "00340434161094042557"))
+            .and(query_param("service", "parcel-de"))
+            .and(query_param("recipientPostalCode", "53113"))
+            .and(query_param("originCountryCode", "DE"))
+            .and(header("DHL-API-Key", "replace-with-your-DHL-API-key"))
+            .respond_with(two_shipments())
+            .expect(1),
+    )
+    .await;
+    // `cargo lambda watch` sends its timeout (600000 ms) where Lambda sends an epoch deadline.
+    let mut context = Context::default();
+    context.deadline = 600_000;
+    let response = dhl
+        .app()
+        .handle(LambdaEvent::new(sample, context))
+        .await
+        .unwrap();
     assert_eq!(
         response
             .tracking_info
@@ -639,4 +744,56 @@ async fn the_sample_event_is_a_request_we_can_answer() {
             .as_str(),
         "DE"
     );
+}
+
+/// A bare HTTP/1.1 server on 127.0.0.1 answering every request with `body`, keeping connections
+/// open, and counting the connections it accepted (wiremock cannot tell).
+fn keep_alive_server(body: String) -> (String, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let connections = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&connections);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { return };
+            counter.fetch_add(1, Ordering::SeqCst);
+            let body = body.clone();
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut writer = stream;
+                let mut line = String::new();
+                loop {
+                    // A GET has no body: a request ends at its blank line.
+                    loop {
+                        line.clear();
+                        match reader.read_line(&mut line) {
+                            Ok(0) | Err(_) => return,
+                            Ok(_) if line == "\r\n" => break,
+                            Ok(_) => {}
+                        }
+                    }
+                    let response = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+                        body.len()
+                    );
+                    if writer.write_all(response.as_bytes()).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (url, connections)
+}
+
+#[tokio::test]
+async fn one_client_serves_every_invocation_over_one_connection() {
+    let body = json!({"shipments": [{"service": "express"}]}).to_string();
+    let (url, connections) = keep_alive_server(body);
+    // Built once, as `main.rs` does; then invoked like a warm execution environment.
+    let app = track::build_app(&test_config(&url, &[])).unwrap();
+    for _ in 0..3 {
+        app.handle(event(request("1"))).await.unwrap();
+    }
+    assert_eq!(connections.load(Ordering::SeqCst), 1);
 }

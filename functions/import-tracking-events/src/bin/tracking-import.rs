@@ -12,7 +12,8 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
-use import_tracking_events::pipeline::{self, Progress};
+use import_tracking_events::discovery::{self, Once};
+use import_tracking_events::pipeline::Progress;
 use import_tracking_events::sink::{NullSink, Sink, SqsSink, StdoutSink};
 use import_tracking_events::source::{FileSource, Sources};
 use import_tracking_events::{Config, ImportError, aws, request};
@@ -42,6 +43,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
+    import_tracking_events::memory::tune_allocator();
     let args = Args::parse();
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
@@ -71,7 +73,9 @@ async fn run(args: &Args) -> Result<(), ImportError> {
 
     // AWS configuration only when AWS is used: a local file into the null or stdout sink needs
     // no credentials and makes no network call.
-    let needs_aws = args.sink == SinkKind::Sqs || job.source.starts_with("s3://");
+    let needs_aws = args.sink == SinkKind::Sqs
+        || job.source.starts_with("s3://")
+        || config.state_bucket.is_some();
     let shared = if needs_aws {
         Some(aws::load().await)
     } else {
@@ -108,7 +112,15 @@ async fn run(args: &Args) -> Result<(), ImportError> {
     } else {
         (None, spawn_progress_lines(Arc::clone(&progress)))
     };
-    let result = pipeline::run(&job, &sources, sink, &config, progress).await;
+    let state = shared
+        .as_ref()
+        .and_then(|shared| aws::state(shared, &config));
+    let once = state.as_ref().map(|store| Once {
+        store,
+        claim_ttl: config.claim_ttl,
+    });
+    let source = sources.bind(&job.connection);
+    let result = discovery::run(&job, &source, once, sink, &config, progress).await;
     reporter.abort();
     if let Some(bar) = bar {
         bar.finish_and_clear();

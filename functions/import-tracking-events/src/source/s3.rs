@@ -1,9 +1,14 @@
 //! S3 objects, streamed: GetObject's body is read as it arrives, never buffered whole.
+//!
+//! Listing pages through ListObjectsV2; `after_import` move/delete is not offered for S3 (bucket
+//! lifecycle rules do that job better), so `finish` keeps the trait's "unsupported" answer.
 
 use async_trait::async_trait;
 use aws_sdk_s3::operation::get_object::GetObjectError;
+use chrono::{DateTime, Utc};
 
-use super::{Location, Opened, Source};
+use super::pattern::Pattern;
+use super::{Listed, Location, Opened, Source};
 use crate::error::SourceError;
 
 #[derive(Debug, Clone)]
@@ -60,5 +65,55 @@ impl Source for S3Source {
             version,
             size,
         })
+    }
+
+    async fn list(&self, pattern_uri: &str) -> Result<Vec<Listed>, SourceError> {
+        let Location::S3 { bucket, key } = Location::parse(pattern_uri)? else {
+            return Err(SourceError::BadUri {
+                uri: pattern_uri.to_owned(),
+                reason: "not an s3:// URI",
+            });
+        };
+        let pattern = Pattern::parse(pattern_uri, &key)?;
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&bucket)
+            .prefix(format!("{}{}", pattern.dir, pattern.literal_prefix()))
+            // Objects "below" the directory come back as common prefixes, not as matches.
+            .delimiter("/")
+            .into_paginator()
+            .send();
+        let mut listed = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|source| SourceError::S3List {
+                uri: pattern_uri.to_owned(),
+                source: Box::new(source),
+            })?;
+            for object in page.contents() {
+                let Some(key) = object.key() else { continue };
+                let Some(name) = key.strip_prefix(pattern.dir.as_str()) else {
+                    continue;
+                };
+                if !pattern.matches(name) {
+                    continue;
+                }
+                let size = object.size().unwrap_or(0).max(0) as u64;
+                listed.push(Listed {
+                    uri: format!("s3://{bucket}/{key}"),
+                    // The same string open() derives from GetObject's ETag.
+                    version: object.e_tag().map_or_else(
+                        || format!("{size}+{:?}", object.last_modified()),
+                        |e| e.trim_matches('"').to_owned(),
+                    ),
+                    size,
+                    modified: object
+                        .last_modified()
+                        .and_then(|t| DateTime::<Utc>::from_timestamp(t.secs(), t.subsec_nanos())),
+                });
+            }
+        }
+        listed.sort_by(|a, b| a.uri.cmp(&b.uri));
+        Ok(listed)
     }
 }

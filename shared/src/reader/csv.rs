@@ -1,33 +1,21 @@
-//! Reading a carrier's CSV from any `AsyncRead`, one record at a time, as the bytes stream in.
-//!
-//! Built on csv-async (RFC 4180 quoting, CRLF, blank lines). Records are read into a caller-owned
-//! [`Record`], so a steady-state import allocates nothing per record here. This module knows
-//! nothing of S3, FTP or SQS.
+//! Delimited text (CSV and its semicolon, pipe and tab cousins), on csv-async: RFC 4180 quoting,
+//! CRLF, blank lines. Records are read into a caller-owned [`Record`], so a steady-state import
+//! allocates nothing per record here.
 
 use csv_async::{AsyncReader, AsyncReaderBuilder, ByteRecord, StringRecord};
 use tokio::io::AsyncRead;
 
+use super::Record;
 use crate::error::{Position, ReadError};
 
-/// One record and where it was in the file.
-#[derive(Debug, Clone, Default)]
-pub struct Record {
-    /// The fields as text. When the record is not valid UTF-8 this is a lossy copy, and
-    /// `invalid_utf8` lists the fields that are not (so only records whose *used* fields are
-    /// broken get rejected, and nothing lossy is ever sent).
-    pub fields: StringRecord,
-    pub invalid_utf8: Vec<usize>,
-    pub position: Position,
-}
-
 /// Streams records out of a delimited file.
-pub struct RecordReader<R> {
+pub struct CsvReader<R> {
     inner: AsyncReader<R>,
     /// Data records returned so far (blank lines are not records).
     records: u64,
 }
 
-impl<R: AsyncRead + Unpin + Send> RecordReader<R> {
+impl<R: AsyncRead + Unpin + Send> CsvReader<R> {
     pub fn new(reader: R, delimiter: u8) -> Self {
         let inner = AsyncReaderBuilder::new()
             .delimiter(delimiter)
@@ -41,7 +29,7 @@ impl<R: AsyncRead + Unpin + Send> RecordReader<R> {
             .terminator(csv_async::Terminator::Any(b'\n'))
             .buffer_capacity(256 * 1024)
             .create_reader(reader);
-        RecordReader { inner, records: 0 }
+        CsvReader { inner, records: 0 }
     }
 
     /// The header record; an error if the file has none.
@@ -87,6 +75,7 @@ impl<R: AsyncRead + Unpin + Send> RecordReader<R> {
             Ok(text) => {
                 out.fields = text;
                 out.invalid_utf8.clear();
+                out.malformed = None;
             }
             Err(err) => {
                 let bytes = err.into_byte_record();
@@ -94,6 +83,7 @@ impl<R: AsyncRead + Unpin + Send> RecordReader<R> {
                     .filter(|&i| std::str::from_utf8(&bytes[i]).is_err())
                     .collect();
                 out.fields = StringRecord::from_byte_record_lossy(bytes);
+                out.malformed = None;
             }
         }
         match read {

@@ -1,0 +1,158 @@
+//! How to reach one carrier's server: the credentials the Connect request carried and the
+//! timeouts the function is configured with.
+//!
+//! Secrets live in [`SecretString`] and this type's `Debug` prints placeholders, so a `{:?}` of a
+//! job can never put a password or a private key in a log.
+
+use std::fmt;
+use std::time::Duration;
+
+use secrecy::SecretString;
+
+use crate::error::SourceError;
+
+/// Credentials and timeouts for FTP, FTPS and SFTP sources (S3 and files ignore them).
+#[derive(Clone)]
+pub struct Connection {
+    /// `ftp_username`; a user in the URI wins. FTP without either logs in as `anonymous`.
+    pub username: Option<String>,
+    /// `ftp_password`: FTP/FTPS login, or SFTP password authentication.
+    pub password: Option<SecretString>,
+    /// `ssh_private_key`: an OpenSSH or PEM private key for SFTP (tried before the password).
+    pub private_key: Option<SecretString>,
+    /// `host_key_fingerprint`: the SFTP server's host key must have this SHA-256 fingerprint.
+    pub host_key_fingerprint: Option<Fingerprint>,
+    /// `ca_certificate`: PEM certificate(s) trusted for FTPS in addition to the system roots.
+    pub ca_certificate: Option<String>,
+    /// Connecting, logging in and every command on the control connection.
+    pub connect_timeout: Duration,
+    /// The longest wait for the next bytes of a file (or the next reply) once connected.
+    pub read_timeout: Duration,
+}
+
+impl Default for Connection {
+    fn default() -> Self {
+        Connection {
+            username: None,
+            password: None,
+            private_key: None,
+            host_key_fingerprint: None,
+            ca_certificate: None,
+            connect_timeout: Duration::from_secs(15),
+            read_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+impl fmt::Debug for Connection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let secret = |s: &Option<SecretString>| s.as_ref().map(|_| "[redacted]");
+        f.debug_struct("Connection")
+            .field("username", &self.username)
+            .field("password", &secret(&self.password))
+            .field("private_key", &secret(&self.private_key))
+            .field("host_key_fingerprint", &self.host_key_fingerprint)
+            .field(
+                "ca_certificate",
+                &self
+                    .ca_certificate
+                    .as_ref()
+                    .map(|pem| format!("[{} bytes of PEM]", pem.len())),
+            )
+            .field("connect_timeout", &self.connect_timeout)
+            .field("read_timeout", &self.read_timeout)
+            .finish()
+    }
+}
+
+/// An SSH host key's SHA-256 fingerprint, as OpenSSH prints it: `SHA256:` and unpadded base64.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Fingerprint(String);
+
+impl Fingerprint {
+    /// Accepts `SHA256:<base64>` (what `ssh-keygen -lf` prints), with or without the prefix and
+    /// the base64 padding.
+    pub fn parse(value: &str) -> Result<Fingerprint, SourceError> {
+        let bad = |reason: &str| SourceError::InvalidSetting {
+            key: "host_key_fingerprint",
+            reason: format!("{value:?}: {reason}"),
+            source: None,
+        };
+        let v = value.trim();
+        let b64 = match v.split_once(':') {
+            Some((alg, b64)) if alg.eq_ignore_ascii_case("sha256") => b64,
+            Some((alg, _)) => {
+                return Err(bad(&format!(
+                    "{alg} fingerprints are not accepted; give the SHA256: one (ssh-keygen -lf)"
+                )));
+            }
+            None => v,
+        };
+        let b64 = b64.trim_end_matches('=');
+        // 32 bytes of SHA-256 are 43 base64 characters without padding.
+        if b64.len() != 43
+            || !b64
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
+        {
+            return Err(bad("expected SHA256: followed by 43 base64 characters"));
+        }
+        Ok(Fingerprint(format!("SHA256:{b64}")))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Fingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for Fingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FP: &str = "SHA256:42rYDk56joAfUf8y+mbZrJ2Neky1dNFHSpc2feqirk4";
+
+    #[test]
+    fn fingerprints_in_openssh_form() {
+        assert_eq!(Fingerprint::parse(FP).unwrap().as_str(), FP);
+        assert_eq!(
+            Fingerprint::parse(&format!(" sha256:{}= ", &FP[7..]))
+                .unwrap()
+                .as_str(),
+            FP
+        );
+        assert_eq!(Fingerprint::parse(&FP[7..]).unwrap().as_str(), FP);
+        let err = Fingerprint::parse("MD5:16:27:ac:a5:76:28:2d:36:63:1b:56:4d:eb:df:a6:48")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("SHA256"), "{err}");
+        assert!(Fingerprint::parse("SHA256:short").is_err());
+    }
+
+    #[test]
+    fn debug_hides_secrets() {
+        let c = Connection {
+            username: Some("acme".into()),
+            password: Some("hunter2".into()),
+            private_key: Some("-----BEGIN OPENSSH PRIVATE KEY-----xyz".into()),
+            ca_certificate: Some("-----BEGIN CERTIFICATE-----abc".into()),
+            ..Connection::default()
+        };
+        let shown = format!("{c:?}");
+        assert!(shown.contains("acme"), "{shown}");
+        for secret in ["hunter2", "PRIVATE KEY", "xyz", "abc"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+    }
+}

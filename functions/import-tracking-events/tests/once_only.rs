@@ -1,0 +1,273 @@
+//! Scheduled runs over a pattern against a real local S3 and SQS (moto): each new file is
+//! imported once, oldest first; a replaced file is imported again; overlapping runs never both
+//! import a file; a failed file leaves no claim behind.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::*;
+use import_tracking_events::Config;
+use import_tracking_events::discovery::{self, Once, RunSummary};
+use import_tracking_events::error::ImportError;
+use import_tracking_events::pipeline::Progress;
+use import_tracking_events::request::ImportJob;
+use import_tracking_events::sink::SqsSink;
+use import_tracking_events::source::{FileSource, S3Source, Sources};
+use import_tracking_events::state::{self, Claim, S3StateStore, StateStore};
+
+struct Fixture {
+    s3: aws_sdk_s3::Client,
+    sqs: aws_sdk_sqs::Client,
+    queue_url: String,
+    bucket: String,
+    state: S3StateStore,
+    sources: Sources,
+}
+
+async fn fixture() -> Fixture {
+    let shared = aws().await;
+    let s3 = s3(&shared);
+    let sqs = aws_sdk_sqs::Client::new(&shared);
+    let bucket = unique("drop");
+    s3.create_bucket().bucket(&bucket).send().await.unwrap();
+    let state_bucket = unique("state");
+    s3.create_bucket()
+        .bucket(&state_bucket)
+        .send()
+        .await
+        .unwrap();
+    Fixture {
+        state: S3StateStore::new(s3.clone(), state_bucket, "import-state/".into()),
+        sources: Sources {
+            s3: Some(S3Source::new(s3.clone())),
+            file: FileSource,
+        },
+        queue_url: create_queue(&sqs, 262_144).await,
+        s3,
+        sqs,
+        bucket,
+    }
+}
+
+impl Fixture {
+    async fn drop_file(&self, key: &str, body: Vec<u8>) {
+        self.s3
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .body(body.into())
+            .send()
+            .await
+            .unwrap();
+    }
+
+    fn pattern(&self) -> String {
+        format!("s3://{}/outbound/TRACK_*.csv", self.bucket)
+    }
+
+    async fn run(&self, ttl: Duration) -> Result<RunSummary, ImportError> {
+        let job = ImportJob {
+            source: self.pattern(),
+            profile: "reference".into(),
+            ..ImportJob::default()
+        };
+        discovery::run(
+            &job,
+            &self.sources.bind(&job.connection),
+            Some(Once {
+                store: &self.state,
+                claim_ttl: ttl,
+            }),
+            Arc::new(SqsSink::new(self.sqs.clone(), self.queue_url.clone())),
+            &Config::default(),
+            Arc::new(Progress::default()),
+        )
+        .await
+    }
+
+    /// The tracking numbers of every event on the queue, in arrival order per import.
+    async fn delivered(&self) -> Vec<String> {
+        drain(&self.sqs, &self.queue_url)
+            .await
+            .into_iter()
+            .flat_map(|(_, env)| env.events)
+            .map(|ev| {
+                ev["tracking_info"]["tracking_number"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect()
+    }
+}
+
+/// A small reference file whose tracking numbers all start with `tag`.
+fn file(tag: &str, records: u64) -> Vec<u8> {
+    let (text, n) = reference_file(150 * records as usize, 0);
+    assert!(n >= records);
+    String::from_utf8(text)
+        .unwrap()
+        .replace("1RC", tag)
+        .into_bytes()
+}
+
+const MINUTE: Duration = Duration::from_secs(60);
+
+#[tokio::test]
+async fn each_new_file_is_imported_once_and_a_replaced_one_again() {
+    let f = fixture().await;
+    // Names carry dates; the older one is written second, so mtime would order them wrongly.
+    f.drop_file("outbound/TRACK_20261126_0800.csv", file("NEW", 20))
+        .await;
+    f.drop_file("outbound/TRACK_20261125_2000.csv", file("OLD", 20))
+        .await;
+    f.drop_file("outbound/README.txt", b"not matched".to_vec())
+        .await;
+
+    let first = f.run(MINUTE).await.unwrap();
+    assert_eq!(first.files_imported, 2);
+    assert_eq!(first.files_skipped, 0);
+    let order: Vec<_> = first
+        .files
+        .iter()
+        .map(|s| s.source.rsplit('/').next().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        order,
+        ["TRACK_20261125_2000.csv", "TRACK_20261126_0800.csv"]
+    );
+    let events = f.delivered().await;
+    assert_eq!(events.len() as u64, first.events_emitted);
+    assert!(events.iter().filter(|t| t.starts_with("OLD")).count() >= 20);
+    assert!(events.iter().filter(|t| t.starts_with("NEW")).count() >= 20);
+
+    let second = f.run(MINUTE).await.unwrap();
+    assert_eq!((second.files_imported, second.files_skipped), (0, 2));
+    assert!(second.files.is_empty());
+    assert!(f.delivered().await.is_empty(), "nothing is sent twice");
+
+    // A replaced file is a new version.
+    f.drop_file("outbound/TRACK_20261126_0800.csv", file("FIX", 5))
+        .await;
+    let third = f.run(MINUTE).await.unwrap();
+    assert_eq!((third.files_imported, third.files_skipped), (1, 1));
+    let events = f.delivered().await;
+    assert!(!events.is_empty());
+    assert!(events.iter().all(|t| t.starts_with("FIX")), "{events:?}");
+
+    let saved = f
+        .state
+        .load(&state::connection_key(&f.pattern()), &f.pattern())
+        .await
+        .unwrap();
+    assert_eq!(saved.state.done.len(), 2);
+    assert!(saved.state.claims.is_empty(), "claims are released");
+}
+
+#[tokio::test]
+async fn overlapping_runs_never_both_import_a_file() {
+    let f = fixture().await;
+    for day in 10..16 {
+        f.drop_file(
+            &format!("outbound/TRACK_202611{day}.csv"),
+            file(&format!("D{day}"), 30),
+        )
+        .await;
+    }
+    let (a, b) = tokio::join!(f.run(MINUTE), f.run(MINUTE));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a.files_imported + b.files_imported, 6, "{a:#?} {b:#?}");
+    let mut imported: Vec<_> = a
+        .files
+        .iter()
+        .chain(&b.files)
+        .map(|s| s.source.clone())
+        .collect();
+    imported.sort();
+    imported.dedup();
+    assert_eq!(imported.len(), 6, "no file imported by both runs");
+    let events = f.delivered().await;
+    assert_eq!(events.len() as u64, a.events_emitted + b.events_emitted);
+    let mut unique = events.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), events.len(), "every event delivered once");
+}
+
+#[tokio::test]
+async fn a_live_claim_is_respected_and_an_expired_one_taken_over() {
+    let f = fixture().await;
+    f.drop_file("outbound/TRACK_20261126.csv", file("C", 10))
+        .await;
+    let uri = format!("s3://{}/outbound/TRACK_20261126.csv", f.bucket);
+    let version = f.sources.s3.as_ref().unwrap();
+    let listed = {
+        use import_tracking_events::source::Source;
+        version.list(&f.pattern()).await.unwrap()
+    };
+    let connection = state::connection_key(&f.pattern());
+    let claim_by_other = |expires_in: chrono::Duration| {
+        let (uri, version) = (uri.clone(), listed[0].version.clone());
+        move |s: &mut state::State| {
+            s.claims.insert(
+                uri.clone(),
+                Claim {
+                    version: version.clone(),
+                    run_id: "another-run".into(),
+                    expires_at: chrono::Utc::now() + expires_in,
+                },
+            );
+            Some(())
+        }
+    };
+    state::update(
+        &f.state,
+        &connection,
+        &f.pattern(),
+        claim_by_other(chrono::Duration::minutes(5)),
+    )
+    .await
+    .unwrap();
+    let run = f.run(MINUTE).await.unwrap();
+    assert_eq!((run.files_imported, run.files_skipped), (0, 1));
+    assert!(f.delivered().await.is_empty());
+
+    state::update(
+        &f.state,
+        &connection,
+        &f.pattern(),
+        claim_by_other(chrono::Duration::minutes(-1)),
+    )
+    .await
+    .unwrap();
+    let run = f.run(MINUTE).await.unwrap();
+    assert_eq!((run.files_imported, run.files_skipped), (1, 0));
+    assert_eq!(f.delivered().await.len() as u64, run.events_emitted);
+}
+
+#[tokio::test]
+async fn a_failed_file_releases_its_claim_and_is_retried_next_run() {
+    let f = fixture().await;
+    f.drop_file(
+        "outbound/TRACK_20261126.csv",
+        b"Wrong,Header\n1,2\n".to_vec(),
+    )
+    .await;
+    let err = f.run(MINUTE).await.unwrap_err();
+    assert_eq!(err.kind(), "InvalidFile", "{err}");
+    let saved = f
+        .state
+        .load(&state::connection_key(&f.pattern()), &f.pattern())
+        .await
+        .unwrap();
+    assert!(saved.state.claims.is_empty(), "{:?}", saved.state.claims);
+    assert!(saved.state.done.is_empty());
+
+    // Fixed by the carrier: a new version, imported by the next run.
+    f.drop_file("outbound/TRACK_20261126.csv", file("OK", 10))
+        .await;
+    let run = f.run(MINUTE).await.unwrap();
+    assert_eq!(run.files_imported, 1);
+}

@@ -1,0 +1,68 @@
+//! Reading a carrier's file from any `AsyncRead`, one record at a time, as the bytes stream in.
+//!
+//! One [`RecordReader`] serves every file format a profile can name, so the pipeline and the
+//! mapper see the same [`Record`] whatever the carrier sends. This module knows nothing of S3,
+//! FTP or SQS, nor of compression: it is handed plain bytes.
+
+mod csv;
+mod jsonl;
+
+pub use self::csv::CsvReader;
+pub use self::jsonl::JsonLinesReader;
+
+use csv_async::{ByteRecord, StringRecord};
+use tokio::io::AsyncRead;
+
+use crate::error::{Position, ReadError};
+use crate::profile::{Format, Profile};
+
+/// One record and where it was in the file.
+#[derive(Debug, Clone, Default)]
+pub struct Record {
+    /// The fields as text. When the record is not valid UTF-8 this is a lossy copy, and
+    /// `invalid_utf8` lists the fields that are not (so only records whose *used* fields are
+    /// broken get rejected, and nothing lossy is ever sent).
+    pub fields: StringRecord,
+    pub invalid_utf8: Vec<usize>,
+    /// Set when the record as a whole could not be read (a JSON line that is not an object);
+    /// the mapper rejects it with this reason, keeping its position.
+    pub malformed: Option<String>,
+    pub position: Position,
+}
+
+/// Streams the records of a file in the format its profile names.
+pub enum RecordReader<R> {
+    Csv(CsvReader<R>),
+    JsonLines(JsonLinesReader<R>),
+}
+
+impl<R: AsyncRead + Unpin + Send> RecordReader<R> {
+    /// A reader for `profile`'s format. `Format::Api` profiles describe no file; they are refused
+    /// when the profile is chosen for an import, and read here as CSV.
+    pub fn new(reader: R, profile: &Profile) -> Self {
+        match profile.format {
+            Format::Jsonl => RecordReader::JsonLines(JsonLinesReader::new(reader, profile)),
+            Format::Csv | Format::Api => {
+                RecordReader::Csv(CsvReader::new(reader, profile.delimiter))
+            }
+        }
+    }
+
+    /// The names records' fields are found by: the file's header line for CSV, the profile's
+    /// keys for JSON Lines. An error if a CSV file has no header.
+    pub async fn headers(&mut self) -> Result<ByteRecord, ReadError> {
+        match self {
+            RecordReader::Csv(r) => r.headers().await,
+            RecordReader::JsonLines(r) => Ok(r.headers()),
+        }
+    }
+
+    /// Reads the next record into `out`; `false` at the end of the file. Blank lines are
+    /// skipped and not counted as records.
+    pub async fn read(&mut self, out: &mut Record) -> Result<bool, ReadError> {
+        match self {
+            RecordReader::Csv(r) => r.read(out).await,
+            RecordReader::JsonLines(r) => r.read(out).await,
+        }
+    }
+}
