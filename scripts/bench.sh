@@ -151,6 +151,9 @@ def load_import(tag):
     s = load_json(os.path.join(rdir, tag + ".json"))
     if not isinstance(s, dict):
         sys.exit(f"bench: {tag}.json: summary is not a JSON object")
+    # A run summary lists each file's own; the benchmark imports one file.
+    if isinstance(s.get("files"), list) and len(s["files"]) == 1:
+        s = s["files"][0]
     missing = [k for k in REQUIRED if k not in s]
     if missing:
         sys.exit(f"bench: {tag}.json: summary lacks keys {missing}")

@@ -1,56 +1,49 @@
 #!/usr/bin/env bash
-# Why this exists: the README's demo command. It shows the whole path end to end without AWS:
-# a local moto server stands in for S3 and SQS, the sample carrier file is dropped into
-# s3://carrier-drop/outbound/, the import runs once (`tracking-import --sink sqs`), and the first
-# SQS message is read back so you can see the envelope the consumers receive.
+# Why this exists: the README's demo command. It shows the whole path end to end without AWS,
+# through the Lambda binaries themselves: local stand-ins on 127.0.0.1 (moto for S3 and SQS, the
+# FTP/FTPS/SFTP carrier servers, a DHL stub), the sample carrier file dropped into
+# s3://carrier-drop/outbound/, `cargo lambda watch` running both functions, then
+#   cargo lambda invoke import-tracking-events --data-file events/import-s3.json
+# (the summary it answers and the first message read back from the queue: the envelope consumers
+# receive) and
+#   cargo lambda invoke track --data-file events/track.json
+# against the DHL stub. Everything is stopped afterwards; a failing step exits non-zero.
+#
+# The work is scripts/invoke-samples.sh --demo (it installs cargo-lambda into .venv and runs
+# scripts/invoke_samples.py, which also checks each answer). Works on a fresh clone with rustup and
+# python3 + venv/pip; the first run compiles both functions (a few minutes).
 set -euo pipefail
 
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
-export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$REPO_ROOT"
 
-SAMPLE="events/sample-reference.csv"
-EVENT="events/import-s3.json"
-for f in "$SAMPLE" "$EVENT"; do
+# Dummy credentials, always: nothing may reach for real AWS or the EC2 metadata address.
+export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1 \
+    AWS_DEFAULT_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
+unset AWS_PROFILE AWS_SESSION_TOKEN 2>/dev/null || true
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+for f in events/sample-reference.csv events/import-s3.json events/track.json; do
     [[ -f "$f" ]] || { echo "[demo] missing $f" >&2; exit 1; }
 done
+command -v cargo >/dev/null 2>&1 || { echo "[demo] cargo not found: install Rust with rustup" >&2; exit 1; }
 
+# A directory of our own for the stack's logs and carrier files (stack_up wipes its carriers
+# dir, so a test run using .local is left alone).
+export LOCAL_DIR="${LOCAL_DIR:-$REPO_ROOT/.local/demo}"
+
+echo "== starting the local stack on 127.0.0.1 (moto S3/SQS, FTP, FTPS, SFTP)"
 # shellcheck source=scripts/local-stack.sh
 source scripts/local-stack.sh
-stack_up # stops moto again on exit
+stack_up # installs an EXIT trap that stops the stack, whatever the outcome
+echo "moto at $MOTO_ENDPOINT; FTP :$CARRIER_FTP_PORT, FTPS :$CARRIER_FTPS_PORT, SFTP :$CARRIER_SFTP_PORT"
 
-PY="$MOTO_PYTHON"
-TOOL="scripts/localstack_tool.py"
-
-echo "== seeding s3://carrier-drop/outbound/sample-reference.csv"
-"$PY" "$TOOL" seed --bucket carrier-drop --key outbound/sample-reference.csv --file "$SAMPLE"
-
-echo "== creating queue tracking-events"
-QUEUE_URL=$("$PY" "$TOOL" mkqueue tracking-events)
-export QUEUE_URL
-echo "$QUEUE_URL"
-
-echo "== tracking-import --event $EVENT --sink sqs"
-SUMMARY=$(cargo run --release -q -p import-tracking-events --bin tracking-import -- \
-    --event "$EVENT" --sink sqs)
-echo "$SUMMARY" | "$PY" -m json.tool
-
-echo "== first message on the queue (envelope head)"
-FIRST=$("$PY" "$TOOL" receive --queue-url "$QUEUE_URL" --max 1)
-if [[ -z "$FIRST" ]]; then
-    echo "[demo] the queue is empty" >&2
-    exit 1
+# Not exec: the stack's EXIT trap must still run afterwards. invoke_samples.py stops watch and the
+# DHL stub itself, and exits non-zero when a step fails.
+rc=0
+scripts/invoke-samples.sh --demo || rc=$?
+if [[ $rc -ne 0 ]]; then
+    echo "[demo] failed (exit $rc); logs in $LOCAL_DIR" >&2
+    exit "$rc"
 fi
-printf '%s\n' "$FIRST" | "$PY" -c '
-import json, sys
-m = json.loads(sys.stdin.readline())
-if not isinstance(m, dict):
-    sys.exit(f"[demo] message body is not a JSON object: {str(m)[:200]}")
-head = {k: m.get(k) for k in ("schema", "import_id", "chunk", "first_record", "last_record")}
-events = m.get("events")
-if not isinstance(events, list):  # fall back to the first list-valued field
-    events = next((v for v in m.values() if isinstance(v, list)), [])
-head["events"] = len(events)
-print(json.dumps(head, indent=2))
-print("first event:")
-print(json.dumps(events[0] if events else None, indent=2))
-'
+echo "== done: stopping the local stack"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Why this exists: the one command the README gives for "run the tests". It checks formatting and
-# lints, then runs the whole workspace test suite against a local moto server (S3 + SQS on
-# 127.0.0.1), so the integration tests never need real AWS. Works on a fresh clone with only
+# lints, then runs the whole workspace test suite against local stand-ins on 127.0.0.1 (moto for
+# S3 + SQS; FTP, FTPS and SFTP servers), invokes every sample event through cargo-lambda, and lints
+# the SAM template, so nothing ever needs real AWS. Works on a fresh clone with only
 # rustup (Rust 1.95 with rustfmt and clippy) and python3 + venv/pip; moto is installed into .venv.
 set -euo pipefail
 
@@ -36,7 +37,21 @@ cargo clippy --workspace --all-targets -- -D warnings
 echo "[test] cargo test --workspace" >&2
 mkdir -p .local
 cargo test --workspace 2>&1 | tee .local/test-output.log
+
+# Every sample in events/ through `cargo lambda watch` + `cargo lambda invoke`, with the local
+# stand-ins behind it: a sample that stops working fails here.
+echo "[test] scripts/invoke-samples.sh" >&2
+samples_rc=0
+scripts/invoke-samples.sh 2>&1 | tee .local/samples-output.log || samples_rc=$?
+
+if [[ -x scripts/check-template.sh ]]; then
+    echo "[test] scripts/check-template.sh" >&2
+    scripts/check-template.sh
+fi
+
 # cargo prints one result line per test binary (doc-test binaries often say "0 passed" last);
-# close with the totals so the run's outcome is one plain line.
+# close with the totals (each sample invocation counts as a test) on one plain line.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
-     END { printf "tests: %d passed, %d failed\n", p, f }' .local/test-output.log
+     /^samples: [0-9]+ ok, [0-9]+ failed/ { p += $2; f += $4 }
+     END { printf "tests: %d passed, %d failed\n", p, f }' .local/test-output.log .local/samples-output.log
+exit "$samples_rc"

@@ -42,6 +42,10 @@ pub struct Config {
     /// `CLAIM_TTL_SECS`: how long a run's claim on a file holds if the run dies without
     /// releasing it. Longer than the function's timeout, so a live run keeps its claim.
     pub claim_ttl: Duration,
+    /// `EMF_METRICS`: print one CloudWatch Embedded Metric Format line per imported file on
+    /// stdout. On by default inside Lambda (`AWS_LAMBDA_FUNCTION_NAME` set), off elsewhere, where
+    /// stdout carries the CLI's summary or events.
+    pub emf_metrics: bool,
 }
 
 /// SQS's own limits.
@@ -67,6 +71,7 @@ impl Default for Config {
             state_prefix: "import-state/".to_owned(),
             // Lambda's longest run (900 s) and a margin.
             claim_ttl: Duration::from_secs(960),
+            emf_metrics: false,
         }
     }
 }
@@ -116,6 +121,11 @@ impl Config {
                 "CLAIM_TTL_SECS",
                 d.claim_ttl.as_secs(),
             )?),
+            emf_metrics: env::boolean(
+                &get,
+                "EMF_METRICS",
+                env::value(&get, "AWS_LAMBDA_FUNCTION_NAME").is_some(),
+            )?,
         };
         config.validate()
     }

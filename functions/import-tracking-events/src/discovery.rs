@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::error::ImportError;
+use crate::metrics;
 use crate::pipeline::{self, Progress, Summary};
 use crate::request::ImportJob;
 use crate::sink::Sink;
@@ -147,6 +148,13 @@ pub async fn run(
         };
         if let Some(once) = &once {
             mark_done(once, &connection, &job.source, &run_id, &imported).await?;
+        }
+        if config.emf_metrics {
+            // Alone on stdout: CloudWatch Logs extracts metrics only from a bare EMF line.
+            println!(
+                "{}",
+                metrics::emf_line(&job.source, &imported, Utc::now().timestamp_millis())
+            );
         }
         if let Err(err) = source.finish(uri, &job.after_import).await {
             // Failing now would make Lambda retry and deliver every event again; the file is

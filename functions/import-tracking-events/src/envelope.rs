@@ -19,6 +19,7 @@ pub const SCHEMA: &str = "tracking-events.v1";
 
 /// The file version a message came from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct SourceRef {
     pub uri: String,
     pub version: String,
@@ -26,16 +27,29 @@ pub struct SourceRef {
 
 /// One queue message, as consumers read it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+// The constraints below document what `Packer` guarantees, for consumers; decoding here stays
+// as lenient as before.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(rename = "TrackingEventsMessage"))]
 pub struct Envelope<E = ImportedTrackingEvent> {
+    /// The contract version; a consumer meeting another one should not guess at its shape.
+    #[cfg_attr(feature = "schema", schemars(extend("const" = SCHEMA)))]
     pub schema: String,
     /// Stable for one source version: the same file imported again has the same id.
+    #[cfg_attr(feature = "schema", schemars(extend("format" = "uuid")))]
     pub import_id: String,
     /// 1-based, consecutive within an import.
+    #[cfg_attr(feature = "schema", schemars(range(min = 1)))]
     pub chunk: u64,
     /// Record numbers (1-based, header excluded) of the first and last event in the message.
+    #[cfg_attr(feature = "schema", schemars(range(min = 1)))]
     pub first_record: u64,
+    /// Record number of the last event in the message.
+    #[cfg_attr(feature = "schema", schemars(range(min = 1)))]
     pub last_record: u64,
     pub source: SourceRef,
+    /// Connect `ImportedTrackingEvent`s, in record order.
+    #[cfg_attr(feature = "schema", schemars(length(min = 1)))]
     pub events: Vec<E>,
 }
 

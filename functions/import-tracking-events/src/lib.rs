@@ -18,6 +18,7 @@
 //! - [`state`]: what was imported, per connection (S3 conditional writes): once-only.
 //! - [`aws`]: AWS client construction.
 //! - [`memory`]: allocator tuning that keeps resident memory flat.
+//! - [`metrics`]: the per-file summary as a CloudWatch Embedded Metric Format line.
 //! - [`error`]: the crate's errors.
 //!
 //! The `tracking-import` binary runs the same pipeline from the command line.
@@ -31,6 +32,7 @@ pub mod envelope;
 pub mod error;
 pub mod handler;
 pub mod memory;
+pub mod metrics;
 pub mod pipeline;
 pub mod request;
 pub mod sink;

@@ -1,33 +1,22 @@
 //! What reaches the sink does not depend on how the carrier packed the file: gzip'd or not,
 //! named `.gz` or not, CSV or JSON Lines. Runs the real pipeline over files on disk.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+mod common;
 
-use async_trait::async_trait;
+use std::io::Write;
+use std::sync::Arc;
+
+use common::Collect;
+
 use flate2::write::GzEncoder;
 use import_tracking_events::decompress::Compression;
-use import_tracking_events::envelope::{Envelope, Message};
-use import_tracking_events::error::{ImportError, SinkError};
+use import_tracking_events::envelope::Envelope;
+use import_tracking_events::error::ImportError;
 use import_tracking_events::pipeline::{self, Progress};
 use import_tracking_events::request::ImportJob;
-use import_tracking_events::sink::{FailedEntry, Sink};
 use import_tracking_events::source::{FileSource, Sources};
 use import_tracking_events::{Config, Summary};
 use serde_json::Value;
-
-/// Keeps every message body it is sent.
-#[derive(Default)]
-struct Collect(Mutex<Vec<Vec<u8>>>);
-
-#[async_trait]
-impl Sink for Collect {
-    async fn send(&self, entries: &[&Message]) -> Result<Vec<FailedEntry>, SinkError> {
-        let mut kept = self.0.lock().unwrap();
-        kept.extend(entries.iter().map(|m| m.body()));
-        Ok(Vec::new())
-    }
-}
 
 fn sample(name: &str) -> Vec<u8> {
     std::fs::read(format!(

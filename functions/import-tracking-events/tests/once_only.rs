@@ -68,13 +68,20 @@ impl Fixture {
     }
 
     async fn run(&self, ttl: Duration) -> Result<RunSummary, ImportError> {
-        let job = ImportJob {
-            source: self.pattern(),
-            profile: "reference".into(),
-            ..ImportJob::default()
-        };
+        self.run_job(
+            &ImportJob {
+                source: self.pattern(),
+                profile: "reference".into(),
+                ..ImportJob::default()
+            },
+            ttl,
+        )
+        .await
+    }
+
+    async fn run_job(&self, job: &ImportJob, ttl: Duration) -> Result<RunSummary, ImportError> {
         discovery::run(
-            &job,
+            job,
             &self.sources.bind(&job.connection),
             Some(Once {
                 store: &self.state,
@@ -270,4 +277,30 @@ async fn a_failed_file_releases_its_claim_and_is_retried_next_run() {
         .await;
     let run = f.run(MINUTE).await.unwrap();
     assert_eq!(run.files_imported, 1);
+}
+
+#[tokio::test]
+async fn a_single_file_source_is_also_imported_once_per_version() {
+    let f = fixture().await;
+    f.drop_file("outbound/daily.csv", file("ONE", 10)).await;
+    let job = ImportJob {
+        source: format!("s3://{}/outbound/daily.csv", f.bucket),
+        profile: "reference".into(),
+        ..ImportJob::default()
+    };
+    let run = || f.run_job(&job, MINUTE);
+    let first = run().await.unwrap();
+    assert_eq!((first.files_imported, first.files_skipped), (1, 0));
+    assert_eq!(first.import_id, first.files[0].import_id);
+    let second = run().await.unwrap();
+    assert_eq!((second.files_imported, second.files_skipped), (0, 1));
+    assert_eq!(second.import_id, "", "nothing new, no import id");
+    assert_eq!(f.delivered().await.len() as u64, first.events_emitted);
+
+    let missing = ImportJob {
+        source: format!("s3://{}/outbound/nope.csv", f.bucket),
+        ..job.clone()
+    };
+    let err = f.run_job(&missing, MINUTE).await.unwrap_err();
+    assert_eq!(err.kind(), "SourceNotFound", "{err}");
 }

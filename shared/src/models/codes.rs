@@ -71,6 +71,36 @@ macro_rules! open_code_enum {
                 Ok(Self::from_wire(&code))
             }
         }
+
+        // Written by hand because a derive would describe a closed enum, and a consumer
+        // validating with it would reject the newer codes it is required to accept. The known
+        // codes stay listed so generated clients and readers still see them.
+        #[cfg(feature = "schema")]
+        impl schemars::JsonSchema for $name {
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                stringify!($name).into()
+            }
+
+            fn schema_id() -> std::borrow::Cow<'static, str> {
+                concat!(module_path!(), "::", stringify!($name)).into()
+            }
+
+            fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                schemars::json_schema!({
+                    "description": concat!(
+                        "Connect's ",
+                        stringify!($name),
+                        "s. An open set: the first alternative lists the codes known when this ",
+                        "schema was generated; any other string is a newer code and must be ",
+                        "accepted, not rejected."
+                    ),
+                    "anyOf": [
+                        { "enum": [$($code),+] },
+                        { "type": "string" }
+                    ]
+                })
+            }
+        }
     };
 }
 

@@ -33,6 +33,7 @@ pub struct TrackingResponse {
 
 /// How the platform applies an imported event to what it already holds for the shipment.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum UpdateMethod {
     #[default]
@@ -56,6 +57,15 @@ impl UpdateMethod {
 /// borrowing from the record it reads, so one definition (and one serde derive) describes both
 /// and their JSON cannot drift apart.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+// The text type is an internal matter; the queue contract states only what consumers see.
+#[cfg_attr(
+    feature = "schema",
+    schemars(
+        description = "One unit of ImportTrackingEvents output. The platform matches it to a \
+                       shipment by `tracking_info.tracking_number` (+ `carrier_name`)."
+    )
+)]
 pub struct ImportedTrackingEvent<S = String> {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tracking_info: Option<TrackingInfo<S>>,
@@ -69,6 +79,7 @@ pub struct ImportedTrackingEvent<S = String> {
 
 /// What is known about one shipment. Every field is optional in Connect.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct TrackingInfo<S = String> {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub carrier_name: Option<S>,
@@ -117,6 +128,7 @@ pub struct TrackingInfo<S = String> {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Dimensions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub length: Option<f64>,
@@ -127,6 +139,7 @@ pub struct Dimensions {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Service<S = String> {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code: Option<S>,
@@ -136,6 +149,7 @@ pub struct Service<S = String> {
 
 /// A point on the map; Connect requires both coordinates whenever `geo` is present.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Geo {
     pub lat: f64,
     pub long: f64,
@@ -143,6 +157,7 @@ pub struct Geo {
 
 /// One scan or status change of a shipment.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct TrackEvent<S = String> {
     /// ISO 8601, always UTC.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -6,27 +6,21 @@
 //! reads it, never buffered whole, and once the last byte is read the transfer's completion reply
 //! is awaited and the control connection is closed with `QUIT`.
 
-use std::future::Future;
 use std::io;
-use std::mem;
-use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
-use std::task::{Context, Poll, ready};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 use secrecy::ExposeSecret;
-use suppaftp::tokio::{
-    AsyncRustlsConnector, AsyncRustlsFtpStream, AsyncRustlsStream, TransferStream,
-};
+use suppaftp::tokio::{AsyncRustlsConnector, AsyncRustlsFtpStream};
 use suppaftp::types::FileType;
 use suppaftp::{FtpError, Status};
-use tokio::io::{AsyncRead, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::rustls::{self, ClientConfig, RootCertStore};
 
+use super::body::CloseAtEof;
 use super::pattern::Pattern;
 use super::timeout::{IdleTimeout, within};
 use super::{
@@ -154,9 +148,12 @@ impl Source for FtpSource {
             },
         )
         .await?;
-        let body = FtpBody {
-            state: BodyState::Reading { transfer, ftp },
-        };
+        // At the end of the data, the file is only complete once the server says so (226).
+        let body = CloseAtEof::new(transfer, |transfer| async move {
+            transfer.finish().await.map_err(io::Error::other)?;
+            quit(ftp).await;
+            Ok(())
+        });
         Ok(Opened {
             body: Box::pin(IdleTimeout::new(body, self.connection.read_timeout)),
             version: size_mtime_version(size, modified),
@@ -340,59 +337,4 @@ fn tls_config(c: &Connection) -> Result<ClientConfig, SourceError> {
         .expect("aws-lc-rs supports the default protocol versions")
         .with_root_certificates(roots)
         .with_no_client_auth())
-}
-
-/// A file's data connection; at its end, the transfer's completion reply and `QUIT`.
-struct FtpBody {
-    state: BodyState,
-}
-
-// The state lives inside the body's one Box for the whole transfer: boxing the big variant
-// again would only add an indirection to every read.
-#[expect(clippy::large_enum_variant, reason = "see above")]
-enum BodyState {
-    Reading {
-        transfer: TransferStream<AsyncRustlsStream>,
-        ftp: Ftp,
-    },
-    Closing(Pin<Box<dyn Future<Output = io::Result<()>> + Send>>),
-    Done,
-}
-
-impl AsyncRead for FtpBody {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        loop {
-            match &mut this.state {
-                BodyState::Reading { transfer, .. } => {
-                    let before = buf.filled().len();
-                    ready!(Pin::new(transfer).poll_read(cx, buf))?;
-                    if buf.filled().len() > before || buf.remaining() == 0 {
-                        return Poll::Ready(Ok(()));
-                    }
-                    // End of data: the file is only complete once the server says so (226).
-                    let BodyState::Reading { transfer, ftp } =
-                        mem::replace(&mut this.state, BodyState::Done)
-                    else {
-                        unreachable!("matched Reading above");
-                    };
-                    this.state = BodyState::Closing(Box::pin(async move {
-                        transfer.finish().await.map_err(io::Error::other)?;
-                        quit(ftp).await;
-                        Ok(())
-                    }));
-                }
-                BodyState::Closing(closing) => {
-                    let result = ready!(closing.as_mut().poll(cx));
-                    this.state = BodyState::Done;
-                    return Poll::Ready(result);
-                }
-                BodyState::Done => return Poll::Ready(Ok(())),
-            }
-        }
-    }
 }

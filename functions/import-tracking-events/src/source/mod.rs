@@ -6,6 +6,7 @@
 //! Remote servers need the request's credentials, so the handler binds [`Sources`] to the job's
 //! [`Connection`] ([`Sources::bind`]) and hands the pipeline the bound dispatcher.
 
+mod body;
 mod connection;
 mod file;
 mod ftp;

@@ -6,12 +6,8 @@
 //! requested offset and streamed; at the end of a file the session is closed and the SSH
 //! connection disconnected.
 
-use std::future::Future;
-use std::io::{self, SeekFrom};
-use std::mem;
-use std::pin::Pin;
+use std::io::SeekFrom;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -23,8 +19,9 @@ use russh_sftp::client::error::Error as SftpError;
 use russh_sftp::client::fs::{File, Metadata};
 use russh_sftp::protocol::StatusCode;
 use secrecy::ExposeSecret;
-use tokio::io::{AsyncRead, AsyncSeekExt, ReadBuf};
+use tokio::io::AsyncSeekExt;
 
+use super::body::CloseAtEof;
 use super::pattern::Pattern;
 use super::timeout::{IdleTimeout, within};
 use super::{
@@ -269,9 +266,12 @@ impl Source for SftpSource {
         )
         .await?;
         let size = meta.len();
-        let body = SftpBody {
-            state: BodyState::Reading { file, session },
-        };
+        let body = CloseAtEof::new(file, |file: File| async move {
+            // Every byte is read: closing can only fail in ways that lose nothing.
+            let _ = file.close().await;
+            session.close().await;
+            Ok(())
+        });
         Ok(Opened {
             body: Box::pin(IdleTimeout::new(body, self.connection.read_timeout)),
             version: size_mtime_version(size, modified(&meta)),
@@ -366,56 +366,5 @@ fn not_found_or<'a>(uri: &'a str, op: &'static str) -> impl FnOnce(SftpError) ->
             }
         }
         _ => sftp_err(uri, op)(source),
-    }
-}
-
-/// A remote file; at its end, the SFTP session and the SSH connection are closed.
-struct SftpBody {
-    state: BodyState,
-}
-
-// The state lives inside the body's one Box for the whole transfer: boxing the big variant
-// again would only add an indirection to every read.
-#[expect(clippy::large_enum_variant, reason = "see above")]
-enum BodyState {
-    Reading { file: File, session: Session },
-    Closing(Pin<Box<dyn Future<Output = ()> + Send>>),
-    Done,
-}
-
-impl AsyncRead for SftpBody {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        loop {
-            match &mut this.state {
-                BodyState::Reading { file, .. } => {
-                    let before = buf.filled().len();
-                    ready!(Pin::new(file).poll_read(cx, buf))?;
-                    if buf.filled().len() > before || buf.remaining() == 0 {
-                        return Poll::Ready(Ok(()));
-                    }
-                    let BodyState::Reading { file, session } =
-                        mem::replace(&mut this.state, BodyState::Done)
-                    else {
-                        unreachable!("matched Reading above");
-                    };
-                    this.state = BodyState::Closing(Box::pin(async move {
-                        // Every byte is read: closing can only fail in ways that lose nothing.
-                        let _ = file.close().await;
-                        session.close().await;
-                    }));
-                }
-                BodyState::Closing(closing) => {
-                    ready!(closing.as_mut().poll(cx));
-                    this.state = BodyState::Done;
-                    return Poll::Ready(Ok(()));
-                }
-                BodyState::Done => return Poll::Ready(Ok(())),
-            }
-        }
     }
 }

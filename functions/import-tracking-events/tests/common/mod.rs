@@ -2,10 +2,14 @@
 
 #![allow(dead_code)]
 
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use async_trait::async_trait;
 use aws_sdk_sqs::types::QueueAttributeName;
-use import_tracking_events::envelope::Envelope;
+use import_tracking_events::envelope::{Envelope, Message};
+use import_tracking_events::error::SinkError;
+use import_tracking_events::sink::{FailedEntry, Sink};
 use serde_json::Value;
 
 pub const HEADER: &str = "TrackingNumber,EventCode,EventDescription,EventDate,EventTime,UtcOffset,City,StateProvince,PostalCode,CountryCode,SignedBy,Latitude,Longitude,EstimatedDelivery,ServiceCode,Weight";
@@ -144,4 +148,17 @@ pub fn reference_file(bytes: usize, bad_every: u64) -> (Vec<u8>, u64) {
 /// The tracking number of record `n` in [`reference_file`].
 pub fn tracking_number(n: u64) -> String {
     format!("1RC{n:015}")
+}
+
+/// Keeps every message body it is sent.
+#[derive(Default)]
+pub struct Collect(pub Mutex<Vec<Vec<u8>>>);
+
+#[async_trait]
+impl Sink for Collect {
+    async fn send(&self, entries: &[&Message]) -> Result<Vec<FailedEntry>, SinkError> {
+        let mut kept = self.0.lock().unwrap();
+        kept.extend(entries.iter().map(|m| m.body()));
+        Ok(Vec::new())
+    }
 }
