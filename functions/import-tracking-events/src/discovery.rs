@@ -17,7 +17,7 @@ use crate::metrics;
 use crate::pipeline::{self, Progress, Summary};
 use crate::request::ImportJob;
 use crate::sink::Sink;
-use crate::source::{Listed, Source};
+use crate::source::{Listed, Source, is_pattern};
 use crate::state::{self, Claim, Done, StateStore};
 
 /// What one run did, over every file it imported.
@@ -97,12 +97,13 @@ pub async fn run(
 ) -> Result<RunSummary, ImportError> {
     let started = std::time::Instant::now();
     let mut summary = RunSummary::new(job);
-    let files = match (&once, is_pattern(&job.source)) {
+    let pattern = is_pattern(&job.source);
+    let files = match (&once, pattern) {
         // A single file without state: no listing needed (nor supported by every source).
         (None, false) => vec![None],
         _ => {
             let mut listed = source.list(&job.source).await?;
-            if listed.is_empty() && !is_pattern(&job.source) {
+            if listed.is_empty() && !pattern {
                 return Err(ImportError::Source(crate::error::SourceError::NotFound {
                     uri: job.source.clone(),
                 }));
@@ -319,13 +320,6 @@ fn is_date_prefix(digits: &str) -> bool {
         (field(0..4), field(4..6), field(6..8)),
         (Some(1990..=2100), Some(1..=12), Some(1..=31))
     )
-}
-
-/// True when the URI's last path segment is a glob (`*`, `?`, `[…]`, `{…}`).
-pub fn is_pattern(uri: &str) -> bool {
-    uri.rsplit('/')
-        .next()
-        .is_some_and(|name| name.contains(['*', '?', '[', '{']))
 }
 
 #[cfg(test)]

@@ -128,6 +128,10 @@ pub async fn run(
     progress: Arc<Progress>,
 ) -> Result<Summary, ImportError> {
     let started = Instant::now();
+    // A run shares one Progress across its files (one live display); this file's own counts
+    // are what it adds to it.
+    let bytes_before = progress.bytes_read.load(Ordering::Relaxed);
+    let records_before = progress.records_read.load(Ordering::Relaxed);
     let profile = Profile::builtin(&job.profile)?;
     if profile.format == Format::Api {
         return Err(shared::ProfileError::NotAFileProfile {
@@ -285,8 +289,8 @@ pub async fn run(
         profile: profile.name,
         status: "complete",
         compression,
-        bytes_read: progress.bytes_read.load(Ordering::Relaxed),
-        records_read: progress.records_read.load(Ordering::Relaxed),
+        bytes_read: progress.bytes_read.load(Ordering::Relaxed) - bytes_before,
+        records_read: progress.records_read.load(Ordering::Relaxed) - records_before,
         events_emitted: packed.events,
         records_rejected: packed.rejected,
         messages_sent: delivered.messages,

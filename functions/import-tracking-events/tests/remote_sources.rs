@@ -582,6 +582,12 @@ async fn gzipd_files_on_every_server_are_imported_once_through_the_handler() {
         let first = run(event.clone()).await;
         assert_eq!(first.files_imported, 2, "{server:?}");
         assert_eq!(first.events_emitted, 2 * 61, "{server:?}");
+        // Each file counts only its own records, and the run totals them.
+        assert_eq!(first.records_read, 2 * 63, "{server:?}");
+        assert!(
+            first.files.iter().all(|f| f.records_read == 63),
+            "{server:?}"
+        );
         for file in &first.files {
             assert_eq!(
                 serde_json::to_value(file.compression).unwrap(),

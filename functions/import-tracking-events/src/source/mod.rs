@@ -18,6 +18,7 @@ mod timeout;
 pub use connection::{Connection, Fingerprint};
 pub use file::FileSource;
 pub use ftp::FtpSource;
+pub use pattern::is_pattern;
 pub use s3::S3Source;
 pub use sftp::SftpSource;
 

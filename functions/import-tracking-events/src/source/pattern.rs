@@ -7,6 +7,14 @@ use crate::error::SourceError;
 
 const GLOB_CHARS: &[char] = &['*', '?', '[', '{'];
 
+/// True when the URI's last path segment is a glob (`*`, `?`, `[…]`, `{…}`): the source names
+/// files to discover rather than one file.
+pub fn is_pattern(uri: &str) -> bool {
+    uri.rsplit('/')
+        .next()
+        .is_some_and(|name| name.contains(GLOB_CHARS))
+}
+
 /// A pattern's directory and its compiled file-name glob.
 pub(super) struct Pattern {
     /// Everything up to and including the last `/` of the path ("" when there is none).
