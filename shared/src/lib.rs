@@ -13,8 +13,10 @@
 //! - [`error`]: profile and read errors, rejections, record positions, and [`report`] for an
 //!   error's whole chain.
 //! - [`env`]: typed reading of environment configuration.
+//! - [`deadline`]: the Lambda invocation deadline, told apart from what local emulators send.
 
 pub mod datetime;
+pub mod deadline;
 pub mod env;
 pub mod error;
 pub mod mapper;

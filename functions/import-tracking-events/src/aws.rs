@@ -1,9 +1,15 @@
 //! AWS clients, built once per execution environment from the standard configuration chain
 //! (which honours `AWS_ENDPOINT_URL`, so local stand-ins need no code).
 
+use async_trait::async_trait;
 use aws_config::retry::RetryConfig;
+use aws_sdk_lambda::primitives::Blob;
+use aws_sdk_lambda::types::InvocationType;
+use serde_json::Value;
 
 use crate::config::Config;
+use crate::error::ContinueError;
+use crate::handler::Continuation;
 use crate::source::{FileSource, S3Source, Sources};
 use crate::state::S3StateStore;
 
@@ -45,4 +51,37 @@ pub fn state(shared: &aws_config::SdkConfig, config: &Config) -> Option<S3StateS
         bucket,
         config.state_prefix.clone(),
     ))
+}
+
+/// Continues an import in a new invocation: an asynchronous (`Event`) invoke of the function.
+#[derive(Debug, Clone)]
+pub struct LambdaContinuation {
+    client: aws_sdk_lambda::Client,
+}
+
+impl LambdaContinuation {
+    pub fn new(shared: &aws_config::SdkConfig) -> Self {
+        LambdaContinuation {
+            client: aws_sdk_lambda::Client::new(shared),
+        }
+    }
+}
+
+#[async_trait]
+impl Continuation for LambdaContinuation {
+    async fn start(&self, function: &str, payload: &Value) -> Result<(), ContinueError> {
+        let body = serde_json::to_vec(payload).expect("a JSON value serializes");
+        self.client
+            .invoke()
+            .function_name(function)
+            .invocation_type(InvocationType::Event)
+            .payload(Blob::new(body))
+            .send()
+            .await
+            .map_err(|source| ContinueError::Invoke {
+                function: function.to_owned(),
+                source: Box::new(source),
+            })?;
+        Ok(())
+    }
 }

@@ -39,6 +39,17 @@ pub struct Config {
     pub state_bucket: Option<String>,
     /// `STATE_PREFIX`: key prefix of the state documents in `STATE_BUCKET`.
     pub state_prefix: String,
+    /// `SOURCE_RETRIES`: reopens of a source whose connection dropped mid-stream, in a row
+    /// without progress, before the import fails.
+    pub source_retries: usize,
+    /// `SOURCE_RETRY_BASE_MS`: first delay before reopening (doubles, with jitter).
+    pub source_retry_base: Duration,
+    /// `CHECKPOINT_INTERVAL_MS`: least time between two checkpoints while delivery advances;
+    /// a crash repeats at most about this much work.
+    pub checkpoint_interval: Duration,
+    /// `DEADLINE_MARGIN_MS`: how long before the invocation's deadline the import stops
+    /// reading, lets in-flight sends finish, checkpoints and continues in a new invocation.
+    pub deadline_margin: Duration,
     /// `CLAIM_TTL_SECS`: how long a run's claim on a file holds if the run dies without
     /// releasing it. Longer than the function's timeout, so a live run keeps its claim.
     pub claim_ttl: Duration,
@@ -69,8 +80,14 @@ impl Default for Config {
             source_read_timeout: Duration::from_secs(60),
             state_bucket: None,
             state_prefix: "import-state/".to_owned(),
-            // Lambda's longest run (900 s) and a margin.
-            claim_ttl: Duration::from_secs(960),
+            source_retries: 4,
+            source_retry_base: Duration::from_millis(250),
+            checkpoint_interval: Duration::from_secs(2),
+            deadline_margin: Duration::from_secs(30),
+            // Checkpoints renew the claim (at least every quarter of this) while a run lives,
+            // so it only has to outlast a stalled run's pauses; a dead run's file is free
+            // again two minutes after its last checkpoint.
+            claim_ttl: Duration::from_secs(120),
             emf_metrics: false,
         }
     }
@@ -116,6 +133,22 @@ impl Config {
             )?),
             state_bucket: env::value(&get, "STATE_BUCKET"),
             state_prefix: env::value(&get, "STATE_PREFIX").unwrap_or(d.state_prefix),
+            source_retries: env::number(&get, "SOURCE_RETRIES", d.source_retries)?,
+            source_retry_base: Duration::from_millis(env::number(
+                &get,
+                "SOURCE_RETRY_BASE_MS",
+                d.source_retry_base.as_millis() as u64,
+            )?),
+            checkpoint_interval: Duration::from_millis(env::number(
+                &get,
+                "CHECKPOINT_INTERVAL_MS",
+                d.checkpoint_interval.as_millis() as u64,
+            )?),
+            deadline_margin: Duration::from_millis(env::number(
+                &get,
+                "DEADLINE_MARGIN_MS",
+                d.deadline_margin.as_millis() as u64,
+            )?),
             claim_ttl: Duration::from_secs(env::number(
                 &get,
                 "CLAIM_TTL_SECS",

@@ -5,24 +5,25 @@ use std::io;
 use std::pin::Pin;
 
 use async_compression::tokio::bufread::GzipDecoder;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncReadExt, BufReader};
 
 /// gzip's magic number (RFC 1952, ID1 ID2).
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
 /// How a source's bytes were encoded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Compression {
     None,
     Gzip,
 }
 
-pub type Body = Pin<Box<dyn AsyncRead + Send>>;
+/// A byte stream, borrowing its source for as long as it may need to reopen it.
+pub type Body<'a> = Pin<Box<dyn AsyncRead + Send + 'a>>;
 
 /// Looks at the first bytes of `body` and returns a reader of its plain content.
-pub async fn detect(mut body: Body) -> io::Result<(Body, Compression)> {
+pub async fn detect(mut body: Body<'_>) -> io::Result<(Body<'_>, Compression)> {
     // A stream may hand over its first byte alone, so read until two are in or the stream ends.
     let mut head = [0u8; 2];
     let mut have = 0;

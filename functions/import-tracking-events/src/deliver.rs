@@ -13,10 +13,11 @@ use std::time::Duration;
 use backon::{BackoffBuilder, ExponentialBuilder};
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
+use crate::checkpoint::Mark;
 use crate::envelope::Batch;
-use crate::error::{ImportError, SinkError};
+use crate::error::SinkError;
 use crate::sink::Sink;
 
 /// How hard to try before giving up on an entry.
@@ -32,8 +33,15 @@ pub struct Delivered {
     pub messages: u64,
     pub batch_requests: u64,
     pub message_bytes: u64,
-    /// Every record up to this one is delivered.
-    pub through_record: u64,
+    /// The furthest mark whose batch, and every batch before it, landed.
+    pub mark: Mark,
+}
+
+/// Delivery that stopped at an entry it could not send.
+#[derive(Debug)]
+pub struct Failed {
+    pub delivered: Delivered,
+    pub source: SinkError,
 }
 
 /// Sends one batch, resending failed entries alone. Returns the number of requests made.
@@ -77,71 +85,89 @@ pub async fn send_batch(
     }
 }
 
-/// Tracks the contiguous prefix of delivered chunks.
+/// The furthest mark of the longest run of consecutive batches that landed.
 #[derive(Debug)]
 struct Watermark {
-    next_chunk: u64,
-    through_record: u64,
-    done: BTreeMap<u64, u64>,
+    next_seq: u64,
+    mark: Mark,
+    done: BTreeMap<u64, Option<Mark>>,
 }
 
 impl Watermark {
-    fn new(first_chunk: u64) -> Self {
+    fn new(start: Mark) -> Self {
         Watermark {
-            next_chunk: first_chunk,
-            through_record: 0,
+            next_seq: 0,
+            mark: start,
             done: BTreeMap::new(),
         }
     }
 
-    fn complete(&mut self, batch: &Batch) {
-        for m in &batch.messages {
-            self.done.insert(m.chunk, m.last_record);
+    /// Records batch `seq` as landed; true when the mark moved.
+    fn complete(&mut self, seq: u64, mark: Option<Mark>) -> bool {
+        self.done.insert(seq, mark);
+        let before = self.mark;
+        while let Some(mark) = self.done.remove(&self.next_seq) {
+            if let Some(mark) = mark {
+                self.mark = mark;
+            }
+            self.next_seq += 1;
         }
-        while let Some(last) = self.done.remove(&self.next_chunk) {
-            self.through_record = last;
-            self.next_chunk += 1;
-        }
+        self.mark != before
     }
 }
 
-/// Drains `batches` into `sink` with at most `concurrency` requests in flight.
+/// Drains `batches` into `sink` with at most `concurrency` requests in flight, publishing the
+/// delivered mark on `marks` as it advances (from `start`, where the import began).
 pub async fn run(
     sink: Arc<dyn Sink>,
     mut batches: mpsc::Receiver<Batch>,
     concurrency: usize,
     policy: RetryPolicy,
-) -> Result<Delivered, ImportError> {
-    let mut delivered = Delivered::default();
-    let mut watermark = Watermark::new(1);
+    start: Mark,
+    marks: Option<watch::Sender<Mark>>,
+) -> Result<Delivered, Failed> {
+    let mut delivered = Delivered {
+        mark: start,
+        ..Delivered::default()
+    };
+    let mut watermark = Watermark::new(start);
     let mut in_flight = FuturesUnordered::new();
+    let mut next_seq = 0;
     let mut open = true;
+    let mut landed = |delivered: &mut Delivered, seq: u64, mark: Option<Mark>| {
+        if watermark.complete(seq, mark) {
+            delivered.mark = watermark.mark;
+            if let Some(marks) = &marks {
+                marks.send_replace(watermark.mark);
+            }
+        }
+    };
     loop {
         tokio::select! {
             batch = batches.recv(), if open && in_flight.len() < concurrency => match batch {
                 Some(batch) => {
+                    let seq = next_seq;
+                    next_seq += 1;
+                    if batch.messages.is_empty() {
+                        landed(&mut delivered, seq, batch.mark);
+                        continue;
+                    }
                     let sink = Arc::clone(&sink);
                     in_flight.push(async move {
                         let result = send_batch(sink.as_ref(), &batch, policy).await;
-                        (batch, result)
+                        (seq, batch, result)
                     });
                 }
                 None => open = false,
             },
-            Some((batch, result)) = in_flight.next(), if !in_flight.is_empty() => match result {
+            Some((seq, batch, result)) = in_flight.next(), if !in_flight.is_empty() => match result {
                 Ok(requests) => {
                     delivered.batch_requests += requests;
                     delivered.messages += batch.messages.len() as u64;
                     delivered.message_bytes += batch.bytes() as u64;
-                    watermark.complete(&batch);
-                    delivered.through_record = watermark.through_record;
+                    landed(&mut delivered, seq, batch.mark);
                 }
-                Err(source) => {
-                    return Err(ImportError::Delivery {
-                        delivered_through: watermark.through_record,
-                        source,
-                    });
-                }
+                Err(source) => return Err(Failed { delivered, source }),
             },
             else => break,
         }
@@ -187,9 +213,16 @@ mod tests {
         }
     }
 
+    /// Chunks `chunks`, ten records each, with the mark of their last record.
     fn batch(chunks: std::ops::RangeInclusive<u64>) -> Batch {
+        let last = *chunks.end();
         Batch {
             messages: chunks.map(|c| message(c, 64)).collect(),
+            mark: Some(Mark {
+                through_record: last * 10,
+                next_chunk: last + 1,
+                ..Mark::default()
+            }),
         }
     }
 
@@ -223,18 +256,18 @@ mod tests {
             tx.send(b).await.unwrap();
         }
         drop(tx);
-        let err = run(sink, rx, 1, FAST).await.unwrap_err();
-        match err {
-            ImportError::Delivery {
-                delivered_through,
-                source:
-                    SinkError::EntriesFailed {
-                        failed, attempts, ..
-                    },
-            } => {
-                assert_eq!(delivered_through, 100, "chunks 1..=10 landed");
-                assert_eq!((failed, attempts), (1, 3));
-            }
+        let err = run(sink, rx, 1, FAST, Mark::start(), None)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.delivered.mark.through_record, 100,
+            "chunks 1..=10 landed"
+        );
+        assert_eq!(err.delivered.mark.next_chunk, 11);
+        match err.source {
+            SinkError::EntriesFailed {
+                failed, attempts, ..
+            } => assert_eq!((failed, attempts), (1, 3)),
             other => panic!("unexpected {other}"),
         }
     }
@@ -251,10 +284,31 @@ mod tests {
                 tx.send(batch(start..=start + 4)).await.unwrap();
             }
         });
-        let delivered = run(sink, rx, 4, FAST).await.unwrap();
+        let (marks, mut seen) = watch::channel(Mark::start());
+        let delivered = run(sink, rx, 4, FAST, Mark::start(), Some(marks))
+            .await
+            .unwrap();
         producer.await.unwrap();
         assert_eq!(delivered.messages, 50);
         assert_eq!(delivered.batch_requests, 11);
-        assert_eq!(delivered.through_record, 500);
+        assert_eq!(delivered.mark.through_record, 500);
+        assert_eq!(seen.borrow_and_update().next_chunk, 51);
+    }
+
+    #[tokio::test]
+    async fn the_mark_waits_for_every_earlier_batch() {
+        let mut w = Watermark::new(Mark::start());
+        let mark = |r| {
+            Some(Mark {
+                through_record: r,
+                ..Mark::default()
+            })
+        };
+        assert!(!w.complete(1, mark(20)), "batch 0 is still out");
+        assert!(!w.complete(2, None));
+        assert!(w.complete(0, mark(10)));
+        assert_eq!(w.mark.through_record, 20, "0 and 1 landed; 2 has no mark");
+        assert!(w.complete(3, mark(40)));
+        assert_eq!(w.mark.through_record, 40);
     }
 }

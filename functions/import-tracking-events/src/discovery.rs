@@ -11,6 +11,7 @@ use std::sync::Arc;
 use chrono::{Duration as ChronoDuration, Utc};
 use serde::Serialize;
 
+use crate::checkpoint::Tracker;
 use crate::config::Config;
 use crate::error::ImportError;
 use crate::metrics;
@@ -18,7 +19,7 @@ use crate::pipeline::{self, Progress, Summary};
 use crate::request::ImportJob;
 use crate::sink::Sink;
 use crate::source::{Listed, Source, is_pattern};
-use crate::state::{self, Claim, Done, StateStore};
+use crate::state::{self, Checkpoint, Claim, Done, StateStore};
 
 /// What one run did, over every file it imported.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -29,7 +30,9 @@ pub struct RunSummary {
     /// The source URI or pattern of the run.
     pub source: String,
     pub profile: String,
-    /// `complete`: every new file was imported.
+    /// `complete`: every new file was imported. `continued`: the run reached its deadline
+    /// mid-file, checkpointed, and handed over to a new invocation (the last of `files` says
+    /// how far it got).
     pub status: &'static str,
     pub files_imported: u64,
     /// Files already imported at their current version, or being imported by another run.
@@ -80,20 +83,24 @@ impl RunSummary {
     }
 }
 
-/// Where a run keeps its once-only state, and how long its claims last.
-pub struct Once<'a> {
-    pub store: &'a dyn StateStore,
+/// Where a run keeps its once-only state and checkpoints, and how long its claims last.
+pub struct Once {
+    pub store: Arc<dyn StateStore>,
     pub claim_ttl: std::time::Duration,
 }
+
+/// When a run must stop reading to leave time for delivering, checkpointing and handing over.
+pub type StopAt = Option<tokio::time::Instant>;
 
 /// Runs `job`: every new file its source names, one after another.
 pub async fn run(
     job: &ImportJob,
     source: &dyn Source,
-    once: Option<Once<'_>>,
+    once: Option<Once>,
     sink: Arc<dyn Sink>,
     config: &Config,
     progress: Arc<Progress>,
+    stop_at: StopAt,
 ) -> Result<RunSummary, ImportError> {
     let started = std::time::Instant::now();
     let mut summary = RunSummary::new(job);
@@ -120,22 +127,41 @@ pub async fn run(
         let uri = file
             .as_ref()
             .map_or(job.source.as_str(), |f| f.uri.as_str());
-        if let (Some(once), Some(file)) = (&once, &file)
-            && !claim(once, &connection, &job.source, &run_id, file).await?
-        {
-            summary.files_skipped += 1;
-            continue;
+        let mut resume = None;
+        if let (Some(once), Some(file)) = (&once, &file) {
+            match claim(once, &connection, &job.source, &run_id, file).await? {
+                Claimed::No => {
+                    summary.files_skipped += 1;
+                    continue;
+                }
+                Claimed::Yes(checkpoint) => resume = checkpoint,
+            }
         }
         let file_job = ImportJob {
             source: uri.to_owned(),
             ..job.clone()
         };
-        let result = pipeline::run(
+        let options = pipeline::Options {
+            tracker: once.as_ref().map(|once| Tracker {
+                store: Arc::clone(&once.store),
+                connection: connection.clone(),
+                source: job.source.clone(),
+                uri: uri.to_owned(),
+                run_id: run_id.clone(),
+                claim_ttl: once.claim_ttl,
+                interval: config.checkpoint_interval,
+            }),
+            resume,
+            // Without state there is nowhere to continue from: read to the end.
+            stop_at: stop_at.filter(|_| once.is_some()),
+        };
+        let result = pipeline::run_file(
             &file_job,
             source,
             Arc::clone(&sink),
             config,
             Arc::clone(&progress),
+            options,
         )
         .await;
         let imported = match result {
@@ -147,6 +173,15 @@ pub async fn run(
                 return Err(err);
             }
         };
+        if imported.status == "continued" {
+            // The checkpoint holds the place; the next invocation claims the file again.
+            if let (Some(once), Some(file)) = (&once, &file) {
+                release(once, &connection, &job.source, &run_id, &file.uri).await;
+            }
+            summary.status = "continued";
+            summary.add(imported);
+            break;
+        }
         if let Some(once) = &once {
             mark_done(once, &connection, &job.source, &run_id, &imported).await?;
         }
@@ -178,16 +213,24 @@ pub async fn run(
     Ok(summary)
 }
 
-/// Claims `file` for this run; `false` when it is done at this version or another run holds it.
+/// Whether a run may import a file, and from where.
+enum Claimed {
+    /// Done at this version, or another run holds it.
+    No,
+    /// Claimed; resume from this checkpoint if an earlier run left one at this version.
+    Yes(Option<Checkpoint>),
+}
+
+/// Claims `file` for this run.
 async fn claim(
-    once: &Once<'_>,
+    once: &Once,
     connection: &str,
     source: &str,
     run_id: &str,
     file: &Listed,
-) -> Result<bool, ImportError> {
-    let ttl = ChronoDuration::from_std(once.claim_ttl).unwrap_or(ChronoDuration::minutes(16));
-    let claimed = state::update(once.store, connection, source, |state| {
+) -> Result<Claimed, ImportError> {
+    let ttl = ChronoDuration::from_std(once.claim_ttl).unwrap_or(ChronoDuration::minutes(2));
+    let claimed = state::update(once.store.as_ref(), connection, source, |state| {
         let now = Utc::now();
         if state.is_done(&file.uri, &file.version) {
             return None;
@@ -195,6 +238,14 @@ async fn claim(
         if let Some(other) = state.claimed_by_other(&file.uri, run_id, now) {
             tracing::info!(file = %file.uri, run = %other.run_id, "another run is importing this file");
             return None;
+        }
+        // A checkpoint of another version is of a file that has since been replaced.
+        if state
+            .checkpoints
+            .get(&file.uri)
+            .is_some_and(|c| c.version != file.version)
+        {
+            state.checkpoints.remove(&file.uri);
         }
         state.claims.insert(
             file.uri.clone(),
@@ -204,21 +255,24 @@ async fn claim(
                 expires_at: now + ttl,
             },
         );
-        Some(())
+        Some(state.checkpoint(&file.uri, &file.version).cloned())
     })
     .await?;
-    Ok(claimed.is_some())
+    Ok(match claimed {
+        Some(checkpoint) => Claimed::Yes(checkpoint),
+        None => Claimed::No,
+    })
 }
 
 /// Records `imported` as done and drops this run's claim on it.
 async fn mark_done(
-    once: &Once<'_>,
+    once: &Once,
     connection: &str,
     source: &str,
     run_id: &str,
     imported: &Summary,
 ) -> Result<(), ImportError> {
-    state::update(once.store, connection, source, |state| {
+    state::update(once.store.as_ref(), connection, source, |state| {
         if state
             .claims
             .get(&imported.source)
@@ -226,6 +280,7 @@ async fn mark_done(
         {
             state.claims.remove(&imported.source);
         }
+        state.checkpoints.remove(&imported.source);
         state.done.insert(
             imported.source.clone(),
             Done {
@@ -247,8 +302,8 @@ async fn mark_done(
 
 /// Drops this run's claim after a failure, so the next run need not wait for it to expire.
 /// Best effort: an unreleased claim only delays the retry until it expires.
-async fn release(once: &Once<'_>, connection: &str, source: &str, run_id: &str, uri: &str) {
-    let released = state::update(once.store, connection, source, |state| {
+async fn release(once: &Once, connection: &str, source: &str, run_id: &str, uri: &str) {
+    let released = state::update(once.store.as_ref(), connection, source, |state| {
         let ours = state.claims.get(uri).is_some_and(|c| c.run_id == run_id);
         ours.then(|| state.claims.remove(uri))
     })

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use shared::models::ImportedTrackingEvent;
 
+use crate::checkpoint::Mark;
 use crate::config::SQS_MAX_ENTRIES;
 
 /// The `schema` of every message.
@@ -201,6 +202,22 @@ impl Packer {
         packer
     }
 
+    /// Continues an import whose first `chunk - 1` chunks were cut by an earlier run.
+    pub fn starting_at_chunk(mut self, chunk: u64) -> Packer {
+        self.next_chunk = chunk.max(1);
+        self
+    }
+
+    /// The chunk number the next message gets.
+    pub fn next_chunk(&self) -> u64 {
+        self.next_chunk
+    }
+
+    /// The first record of the message being filled; `None` when it is empty.
+    pub fn open_since(&self) -> Option<u64> {
+        (!self.events.is_empty()).then_some(self.first_record)
+    }
+
     /// The largest event that fits in an otherwise empty message.
     pub fn max_event_bytes(&self) -> usize {
         self.max_bytes
@@ -294,6 +311,9 @@ impl Packer {
 #[derive(Debug, Clone, Default)]
 pub struct Batch {
     pub messages: Vec<Message>,
+    /// The settled point once this batch (and every batch before it) is delivered. A batch
+    /// with a mark and no messages only moves the checkpoint (through rejected records).
+    pub mark: Option<Mark>,
 }
 
 impl Batch {

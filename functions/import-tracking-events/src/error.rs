@@ -32,14 +32,27 @@ pub enum ImportError {
         #[source]
         source: shared::ReadError,
     },
-    #[error("delivery failed; every record up to record {delivered_through} was delivered")]
+    #[error(
+        "delivery failed; every record up to record {delivered_through} was delivered{}",
+        if *.checkpointed { " and checkpointed: the next run resumes after it" } else { "" }
+    )]
     Delivery {
         delivered_through: u64,
+        /// The delivered part is recorded in the state store.
+        checkpointed: bool,
         #[source]
         source: SinkError,
     },
     #[error(transparent)]
     State(#[from] StateError),
+    #[error(
+        "stopped before the deadline with records up to {through_record} delivered and checkpointed, but the continuation could not be started; a retry or the next run resumes from the checkpoint"
+    )]
+    Continue {
+        through_record: u64,
+        #[source]
+        source: ContinueError,
+    },
     #[error("the import pipeline stopped unexpectedly: {0}")]
     Pipeline(&'static str),
 }
@@ -71,6 +84,22 @@ pub enum SourceError {
     Unsupported { uri: String, what: &'static str },
     #[error("{uri}: no such object")]
     NotFound { uri: String },
+    #[error(
+        "{uri}: the connection dropped at byte {offset} and reopening it failed {attempts} times in a row"
+    )]
+    Cut {
+        uri: String,
+        offset: u64,
+        attempts: usize,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{uri}: the file changed while it was being read (version {was}, now {now})")]
+    Changed {
+        uri: String,
+        was: String,
+        now: String,
+    },
     #[error("{uri}: S3 GetObject failed")]
     S3 {
         uri: String,
@@ -155,6 +184,8 @@ pub enum SourceError {
 pub enum StateError {
     #[error("state of connection {connection} changed while it was being updated")]
     Conflict { connection: String },
+    #[error("{uri}: run {run} took this file over (this run's claim lapsed); stopping")]
+    ClaimLost { uri: String, run: String },
     #[error("{uri}: reading import state failed")]
     S3Get {
         uri: String,
@@ -229,6 +260,7 @@ impl ImportError {
             ImportError::Read { .. } => "InvalidFile",
             ImportError::Delivery { .. } => "DeliveryFailed",
             ImportError::State(_) => "StateUnavailable",
+            ImportError::Continue { .. } => "ContinuationFailed",
             ImportError::Pipeline(_) => "InternalError",
         }
     }
@@ -241,4 +273,16 @@ impl From<ImportError> for lambda_runtime::Diagnostic {
             error_message: shared::report(&err),
         }
     }
+}
+
+/// A continuation that could not be started.
+#[derive(Debug, thiserror::Error)]
+pub enum ContinueError {
+    #[error("invoking {function} asynchronously failed")]
+    Invoke {
+        function: String,
+        #[source]
+        source:
+            Box<aws_sdk_lambda::error::SdkError<aws_sdk_lambda::operation::invoke::InvokeError>>,
+    },
 }

@@ -10,7 +10,10 @@
 //! - [`discovery`]: one scheduled run: list a pattern, import each new file once, oldest first.
 //! - [`pipeline`]: reader → encoders → packer → delivery, with bounded channels.
 //! - [`envelope`]: the queue message contract and the packing of events into messages/batches.
-//! - [`deliver`]: concurrent sends, resending failed entries, the delivered-records watermark.
+//! - [`deliver`]: concurrent sends, resending failed entries, the delivered mark.
+//! - [`checkpoint`]: settled points of a file, saved as delivery confirms them, so a run cut
+//!   short (deadline, crash, lost connection, spent retries) is resumed, not repeated.
+//! - [`rejects`]: rejected records with their raw text, stored for an operator to replay.
 //! - [`decompress`]: gzip found by its magic bytes and decompressed as it streams.
 //! - [`source`]: the source port (open a URI at an offset, list a pattern, tidy up after import)
 //!   and its S3, file, FTP/FTPS and SFTP adapters.
@@ -24,6 +27,7 @@
 //! The `tracking-import` binary runs the same pipeline from the command line.
 
 pub mod aws;
+pub mod checkpoint;
 pub mod config;
 pub mod decompress;
 pub mod deliver;
@@ -34,6 +38,7 @@ pub mod handler;
 pub mod memory;
 pub mod metrics;
 pub mod pipeline;
+pub mod rejects;
 pub mod request;
 pub mod sink;
 pub mod source;

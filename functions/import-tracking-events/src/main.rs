@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use import_tracking_events::handler::App;
+use import_tracking_events::handler::{App, Invocation};
 use import_tracking_events::sink::SqsSink;
 use import_tracking_events::{Config, ImportError, aws};
 use lambda_runtime::{Error, LambdaEvent, run, service_fn, tracing};
@@ -19,17 +19,23 @@ async fn main() -> Result<(), Error> {
         var: "QUEUE_URL",
         reason: "required: the SQS queue the events are sent to".into(),
     })?;
-    let shared = aws::load().await;
+    let aws_config = aws::load().await;
     let app = Arc::new(App {
-        source: Arc::new(aws::sources(&shared, &config)),
-        sink: Arc::new(SqsSink::new(aws::sqs(&shared), queue_url)),
-        state: aws::state(&shared, &config).map(|s| Arc::new(s) as _),
+        source: Arc::new(aws::sources(&aws_config, &config)),
+        sink: Arc::new(SqsSink::new(aws::sqs(&aws_config), queue_url)),
+        state: aws::state(&aws_config, &config).map(|s| Arc::new(s) as _),
+        continuation: Some(Arc::new(aws::LambdaContinuation::new(&aws_config))),
         config,
     });
 
     run(service_fn(move |event: LambdaEvent<Value>| {
         let app = Arc::clone(&app);
-        async move { app.handle(event.payload).await }
+        let invocation = Invocation {
+            deadline: shared::deadline::from_epoch_ms(event.context.deadline)
+                .map(tokio::time::Instant::from_std),
+            function_arn: Some(event.context.invoked_function_arn),
+        };
+        async move { app.handle_invocation(event.payload, invocation).await }
     }))
     .await
 }

@@ -139,6 +139,8 @@ mod tests {
             batch_requests: 1,
             message_bytes: 900_000,
             delivered_through_record: 1000,
+            resumed_from_record: 0,
+            segments: 1,
             elapsed_ms: 1234,
             rejected: Vec::new(),
         }

@@ -61,6 +61,7 @@ async fn app(bucket: &str) -> (App, aws_sdk_sqs::Client, String) {
         }),
         sink: Arc::new(SqsSink::new(sqs.clone(), queue_url.clone())),
         state: None,
+        continuation: None,
     };
     (app, sqs, queue_url)
 }

@@ -84,12 +84,13 @@ impl Fixture {
             job,
             &self.sources.bind(&job.connection),
             Some(Once {
-                store: &self.state,
+                store: Arc::new(self.state.clone()),
                 claim_ttl: ttl,
             }),
             Arc::new(SqsSink::new(self.sqs.clone(), self.queue_url.clone())),
             &Config::default(),
             Arc::new(Progress::default()),
+            None,
         )
         .await
     }

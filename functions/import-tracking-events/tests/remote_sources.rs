@@ -472,6 +472,7 @@ async fn a_plain_csv_imports_end_to_end_over_ftp_and_is_moved_after_import() {
         }),
         sink: Arc::new(SqsSink::new(sqs.clone(), queue_url.clone())),
         state: None,
+        continuation: None,
     };
     // Credentials the way Connect hands them over: the password in connection_context.
     let event = serde_json::json!({
@@ -552,6 +553,7 @@ async fn gzipd_files_on_every_server_are_imported_once_through_the_handler() {
             state_bucket,
             "import-state/".into(),
         ))),
+        continuation: None,
     };
     for server in SERVERS {
         let dir = server.dir();

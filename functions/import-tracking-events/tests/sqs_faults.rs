@@ -22,12 +22,14 @@ use hyper::{Request, Response, StatusCode};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
+use import_tracking_events::discovery::{self, Once};
 use import_tracking_events::envelope::Envelope;
 use import_tracking_events::error::{ImportError, SinkError};
 use import_tracking_events::pipeline::{self, Progress};
 use import_tracking_events::request::ImportJob;
 use import_tracking_events::sink::SqsSink;
 use import_tracking_events::source::{FileSource, S3Source, Sources};
+use import_tracking_events::state::{self, MemoryStateStore, StateStore};
 use import_tracking_events::{Config, Summary};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
@@ -91,6 +93,8 @@ struct Shared {
     client: Client<HttpConnector, Full<Bytes>>,
     fail: FailurePlan,
     refuse: RefusalPlan,
+    /// Once set, no entry is failed any more (the fault has passed).
+    healed: std::sync::atomic::AtomicBool,
     state: Mutex<State>,
 }
 
@@ -116,6 +120,7 @@ impl Proxy {
             client: Client::builder(TokioExecutor::new()).build_http(),
             fail,
             refuse,
+            healed: Default::default(),
             state: Mutex::new(State::default()),
         });
         let for_accept = Arc::clone(&shared);
@@ -149,6 +154,13 @@ impl Proxy {
             shared,
             accept,
         }
+    }
+
+    /// Stops injecting entry failures.
+    fn heal(&self) {
+        self.shared
+            .healed
+            .store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
     fn counts<T>(&self, f: impl FnOnce(&Counts) -> T) -> T {
@@ -214,7 +226,9 @@ impl Shared {
             let (mut kept, mut failed) = (Vec::new(), Vec::new());
             for (entry, &chunk) in entries.into_iter().zip(&chunks) {
                 let so_far = state.failed_so_far.entry(chunk).or_default();
-                if *so_far < (self.fail)(chunk) {
+                if !self.healed.load(std::sync::atomic::Ordering::SeqCst)
+                    && *so_far < (self.fail)(chunk)
+                {
                     *so_far += 1;
                     failed.push(json!({
                         "Id": entry["Id"],
@@ -561,6 +575,7 @@ async fn an_entry_failing_forever_fails_the_import_at_the_last_complete_batch() 
     assert_eq!(err.kind(), "DeliveryFailed");
     let ImportError::Delivery {
         delivered_through,
+        checkpointed: false,
         source:
             SinkError::EntriesFailed {
                 failed,
@@ -610,4 +625,104 @@ async fn an_entry_failing_forever_fails_the_import_at_the_last_complete_batch() 
     // failed, so only the records of chunks 1..=20 are reported as delivered.
     assert_eq!(delivered_through, last_record(20));
     assert!(delivered_through < last_record(STUCK_CHUNK - 1));
+}
+
+/// The same stuck entry, with a state store: the failed run checkpoints what was delivered and
+/// says so; once the fault passes, the next run resumes at the checkpoint, and the only chunks
+/// sent twice are those of the failed batch (after the checkpoint), identical both times.
+#[tokio::test]
+async fn spent_retries_checkpoint_what_was_delivered_and_the_next_run_resumes_there() {
+    let f = fixture(stuck, never).await;
+    let config = Config {
+        max_message_bytes: MESSAGE_BYTES,
+        send_retry_base: Duration::from_millis(5),
+        send_concurrency: 1,
+        send_attempts: 3,
+        ..Config::default()
+    };
+    let store: Arc<dyn StateStore> = Arc::new(MemoryStateStore::default());
+    let sources = Sources {
+        s3: Some(S3Source::new(f.s3.clone())),
+        file: FileSource,
+    };
+    let sink: Arc<dyn import_tracking_events::sink::Sink> =
+        Arc::new(SqsSink::new(f.sqs_via_proxy.clone(), f.queue_url.clone()));
+    let job = ImportJob {
+        source: f.uri.clone(),
+        profile: "reference".into(),
+        ..ImportJob::default()
+    };
+    let run = || {
+        discovery::run(
+            &job,
+            &sources,
+            Some(Once {
+                store: Arc::clone(&store),
+                claim_ttl: Duration::from_secs(60),
+            }),
+            Arc::clone(&sink),
+            &config,
+            Arc::new(Progress::default()),
+            None,
+        )
+    };
+    let err = tokio::time::timeout(RUN_LIMIT, run())
+        .await
+        .unwrap()
+        .unwrap_err();
+    let ImportError::Delivery {
+        delivered_through,
+        checkpointed: true,
+        ..
+    } = &err
+    else {
+        panic!("unexpected error: {err:?}");
+    };
+    let delivered_through = *delivered_through;
+    assert!(
+        err.to_string().contains("checkpointed")
+            && err.to_string().contains(&delivered_through.to_string()),
+        "{err}"
+    );
+    let doc = store
+        .load(&state::connection_key(&f.uri), &f.uri)
+        .await
+        .unwrap()
+        .state;
+    let checkpoint = doc.checkpoints.get(&f.uri).expect("a checkpoint").clone();
+    assert_eq!(checkpoint.mark.through_record, delivered_through);
+    assert_eq!(checkpoint.mark.next_chunk, 21, "chunks 1..=20 landed whole");
+    assert!(doc.claims.is_empty(), "the failed run released its claim");
+
+    f.proxy.heal();
+    let summary = tokio::time::timeout(RUN_LIMIT, run())
+        .await
+        .unwrap()
+        .unwrap();
+    let file = &summary.files[0];
+    assert_eq!(file.resumed_from_record, delivered_through);
+    assert_eq!(file.records_read, f.records);
+
+    let messages = drain(&f.sqs, &f.queue_url).await;
+    let mut first: HashMap<u64, Envelope<Value>> = HashMap::new();
+    for (_, m) in &messages {
+        if let Some(earlier) = first.insert(m.chunk, m.clone()) {
+            assert!(
+                m.chunk >= 21,
+                "chunk {} settled before the checkpoint came again",
+                m.chunk
+            );
+            assert_eq!(&earlier, m, "chunk {} differs on replay", m.chunk);
+        }
+    }
+    let mut unique: Vec<(usize, Envelope<Value>)> = Vec::new();
+    let mut seen = HashSet::new();
+    for (len, m) in messages {
+        if seen.insert(m.chunk) {
+            unique.push((len, m));
+        }
+    }
+    let expected: Vec<u64> = (1..=unique.len() as u64).collect();
+    assert_eq!(check_chunks(&unique, &expected), f.records);
+    assert_eq!(file.messages_sent, expected.len() as u64);
 }

@@ -3,7 +3,7 @@
 //! carrier to the [`Carrier`] port, so it knows no carrier.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use lambda_runtime::LambdaEvent;
 use serde_json::{Map, Value};
@@ -181,35 +181,20 @@ fn response_metadata(
     Some(metadata)
 }
 
-/// Lambda's longest timeout. A deadline further than this from now, either way, is not one Lambda
-/// set: local emulators send 0, a duration (`cargo lambda watch` sends 600000), or a date decades
-/// ahead.
-const MAX_LAMBDA_TIMEOUT_MS: u64 = 15 * 60 * 1000;
-
 /// The invocation deadline (ms since the epoch) as an `Instant`; `default_budget` from now when
 /// the runtime gave no real deadline.
 pub fn deadline_from(deadline_ms: u64, default_budget: Duration) -> Instant {
-    let now_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64);
-    let now = Instant::now();
-    deadline_at(deadline_ms, now_ms, now).unwrap_or_else(|| {
-        tracing::debug!(
-            deadline_ms,
-            default_budget_ms = default_budget.as_millis() as u64,
-            "no usable invocation deadline; using DEFAULT_BUDGET_MS"
-        );
-        now + default_budget
-    })
-}
-
-/// The deadline on the monotonic clock (sleeps and timeouts need it; the runtime gives wall-clock
-/// milliseconds), or `None` when `deadline_ms` cannot be a Lambda deadline.
-fn deadline_at(deadline_ms: u64, now_ms: u64, now: Instant) -> Option<Instant> {
-    if deadline_ms.abs_diff(now_ms) > MAX_LAMBDA_TIMEOUT_MS {
-        return None;
-    }
-    Some(now + Duration::from_millis(deadline_ms.saturating_sub(now_ms)))
+    shared::deadline::from_epoch_ms(deadline_ms).map_or_else(
+        || {
+            tracing::debug!(
+                deadline_ms,
+                default_budget_ms = default_budget.as_millis() as u64,
+                "no usable invocation deadline; using DEFAULT_BUDGET_MS"
+            );
+            Instant::now() + default_budget
+        },
+        Instant::from_std,
+    )
 }
 
 #[cfg(test)]
@@ -288,25 +273,5 @@ mod tests {
         assert_eq!(Value::Object(out), json!({"account": "A1"}));
         let out = response_metadata(None, vec!["w".into()]).unwrap();
         assert_eq!(Value::Object(out), json!({"warning_messages": ["w"]}));
-    }
-
-    #[test]
-    fn deadlines() {
-        let now = Instant::now();
-        let now_ms = 1_764_000_000_000;
-        assert_eq!(
-            deadline_at(now_ms + 2_000, now_ms, now),
-            Some(now + Duration::from_secs(2))
-        );
-        // A deadline just past leaves no time at all, never a fresh budget.
-        assert_eq!(deadline_at(now_ms - 5_000, now_ms, now), Some(now));
-        // What local emulators send instead of a deadline: none, a duration, a far future.
-        for not_a_deadline in [0, 600_000, now_ms + 50 * 365 * 24 * 3_600_000] {
-            assert_eq!(
-                deadline_at(not_a_deadline, now_ms, now),
-                None,
-                "{not_a_deadline}"
-            );
-        }
     }
 }

@@ -40,6 +40,11 @@ struct Args {
     /// Where the events go.
     #[arg(long, value_enum, default_value_t = SinkKind::Sqs)]
     sink: SinkKind,
+    /// Stop reading after this many seconds, deliver what was read, checkpoint, and report
+    /// `"status": "continued"`; running the same event again resumes there. Needs STATE_BUCKET
+    /// (without state there is nowhere to resume from, and the file is read to its end).
+    #[arg(long, value_name = "SECS")]
+    time_limit: Option<f64>,
 }
 
 fn main() -> ExitCode {
@@ -115,12 +120,15 @@ async fn run(args: &Args) -> Result<(), ImportError> {
     let state = shared
         .as_ref()
         .and_then(|shared| aws::state(shared, &config));
-    let once = state.as_ref().map(|store| Once {
-        store,
+    let once = state.map(|store| Once {
+        store: Arc::new(store),
         claim_ttl: config.claim_ttl,
     });
+    let stop_at = args
+        .time_limit
+        .map(|secs| tokio::time::Instant::now() + Duration::from_secs_f64(secs.max(0.0)));
     let source = sources.bind(&job.connection);
-    let result = discovery::run(&job, &source, once, sink, &config, progress).await;
+    let result = discovery::run(&job, &source, once, sink, &config, progress, stop_at).await;
     reporter.abort();
     if let Some(bar) = bar {
         bar.finish_and_clear();

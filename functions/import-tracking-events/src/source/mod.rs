@@ -11,6 +11,7 @@ mod connection;
 mod file;
 mod ftp;
 mod pattern;
+mod reopen;
 mod s3;
 mod sftp;
 mod timeout;
@@ -19,6 +20,7 @@ pub use connection::{Connection, Fingerprint};
 pub use file::FileSource;
 pub use ftp::FtpSource;
 pub use pattern::is_pattern;
+pub use reopen::{ReopenPolicy, Reopening};
 pub use s3::S3Source;
 pub use sftp::SftpSource;
 

@@ -12,6 +12,15 @@ use crate::error::StateError;
 #[derive(Debug, Default)]
 pub struct MemoryStateStore {
     docs: Mutex<HashMap<String, (State, u64)>>,
+    rejects: Mutex<HashMap<String, Vec<u8>>>,
+}
+
+impl MemoryStateStore {
+    /// Every rejects part stored, by its key ([`super::rejects_key`]), for tests to read.
+    pub fn rejects(&self) -> std::collections::BTreeMap<String, Vec<u8>> {
+        let parts = self.rejects.lock().expect("rejects lock");
+        parts.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+    }
 }
 
 #[async_trait]
@@ -46,5 +55,32 @@ impl StateStore for MemoryStateStore {
         let next = docs.get(connection).map_or(1, |(_, n)| n + 1);
         docs.insert(connection.to_owned(), (state.clone(), next));
         Ok(next.to_string())
+    }
+
+    async fn store_rejects(
+        &self,
+        connection: &str,
+        import_id: &str,
+        part: u64,
+        body: Vec<u8>,
+    ) -> Result<(), StateError> {
+        let key = super::rejects_key(connection, import_id, part);
+        self.rejects.lock().expect("rejects lock").insert(key, body);
+        Ok(())
+    }
+
+    async fn load_rejects(
+        &self,
+        connection: &str,
+        import_id: &str,
+        part: u64,
+    ) -> Result<Option<Vec<u8>>, StateError> {
+        let key = super::rejects_key(connection, import_id, part);
+        Ok(self
+            .rejects
+            .lock()
+            .expect("rejects lock")
+            .get(&key)
+            .cloned())
     }
 }

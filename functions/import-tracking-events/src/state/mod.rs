@@ -17,6 +17,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::checkpoint::Mark;
+use crate::decompress::Compression;
 use crate::error::StateError;
 
 /// The document's format, so a future change can be recognised.
@@ -34,6 +36,9 @@ pub struct State {
     /// Files a run is importing now, by file URI.
     #[serde(default)]
     pub claims: BTreeMap<String, Claim>,
+    /// How far each partly imported file got, by file URI: where the next run resumes.
+    #[serde(default)]
+    pub checkpoints: BTreeMap<String, Checkpoint>,
 }
 
 /// A file version that was delivered whole.
@@ -57,6 +62,26 @@ pub struct Claim {
     pub expires_at: DateTime<Utc>,
 }
 
+/// How far a file version is delivered. Written while importing (after chunks are confirmed)
+/// and when a run stops early; removed once the file is done.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    pub version: String,
+    pub import_id: String,
+    /// `gzip` files cannot be entered mid-stream: they are read again from the start, skipping
+    /// the records the checkpoint covers.
+    pub compression: Compression,
+    #[serde(flatten)]
+    pub mark: Mark,
+    /// The file's header fields (CSV), so reading can resume at `byte` without the header line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub headers: Option<Vec<String>>,
+    /// Invocations that have worked on this file version so far.
+    pub segments: u64,
+    pub run_id: String,
+    pub updated_at: DateTime<Utc>,
+}
+
 impl State {
     pub fn new(source: &str) -> State {
         State {
@@ -64,7 +89,13 @@ impl State {
             source: source.to_owned(),
             done: BTreeMap::new(),
             claims: BTreeMap::new(),
+            checkpoints: BTreeMap::new(),
         }
+    }
+
+    /// The checkpoint of `uri` at `version`, if a run left one.
+    pub fn checkpoint(&self, uri: &str, version: &str) -> Option<&Checkpoint> {
+        self.checkpoints.get(uri).filter(|c| c.version == version)
     }
 
     /// True when this exact version of `uri` was imported.
@@ -99,6 +130,29 @@ pub trait StateStore: Send + Sync {
         state: &State,
         tag: Option<&str>,
     ) -> Result<String, StateError>;
+
+    /// Writes one part of an import's rejects (JSON Lines), replacing any earlier copy: a part's
+    /// content depends only on the file version, so a replayed part is the same part.
+    async fn store_rejects(
+        &self,
+        connection: &str,
+        import_id: &str,
+        part: u64,
+        body: Vec<u8>,
+    ) -> Result<(), StateError>;
+
+    /// Reads a part written by [`StateStore::store_rejects`]; `None` when there is none.
+    async fn load_rejects(
+        &self,
+        connection: &str,
+        import_id: &str,
+        part: u64,
+    ) -> Result<Option<Vec<u8>>, StateError>;
+}
+
+/// The name of a rejects part, relative to the state prefix: sorted by part number.
+pub fn rejects_key(connection: &str, import_id: &str, part: u64) -> String {
+    format!("rejects/{connection}/{import_id}/{part:06}.jsonl")
 }
 
 /// How many times a change is retried against concurrent writers before giving up.

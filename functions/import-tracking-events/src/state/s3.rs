@@ -36,6 +36,14 @@ impl S3StateStore {
     fn uri(&self, connection: &str) -> String {
         format!("s3://{}/{}", self.bucket, self.key(connection))
     }
+
+    fn rejects_key(&self, connection: &str, import_id: &str, part: u64) -> String {
+        format!(
+            "{}{}",
+            self.prefix,
+            super::rejects_key(connection, import_id, part)
+        )
+    }
 }
 
 #[async_trait]
@@ -123,5 +131,75 @@ impl StateStore for S3StateStore {
                 source: Box::new(err),
             }),
         }
+    }
+
+    async fn store_rejects(
+        &self,
+        connection: &str,
+        import_id: &str,
+        part: u64,
+        body: Vec<u8>,
+    ) -> Result<(), StateError> {
+        let key = self.rejects_key(connection, import_id, part);
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(&key)
+            .content_type("application/x-ndjson")
+            .body(ByteStream::from(body))
+            .send()
+            .await
+            .map_err(|source| StateError::S3Put {
+                uri: format!("s3://{}/{key}", self.bucket),
+                source: Box::new(source),
+            })?;
+        Ok(())
+    }
+
+    async fn load_rejects(
+        &self,
+        connection: &str,
+        import_id: &str,
+        part: u64,
+    ) -> Result<Option<Vec<u8>>, StateError> {
+        let key = self.rejects_key(connection, import_id, part);
+        let uri = format!("s3://{}/{key}", self.bucket);
+        let got = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(&key)
+            .send()
+            .await;
+        let output = match got {
+            Ok(output) => output,
+            Err(err) if matches!(err.as_service_error(), Some(GetObjectError::NoSuchKey(_))) => {
+                return Ok(None);
+            }
+            Err(err) => {
+                return Err(StateError::S3Get {
+                    uri,
+                    source: Box::new(err),
+                });
+            }
+        };
+        let mut body = Vec::new();
+        output
+            .body
+            .into_async_read()
+            .take(MAX_STATE_BYTES + 1)
+            .read_to_end(&mut body)
+            .await
+            .map_err(|source| StateError::Read {
+                uri: uri.clone(),
+                source,
+            })?;
+        if body.len() as u64 > MAX_STATE_BYTES {
+            return Err(StateError::TooLarge {
+                uri,
+                limit: MAX_STATE_BYTES,
+            });
+        }
+        Ok(Some(body))
     }
 }

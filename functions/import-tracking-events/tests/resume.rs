@@ -1,0 +1,456 @@
+//! Nothing lost, nothing invented when an import is cut short: a run that reaches its deadline
+//! continues in new invocations, a dropped source connection is reopened where it broke (S3 on
+//! moto and FTP, through proxies that cut them), and a process killed with SIGKILL resumes from
+//! its checkpoint. Each test checks exact delivery: every good record is in exactly one chunk
+//! number, chunks have no gaps, and a chunk sent twice is only one after the last checkpoint, and
+//! then identical.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use common::cut::{CutProxy, FtpCutProxy, socket_of};
+use common::*;
+use flate2::write::GzEncoder;
+use import_tracking_events::envelope::Envelope;
+use import_tracking_events::error::ContinueError;
+use import_tracking_events::handler::{App, Continuation, Invocation};
+use import_tracking_events::pipeline::{self, Progress};
+use import_tracking_events::rejects::RejectLine;
+use import_tracking_events::request::ImportJob;
+use import_tracking_events::source::{
+    Connection, FileSource, FtpSource, S3Source, Source, Sources,
+};
+use import_tracking_events::state::{self, MemoryStateStore, S3StateStore, StateStore};
+use import_tracking_events::{Config, Summary};
+use serde_json::{Value, json};
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut enc = GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    enc.write_all(data).unwrap();
+    enc.finish().unwrap()
+}
+
+/// The good records of a [`reference_file`] with `bad_every`.
+fn good_records(records: u64, bad_every: u64) -> Vec<u64> {
+    (1..=records)
+        .filter(|n| bad_every == 0 || !n.is_multiple_of(bad_every))
+        .collect()
+}
+
+/// Checks that `messages` deliver exactly `good` (tracking numbers of these records, in order)
+/// under one import id, chunk numbers 1..=N without gaps; a chunk may appear more than once only
+/// from `replays_from` on, and its copies must be identical. Returns the number of chunks.
+fn exactly_once(messages: &[Envelope<Value>], good: &[u64], replays_from: u64) -> u64 {
+    let mut chunks: BTreeMap<u64, &Envelope<Value>> = BTreeMap::new();
+    for m in messages {
+        assert_eq!(m.import_id, messages[0].import_id, "one import id");
+        if let Some(earlier) = chunks.insert(m.chunk, m) {
+            assert!(
+                m.chunk >= replays_from,
+                "chunk {} was sent twice, but it was settled before the last checkpoint (chunk {replays_from} on may repeat)",
+                m.chunk
+            );
+            assert_eq!(
+                earlier, m,
+                "a replayed chunk {} differs from the first",
+                m.chunk
+            );
+        }
+    }
+    let numbers: Vec<u64> = chunks.keys().copied().collect();
+    assert_eq!(
+        numbers,
+        (1..=numbers.len() as u64).collect::<Vec<_>>(),
+        "chunk numbers have no gaps"
+    );
+    let delivered: Vec<String> = chunks
+        .values()
+        .flat_map(|m| m.events.iter())
+        .map(|e| {
+            e["tracking_info"]["tracking_number"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    let expected: Vec<String> = good.iter().map(|&n| tracking_number(n)).collect();
+    assert_eq!(delivered.len(), expected.len(), "events delivered");
+    assert!(delivered == expected, "every good record once, in order");
+    numbers.len() as u64
+}
+
+fn decode(bodies: &[Vec<u8>]) -> Vec<Envelope<Value>> {
+    bodies
+        .iter()
+        .map(|b| serde_json::from_slice(b).unwrap())
+        .collect()
+}
+
+/// Records each continuation it is asked to start.
+#[derive(Default)]
+struct Recorded(Mutex<Vec<(String, Value)>>);
+
+#[async_trait]
+impl Continuation for Recorded {
+    async fn start(&self, function: &str, payload: &Value) -> Result<(), ContinueError> {
+        self.0
+            .lock()
+            .unwrap()
+            .push((function.to_owned(), payload.clone()));
+        Ok(())
+    }
+}
+
+/// A file too long for one invocation: every invocation's deadline has already passed, so each
+/// delivers a little, checkpoints and continues, until the file is whole. No chunk repeats.
+#[tokio::test]
+async fn a_file_outliving_its_deadline_continues_until_it_is_delivered_whole() {
+    let bad_every = 7;
+    // Each invocation reads a few thousand records before its first delivery lands (the
+    // pipeline's buffers), so the file is several times that.
+    let (csv, records) = reference_file(3_000_000, bad_every);
+    for (name, bytes) in [("plain.csv", csv.clone()), ("packed.csv.gz", gzip(&csv))] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(name);
+        std::fs::write(&path, &bytes).unwrap();
+        let uri = format!("file://{}", path.display());
+        let store = Arc::new(MemoryStateStore::default());
+        let sink = Arc::new(Collect::default());
+        let continuation = Arc::new(Recorded::default());
+        let app = App {
+            config: Config {
+                max_message_bytes: 4096,
+                ..Config::default()
+            },
+            source: Arc::new(Sources {
+                s3: None,
+                file: FileSource,
+            }),
+            sink: sink.clone(),
+            state: Some(store.clone()),
+            continuation: Some(continuation.clone()),
+        };
+        let arn = "arn:aws:lambda:us-east-1:123456789012:function:import";
+        let mut event =
+            json!({"transaction_id": "t-1", "metadata": {"source": uri, "profile": "reference"}});
+        let mut statuses = Vec::new();
+        let last = loop {
+            let invocation = Invocation {
+                deadline: Some(tokio::time::Instant::now()),
+                function_arn: Some(arn.into()),
+            };
+            let summary = app
+                .handle_invocation(event.clone(), invocation)
+                .await
+                .unwrap();
+            statuses.push(summary.status);
+            if summary.status == "complete" {
+                break summary;
+            }
+            assert!(statuses.len() < 100, "{name}: no end in sight");
+            let (function, payload) = continuation.0.lock().unwrap().last().cloned().unwrap();
+            assert_eq!(function, arn);
+            assert_eq!(
+                payload["continuation"]["segment"],
+                json!(statuses.len() + 1),
+                "{name}"
+            );
+            event = payload;
+        };
+        let segments = statuses.len() as u64;
+        assert!(segments >= 3, "{name}: {statuses:?}");
+        assert!(
+            statuses[..statuses.len() - 1]
+                .iter()
+                .all(|s| *s == "continued")
+        );
+
+        let good = good_records(records, bad_every);
+        let chunks = exactly_once(&decode(&sink.0.lock().unwrap()), &good, u64::MAX);
+        let file = &last.files[0];
+        assert_eq!(file.segments, segments, "{name}");
+        assert!(file.resumed_from_record > 0, "{name}");
+        assert_eq!(file.records_read, records, "{name}: over the whole file");
+        assert_eq!(file.events_emitted, good.len() as u64, "{name}");
+        assert_eq!(file.records_rejected, records - good.len() as u64, "{name}");
+        assert_eq!(file.messages_sent, chunks, "{name}");
+
+        // Every rejected record is in the rejects object once, in order, with its raw text.
+        let rejects: Vec<RejectLine> = store
+            .rejects()
+            .values()
+            .flat_map(|part| {
+                part.split(|&b| b == b'\n')
+                    .filter(|l| !l.is_empty())
+                    .map(|l| serde_json::from_slice::<RejectLine>(l).unwrap())
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let rejected: Vec<u64> = rejects.iter().map(|r| r.record).collect();
+        let expected: Vec<u64> = (1..=records).filter(|n| n % bad_every == 0).collect();
+        assert_eq!(rejected, expected, "{name}: rejects object");
+        assert!(
+            rejects[0].raw.contains(&tracking_number(bad_every)),
+            "{:?}",
+            rejects[0]
+        );
+        assert!(rejects[0].raw.contains("2026-02-30"), "{:?}", rejects[0]);
+        assert_eq!(rejects[0].line, bad_every + 1, "the header is line 1");
+        assert!(!rejects[0].reason.is_empty());
+
+        // Done: recorded as imported, no checkpoint or claim left behind.
+        let doc = store
+            .load(&state::connection_key(&uri), &uri)
+            .await
+            .unwrap()
+            .state;
+        assert!(
+            doc.checkpoints.is_empty() && doc.claims.is_empty(),
+            "{doc:?}"
+        );
+        assert_eq!(doc.done[&uri].events_emitted, good.len() as u64);
+    }
+}
+
+fn s3_job(uri: &str) -> ImportJob {
+    ImportJob {
+        source: uri.to_owned(),
+        profile: "reference".into(),
+        ..ImportJob::default()
+    }
+}
+
+async fn import_via(
+    source: &dyn Source,
+    uri: &str,
+    config: &Config,
+) -> (
+    Result<Summary, import_tracking_events::ImportError>,
+    Vec<Vec<u8>>,
+) {
+    let sink = Arc::new(Collect::default());
+    let job = s3_job(uri);
+    let run = pipeline::run(
+        &job,
+        source,
+        sink.clone(),
+        config,
+        Arc::new(Progress::default()),
+    );
+    let result = tokio::time::timeout(Duration::from_secs(120), run)
+        .await
+        .expect("the import finished in time");
+    let bodies = sink.0.lock().unwrap().clone();
+    (result, bodies)
+}
+
+fn quick_retries() -> Config {
+    Config {
+        max_message_bytes: 16_384,
+        source_retry_base: Duration::from_millis(20),
+        ..Config::default()
+    }
+}
+
+/// S3 through a proxy that drops the download twice, mid-body: the object is reopened with a
+/// `Range` at the next unread byte, plain and gzip'd alike, and the import is exact.
+#[tokio::test]
+async fn an_s3_download_cut_mid_body_is_reopened_where_it_broke() {
+    let shared = aws().await;
+    let direct = s3(&shared);
+    let bucket = unique("cut");
+    let (csv, records) = reference_file(2_000_000, 0);
+    for (key, bytes) in [("plain.csv", csv.clone()), ("packed.csv.gz", gzip(&csv))] {
+        put_object(&direct, &bucket, key, bytes.clone()).await;
+        let proxy = CutProxy::start(socket_of(&endpoint()), bytes.len() as u64 / 3, 2).await;
+        let via_proxy = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&shared)
+                .endpoint_url(proxy.url())
+                .force_path_style(true)
+                .build(),
+        );
+        let source = S3Source::new(via_proxy);
+        let uri = format!("s3://{bucket}/{key}");
+        let (result, bodies) = import_via(&source, &uri, &quick_retries()).await;
+        let summary = result.unwrap();
+        assert_eq!(proxy.cuts.made(), 2, "{key}: the proxy cut twice");
+        assert_eq!(summary.records_read, records, "{key}");
+        assert_eq!(
+            summary.bytes_read,
+            bytes.len() as u64,
+            "{key}: no byte read twice"
+        );
+        exactly_once(&decode(&bodies), &good_records(records, 0), u64::MAX);
+    }
+}
+
+/// FTP through a proxy that closes the data connection twice mid-transfer: the file is
+/// reopened with `REST` at the next unread byte.
+#[tokio::test]
+async fn an_ftp_transfer_cut_mid_file_is_reopened_with_rest() {
+    let env = |k: &str| {
+        std::env::var(k)
+            .unwrap_or_else(|_| panic!("{k} is not set: run under scripts/local-stack.sh"))
+    };
+    let root = std::path::PathBuf::from(env("CARRIER_FTP_ROOT"));
+    let dir = unique("ftpcut");
+    std::fs::create_dir_all(root.join(&dir)).unwrap();
+    let (csv, records) = reference_file(1_500_000, 0);
+    for (name, bytes) in [("plain.csv", csv.clone()), ("packed.csv.gz", gzip(&csv))] {
+        std::fs::write(root.join(&dir).join(name), &bytes).unwrap();
+        let upstream = format!("{}:{}", env("CARRIER_HOST"), env("CARRIER_FTP_PORT"))
+            .parse()
+            .unwrap();
+        let proxy = FtpCutProxy::start(upstream, bytes.len() as u64 / 3, 2).await;
+        let source = FtpSource::new(Connection {
+            username: Some(env("CARRIER_USER")),
+            password: Some(env("CARRIER_PASSWORD").into()),
+            connect_timeout: Duration::from_secs(10),
+            read_timeout: Duration::from_secs(20),
+            ..Connection::default()
+        });
+        let uri = format!("ftp://127.0.0.1:{}/{dir}/{name}", proxy.addr.port());
+        let (result, bodies) = import_via(&source, &uri, &quick_retries()).await;
+        let summary = result.unwrap();
+        assert_eq!(proxy.cuts.made(), 2, "{name}: the proxy cut twice");
+        assert_eq!(summary.records_read, records, "{name}");
+        assert_eq!(
+            summary.bytes_read,
+            bytes.len() as u64,
+            "{name}: no byte read twice"
+        );
+        exactly_once(&decode(&bodies), &good_records(records, 0), u64::MAX);
+    }
+}
+
+/// The CLI with S3 state and SQS on moto, sends slowed by a proxy, killed with SIGKILL once a
+/// checkpoint is recorded, then run again: it resumes at the checkpoint, and only chunks after
+/// it are sent twice (identically).
+#[tokio::test]
+async fn a_run_killed_with_sigkill_resumes_from_its_checkpoint() {
+    let shared = aws().await;
+    let s3 = s3(&shared);
+    let sqs = aws_sdk_sqs::Client::new(&shared);
+    let bucket = unique("kill");
+    let state_bucket = unique("kill-state");
+    s3.create_bucket()
+        .bucket(&state_bucket)
+        .send()
+        .await
+        .unwrap();
+    let (csv, records) = reference_file(1_200_000, 0);
+    put_object(&s3, &bucket, "outbound/file.csv", csv).await;
+    let queue_url = create_queue(&sqs, 16_384).await;
+    let slow = CutProxy::start_slow(
+        socket_of(&endpoint()),
+        u64::MAX,
+        0,
+        Duration::from_millis(60),
+    )
+    .await;
+    let uri = format!("s3://{bucket}/outbound/file.csv");
+    let dir = tempfile::tempdir().unwrap();
+    let event = dir.path().join("event.json");
+    std::fs::write(
+        &event,
+        json!({"transaction_id": "t-1", "metadata": {"source": uri, "profile": "reference"}})
+            .to_string(),
+    )
+    .unwrap();
+    let cli = |event: &Path| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tracking-import"));
+        cmd.arg("--event")
+            .arg(event)
+            .env("AWS_ENDPOINT_URL", endpoint())
+            .env("AWS_ENDPOINT_URL_SQS", slow.url())
+            .env("QUEUE_URL", &queue_url)
+            .env("STATE_BUCKET", &state_bucket)
+            .env("MAX_MESSAGE_BYTES", "16384")
+            .env("SEND_CONCURRENCY", "1")
+            .env("CHECKPOINT_INTERVAL_MS", "100")
+            .env("CLAIM_TTL_SECS", "1")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        cmd
+    };
+    let store = S3StateStore::new(s3.clone(), state_bucket.clone(), "import-state/".into());
+    let connection = state::connection_key(&uri);
+    let checkpoint = || async {
+        store
+            .load(&connection, &uri)
+            .await
+            .unwrap()
+            .state
+            .checkpoints
+            .get(&uri)
+            .cloned()
+    };
+
+    let mut first = cli(&event).spawn().unwrap();
+    let mut waited = Duration::ZERO;
+    loop {
+        if checkpoint().await.is_some_and(|c| c.mark.next_chunk > 20) {
+            break;
+        }
+        if first.try_wait().unwrap().is_some() {
+            let out = first.wait_with_output().unwrap();
+            panic!(
+                "the first run ended before a checkpoint was seen: {}\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        assert!(
+            waited < Duration::from_secs(60),
+            "no checkpoint within a minute"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+        waited += Duration::from_millis(25);
+    }
+    first.kill().unwrap(); // SIGKILL
+    first.wait().unwrap();
+    let last = checkpoint()
+        .await
+        .expect("the checkpoint outlives the process");
+    assert!(last.mark.through_record > 0 && last.mark.through_record < records);
+
+    // The dead run's claim lapses after CLAIM_TTL_SECS; a run before that skips the file.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    // Off the runtime: the slow proxy runs on it.
+    let mut again = cli(&event);
+    let second = tokio::task::spawn_blocking(move || again.output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        second.status.success(),
+        "{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
+    let summary: Value = serde_json::from_slice(&second.stdout).unwrap();
+    assert_eq!(summary["status"], "complete", "{summary}");
+    assert_eq!(summary["files_imported"], 1, "{summary}");
+    let file = &summary["files"][0];
+    assert_eq!(file["resumed_from_record"], last.mark.through_record);
+    assert_eq!(file["records_read"], records);
+    assert_eq!(file["segments"], 2);
+    assert!(
+        checkpoint().await.is_none(),
+        "done files keep no checkpoint"
+    );
+
+    let messages: Vec<Envelope<Value>> = drain(&sqs, &queue_url)
+        .await
+        .into_iter()
+        .map(|(_, m)| m)
+        .collect();
+    let chunks = exactly_once(&messages, &good_records(records, 0), last.mark.next_chunk);
+    assert_eq!(file["messages_sent"], chunks);
+}
