@@ -132,7 +132,7 @@ pub async fn run(
     // are what it adds to it.
     let bytes_before = progress.bytes_read.load(Ordering::Relaxed);
     let records_before = progress.records_read.load(Ordering::Relaxed);
-    let profile = Profile::builtin(&job.profile)?;
+    let profile: Profile = crate::profiles::for_job(job, source).await?;
     if profile.format == Format::Api {
         return Err(shared::ProfileError::NotAFileProfile {
             profile: profile.name,
