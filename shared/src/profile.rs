@@ -646,7 +646,7 @@ fn check_format(
 }
 
 /// Whether a chrono format reads a UTC offset (`%z`, `%:z`, `%#z`, RFC 3339 / 2822).
-pub(crate) fn has_offset(format: &str) -> bool {
+fn has_offset(format: &str) -> bool {
     use chrono::format::{Fixed, Item, StrftimeItems};
     StrftimeItems::new(format).any(|item| {
         matches!(
