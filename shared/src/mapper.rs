@@ -78,7 +78,7 @@ impl Mapper {
                             .collect::<Vec<_>>()
                             .join(","),
                     })?,
-                Column::Position(n) => n - 1,
+                Column::Position(n) => n.saturating_sub(1),
                 Column::Span { .. } => ordinal,
             };
             index[field.index()] = Some(found);
