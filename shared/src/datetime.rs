@@ -4,6 +4,7 @@
 //! fixed formats take a byte-level fast path into chrono's checked constructors: on a 1.6 M-record
 //! file, `parse_from_str` and `format` were most of the mapping time.
 
+use chrono::format::{Item, Parsed, StrftimeItems};
 use chrono::{
     DateTime, FixedOffset, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeZone,
     Timelike, Utc,
@@ -11,12 +12,19 @@ use chrono::{
 use chrono_tz::Tz;
 
 /// A parser for one profile's date and time formats.
+///
+/// Formats other than the fast-path ones are parsed into chrono items once, here, rather than
+/// on every record.
 #[derive(Debug, Clone)]
 pub struct DateTimeParser {
     date_format: String,
     time_format: String,
     iso_date: bool,
     iso_time: bool,
+    date_items: Vec<Item<'static>>,
+    time_items: Vec<Item<'static>>,
+    /// `datetime_format` and its items, for a combined date-and-time column.
+    datetime: Option<(String, Vec<Item<'static>>)>,
 }
 
 /// A local time resolved against its zone.
@@ -28,6 +36,13 @@ pub struct Resolved {
     pub ambiguous: bool,
 }
 
+fn items(format: &str) -> Vec<Item<'static>> {
+    // Profiles check their formats when they load; an invalid one parses nothing here.
+    StrftimeItems::new(format)
+        .parse_to_owned()
+        .unwrap_or_else(|_| vec![Item::Error])
+}
+
 impl DateTimeParser {
     pub fn new(date_format: &str, time_format: &str) -> Self {
         DateTimeParser {
@@ -35,7 +50,16 @@ impl DateTimeParser {
             time_format: time_format.to_owned(),
             iso_date: date_format == "%Y-%m-%d",
             iso_time: time_format == "%H:%M:%S",
+            date_items: items(date_format),
+            time_items: items(time_format),
+            datetime: None,
         }
+    }
+
+    /// Also parse combined date-and-time values written in `format`.
+    pub fn with_datetime(mut self, format: &str) -> Self {
+        self.datetime = Some((format.to_owned(), items(format)));
+        self
     }
 
     pub fn date_format(&self) -> &str {
@@ -44,6 +68,11 @@ impl DateTimeParser {
 
     pub fn time_format(&self) -> &str {
         &self.time_format
+    }
+
+    /// The combined format, if any.
+    pub fn datetime_format(&self) -> Option<&str> {
+        self.datetime.as_ref().map(|(f, _)| f.as_str())
     }
 
     /// Parses a date in the profile's format; `None` unless it is a real calendar date.
@@ -58,7 +87,7 @@ impl DateTimeParser {
             let d = digits(&b[8..10])?;
             return NaiveDate::from_ymd_opt(y as i32, m, d);
         }
-        NaiveDate::parse_from_str(s, &self.date_format).ok()
+        parsed(s, &self.date_items)?.to_naive_date().ok()
     }
 
     /// Parses a time of day in the profile's format.
@@ -74,8 +103,31 @@ impl DateTimeParser {
                 digits(&b[6..8])?,
             );
         }
-        NaiveTime::parse_from_str(s, &self.time_format).ok()
+        parsed(s, &self.time_items)?.to_naive_time().ok()
     }
+
+    /// Parses a combined value that has no offset: a local date and time.
+    pub fn datetime(&self, s: &str) -> Option<NaiveDateTime> {
+        let (_, items) = self.datetime.as_ref()?;
+        parsed(s, items)?.to_naive_datetime_with_offset(0).ok()
+    }
+
+    /// Parses a combined value that carries its own UTC offset.
+    pub fn instant(&self, s: &str) -> Option<Resolved> {
+        let (_, items) = self.datetime.as_ref()?;
+        let dt = parsed(s, items)?.to_datetime().ok()?;
+        Some(Resolved {
+            utc: dt.naive_utc(),
+            local: dt.naive_local(),
+            ambiguous: false,
+        })
+    }
+}
+
+fn parsed(s: &str, items: &[Item<'static>]) -> Option<Parsed> {
+    let mut parsed = Parsed::new();
+    chrono::format::parse(&mut parsed, s, items.iter()).ok()?;
+    Some(parsed)
 }
 
 /// Parses a UTC offset: `Z`, `±HH:MM`, `±HHMM` or `±HH`, at most 18 hours either way.
@@ -195,6 +247,31 @@ mod tests {
         assert_eq!(p.date("11/24/2026"), NaiveDate::from_ymd_opt(2026, 11, 24));
         assert_eq!(p.date("02/30/2026"), None);
         assert_eq!(p.time("1432"), NaiveTime::from_hms_opt(14, 32, 0));
+    }
+
+    #[test]
+    fn combined_columns_with_and_without_an_offset() {
+        let p = DateTimeParser::new("%Y-%m-%d", "%H:%M:%S").with_datetime("%d.%m.%Y %H:%M");
+        assert_eq!(p.datetime_format(), Some("%d.%m.%Y %H:%M"));
+        assert_eq!(
+            p.datetime("24.11.2026 14:32"),
+            NaiveDate::from_ymd_opt(2026, 11, 24)
+                .unwrap()
+                .and_hms_opt(14, 32, 0)
+        );
+        assert_eq!(p.datetime("31.02.2026 14:32"), None);
+        assert_eq!(p.datetime("24.11.2026"), None);
+
+        let p = DateTimeParser::new("%Y-%m-%d", "%H:%M:%S").with_datetime("%Y-%m-%dT%H:%M:%S%:z");
+        let r = p.instant("2026-11-24T14:32:05-06:00").unwrap();
+        assert_eq!(iso8601(r.utc, "Z"), "2026-11-24T20:32:05Z");
+        assert_eq!(iso8601(r.local, ""), "2026-11-24T14:32:05");
+        assert!(!r.ambiguous);
+        assert_eq!(
+            p.instant("2026-11-24T14:32:05"),
+            None,
+            "the offset is required"
+        );
     }
 
     #[test]

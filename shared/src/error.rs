@@ -22,10 +22,15 @@ impl fmt::Display for Position {
     }
 }
 
-/// A profile that cannot be used. Messages name the profile and the offending key.
+/// A profile that cannot be used. Messages name the profile (and the file it came from, when it
+/// was loaded from one) and the offending key.
+///
+/// `profile` is that label, ready to print: ``profile `acme` (s3://bucket/acme.toml)``.
 #[derive(Debug, thiserror::Error)]
 pub enum ProfileError {
-    #[error("unknown profile `{name}`; built-in profiles: {known}")]
+    #[error(
+        "unknown profile `{name}`: neither a built-in profile ({known}) nor a profile URI (s3://…, file://… or a path to a .toml file)"
+    )]
     UnknownProfile { name: String, known: String },
     #[error("profile `{origin}` is not valid TOML for a profile")]
     Toml {
@@ -33,54 +38,92 @@ pub enum ProfileError {
         #[source]
         source: toml::de::Error,
     },
-    #[error(
-        "profile `{profile}`: unknown Connect field `{field}` in [columns]; known fields: {known}"
-    )]
+    #[error("{profile}: unknown Connect field `{field}` in [columns]; known fields: {known}")]
     UnknownField {
         profile: String,
         field: String,
         known: String,
     },
-    #[error("profile `{profile}`: format \"api\" reads no file, so [columns] must be empty")]
+    #[error("{profile}: [columns] {field}: {reason}")]
+    BadColumn {
+        profile: String,
+        field: &'static str,
+        reason: String,
+    },
+    #[error("{profile}: format \"api\" reads no file, so [columns] must be empty")]
     ColumnsForApi { profile: String },
     #[error(
         "profile `{profile}` describes a carrier API, not a file; an import needs a file profile"
     )]
     NotAFileProfile { profile: String },
-    #[error("profile `{profile}`: [columns] must map `{field}`")]
+    #[error("{profile}: [columns] must map `{field}`")]
     MissingField {
         profile: String,
         field: &'static str,
     },
     #[error(
-        "profile `{profile}`: status_map.{carrier_code}: unknown standardized status code `{code}`"
+        "{profile}: [columns] must map the event time: `event_date` (and `event_time` when the time has its own column) or `event_datetime`"
     )]
+    NoEventTime { profile: String },
+    #[error("{profile}: {key}: unknown standardized status code `{code}`")]
     UnknownStatusCode {
         profile: String,
-        carrier_code: String,
+        key: String,
         code: String,
     },
-    #[error(
-        "profile `{profile}`: status_map.{carrier_code}: unknown standardized status detail code `{code}`"
-    )]
+    #[error("{profile}: {key}: unknown standardized status detail code `{code}`")]
     UnknownDetailCode {
         profile: String,
-        carrier_code: String,
+        key: String,
         code: String,
     },
-    #[error("profile `{profile}`: delimiter must be a single byte, got {delimiter:?}")]
+    #[error("{profile}: {key}: {reason}")]
+    BadStatusEntry {
+        profile: String,
+        key: String,
+        reason: String,
+    },
+    #[error("{profile}: {key}: carrier code {code:?} is mapped more than once")]
+    DuplicateCode {
+        profile: String,
+        key: String,
+        code: String,
+    },
+    #[error(
+        "{profile}: delimiter must be a single byte (or \"tab\"), and not a line end; got {delimiter:?}"
+    )]
     BadDelimiter { profile: String, delimiter: String },
-    #[error("profile `{profile}`: unknown time zone `{timezone}` in [datetime]")]
+    #[error(
+        "{profile}: quote must be a single byte other than the delimiter and line ends, or \"\" for no quoting; got {quote:?}"
+    )]
+    BadQuote { profile: String, quote: String },
+    #[error(
+        "{profile}: unknown encoding {encoding:?}; supported: \"utf-8\", \"windows-1252\", \"iso-8859-1\""
+    )]
+    UnknownEncoding { profile: String, encoding: String },
+    #[error("{profile}: `{key}` does not apply to format = \"{format}\"")]
+    NotForFormat {
+        profile: String,
+        key: &'static str,
+        format: &'static str,
+    },
+    #[error("{profile}: unknown time zone `{timezone}` in [datetime]")]
     UnknownTimezone { profile: String, timezone: String },
     #[error(
-        "profile `{profile}`: the file's zone is unknown: map `utc_offset` in [columns] or set [datetime] timezone"
+        "{profile}: the file's zone is unknown: map `utc_offset` in [columns], set [datetime] timezone, or read an offset with datetime_format"
     )]
     NoZone { profile: String },
-    #[error("profile `{profile}`: [datetime] {key} = {format:?} is not a valid chrono format")]
+    #[error("{profile}: [datetime] {key} = {format:?} {reason}")]
     BadFormat {
         profile: String,
         key: &'static str,
         format: String,
+        reason: &'static str,
+    },
+    #[error("{profile}: [datetime] {reason}")]
+    BadDateTime {
+        profile: String,
+        reason: &'static str,
     },
 }
 
@@ -129,6 +172,12 @@ pub enum RejectReason {
     },
     #[error("column `{column}`: {value:?} is not a time of format {format:?}")]
     InvalidTime {
+        column: String,
+        value: String,
+        format: String,
+    },
+    #[error("column `{column}`: {value:?} is not a date and time of format {format:?}")]
+    InvalidDateTime {
         column: String,
         value: String,
         format: String,

@@ -5,11 +5,14 @@
 //!
 //! - [`models`]: serde types for Connect's requests, responses, `ImportedTrackingEvent`,
 //!   `TrackingInfo`, `TrackEvent` and the standardized status codes.
-//! - [`profile`]: carrier profiles (TOML, built in or loaded) saying how a carrier's columns and
-//!   status codes map onto Connect's.
-//! - [`reader`]: a record stream (CSV, JSON Lines) over any `AsyncRead`; no I/O of its own.
+//! - [`profile`]: carrier profiles (TOML, built in or loaded from a URI) saying how a carrier's
+//!   file is laid out (format, delimiter, encoding, columns by name, position or span, dates and
+//!   zone) and how its status codes map onto Connect's.
+//! - [`reader`]: a record stream (CSV, JSON Lines, fixed width; UTF-8, windows-1252 or
+//!   ISO-8859-1) over any `AsyncRead`; no I/O of its own.
 //! - [`mapper`]: one record → one `ImportedTrackingEvent`, or a rejection saying why.
-//! - [`datetime`]: the carrier's local date, time and zone → UTC and local ISO 8601.
+//! - [`datetime`]: the carrier's local date, time and zone → UTC and local ISO 8601, across
+//!   daylight-saving changes.
 //! - [`error`]: profile and read errors, rejections, record positions, and [`report`] for an
 //!   error's whole chain.
 //! - [`env`]: typed reading of environment configuration.

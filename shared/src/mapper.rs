@@ -15,7 +15,7 @@ use crate::models::{
     Geo, ImportedTrackingEvent, Service, StandardizedStatusCode, StandardizedStatusDetailCode,
     TrackEvent, TrackingInfo, UpdateMethod,
 };
-use crate::profile::{Field, Profile, StatusPair, Zone};
+use crate::profile::{Column, Field, Profile, StatusPair, Zone};
 use crate::reader::Record;
 
 /// An event borrowing from the record it was mapped from.
@@ -33,16 +33,20 @@ pub struct Mapper {
     profile_name: String,
     /// Column index per [`Field`], `None` where the profile does not map the field.
     index: [Option<usize>; Field::ALL.len()],
-    /// Header name per [`Field`], for messages.
+    /// Column name per [`Field`] (header, `#position` or character span), for messages.
     names: [String; Field::ALL.len()],
     datetime: DateTimeParser,
     zone: Zone,
     status_map: HashMap<String, StatusPair>,
+    /// Carrier code → detail code → pair; empty for one-level carriers (then never consulted).
+    detail_map: HashMap<String, HashMap<String, StatusPair>>,
 }
 
 impl Mapper {
     /// Binds `profile` to a file whose header is `headers`. Every column the profile names must
-    /// be present (in any order; extra columns are ignored).
+    /// be present (in any order; extra columns are ignored). Columns given by position or span
+    /// need no header: a headerless CSV record is read as it is, and a fixed-width record has
+    /// one field per mapped column, in [`Field`] order.
     pub fn new(profile: &Profile, headers: &ByteRecord) -> Result<Mapper, ReadError> {
         let header_names: Vec<&[u8]> = headers
             .iter()
@@ -59,37 +63,53 @@ impl Mapper {
             .collect();
         let mut index = [None; Field::ALL.len()];
         let mut names: [String; Field::ALL.len()] = Default::default();
-        for (&field, column) in &profile.columns {
-            let found = header_names
-                .iter()
-                .position(|h| *h == column.as_bytes())
-                .ok_or_else(|| ReadError::MissingColumn {
-                    profile: profile.name.clone(),
-                    field: field.key(),
-                    column: column.clone(),
-                    header: header_names
-                        .iter()
-                        .map(|h| String::from_utf8_lossy(h))
-                        .collect::<Vec<_>>()
-                        .join(","),
-                })?;
+        for (ordinal, (&field, column)) in profile.columns.iter().enumerate() {
+            let found = match column {
+                Column::Name(name) => header_names
+                    .iter()
+                    .position(|h| *h == name.as_bytes())
+                    .ok_or_else(|| ReadError::MissingColumn {
+                        profile: profile.name.clone(),
+                        field: field.key(),
+                        column: name.clone(),
+                        header: header_names
+                            .iter()
+                            .map(|h| String::from_utf8_lossy(h))
+                            .collect::<Vec<_>>()
+                            .join(","),
+                    })?,
+                Column::Position(n) => n.saturating_sub(1),
+                Column::Span { .. } => ordinal,
+            };
             index[field.index()] = Some(found);
-            names[field.index()] = column.clone();
+            names[field.index()] = column.to_string();
+        }
+        let spec = &profile.datetime;
+        let mut datetime = DateTimeParser::new(&spec.date_format, &spec.time_format);
+        if let Some(format) = &spec.datetime_format {
+            datetime = datetime.with_datetime(format);
         }
         Ok(Mapper {
             carrier_name: profile.carrier_name.clone(),
             profile_name: profile.name.clone(),
             index,
             names,
-            datetime: DateTimeParser::new(
-                &profile.datetime.date_format,
-                &profile.datetime.time_format,
-            ),
-            zone: profile.datetime.zone.clone(),
+            datetime,
+            zone: spec.zone.clone(),
             status_map: profile
                 .status_map
                 .iter()
                 .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            detail_map: profile
+                .detail_map
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        v.iter().map(|(d, p)| (d.clone(), p.clone())).collect(),
+                    )
+                })
                 .collect(),
         })
     }
@@ -119,11 +139,16 @@ impl Mapper {
         }
 
         let carrier_code = text(Field::CarrierStatusCode)?;
-        let pair = match carrier_code.and_then(|c| self.status_map.get(c)) {
+        let detail_code = text(Field::CarrierDetailCode)?;
+        let pair = match self.status(carrier_code, detail_code) {
             Some(pair) => pair,
             None => {
+                let detail = match detail_code {
+                    Some(d) if !self.detail_map.is_empty() => format!(" (detail code {d:?})"),
+                    _ => String::new(),
+                };
                 warnings.push(Cow::Owned(format!(
-                    "carrier status code {:?} is not in the status map of profile `{}`",
+                    "carrier status code {:?}{detail} is not in the status map of profile `{}`",
                     carrier_code.unwrap_or(""),
                     self.profile_name
                 )));
@@ -177,7 +202,7 @@ impl Mapper {
             name: service_name.map(Cow::Borrowed),
         });
         let description = text(Field::CarrierStatusDescription)?.map(Cow::Borrowed);
-        let detail_code = text(Field::CarrierDetailCode)?.map(Cow::Borrowed);
+        let detail_code = detail_code.map(Cow::Borrowed);
 
         let event = TrackEvent {
             event_datetime: Some(Cow::Owned(event_datetime)),
@@ -218,6 +243,19 @@ impl Mapper {
         })
     }
 
+    /// The standardized pair for a carrier code: by code and detail code first (two-level
+    /// carriers), then by the code alone.
+    #[inline]
+    fn status(&self, code: Option<&str>, detail: Option<&str>) -> Option<&StatusPair> {
+        let code = code?;
+        if !self.detail_map.is_empty()
+            && let Some(pair) = detail.and_then(|d| self.detail_map.get(code)?.get(d))
+        {
+            return Some(pair);
+        }
+        self.status_map.get(code)
+    }
+
     /// The trimmed text of a mapped column; `None` when unmapped, missing or empty.
     #[inline]
     fn text<'r>(&self, rec: &'r Record, field: Field) -> Result<Option<&'r str>, RejectReason> {
@@ -241,28 +279,41 @@ impl Mapper {
 
     fn event_time(&self, rec: &Record) -> Result<Resolved, RejectReason> {
         let column = |f: Field| self.names[f.index()].clone();
-        let date_text = self.text(rec, Field::EventDate)?.unwrap_or("");
-        let date = self
-            .datetime
-            .date(date_text)
-            .ok_or_else(|| RejectReason::InvalidDate {
-                column: column(Field::EventDate),
-                value: date_text.to_owned(),
-                format: self.datetime.date_format().to_owned(),
-            })?;
-        let time = if self.index[Field::EventTime.index()].is_some() {
-            let time_text = self.text(rec, Field::EventTime)?.unwrap_or("");
-            self.datetime
-                .time(time_text)
-                .ok_or_else(|| RejectReason::InvalidTime {
-                    column: column(Field::EventTime),
-                    value: time_text.to_owned(),
-                    format: self.datetime.time_format().to_owned(),
-                })?
+        let local = if self.index[Field::EventDateTime.index()].is_some() {
+            let text = self.text(rec, Field::EventDateTime)?.unwrap_or("");
+            let invalid = || RejectReason::InvalidDateTime {
+                column: column(Field::EventDateTime),
+                value: text.to_owned(),
+                format: self.datetime.datetime_format().unwrap_or("").to_owned(),
+            };
+            if self.zone == Zone::InValue {
+                return self.datetime.instant(text).ok_or_else(invalid);
+            }
+            self.datetime.datetime(text).ok_or_else(invalid)?
         } else {
-            chrono::NaiveTime::MIN
+            let date_text = self.text(rec, Field::EventDate)?.unwrap_or("");
+            let date = self
+                .datetime
+                .date(date_text)
+                .ok_or_else(|| RejectReason::InvalidDate {
+                    column: column(Field::EventDate),
+                    value: date_text.to_owned(),
+                    format: self.datetime.date_format().to_owned(),
+                })?;
+            let time = if self.index[Field::EventTime.index()].is_some() {
+                let time_text = self.text(rec, Field::EventTime)?.unwrap_or("");
+                self.datetime
+                    .time(time_text)
+                    .ok_or_else(|| RejectReason::InvalidTime {
+                        column: column(Field::EventTime),
+                        value: time_text.to_owned(),
+                        format: self.datetime.time_format().to_owned(),
+                    })?
+            } else {
+                chrono::NaiveTime::MIN
+            };
+            date.and_time(time)
         };
-        let local = date.and_time(time);
         match &self.zone {
             Zone::OffsetColumn => {
                 let text = self.text(rec, Field::UtcOffset)?.unwrap_or("");
@@ -279,6 +330,8 @@ impl Mapper {
                     timezone: tz.name().to_owned(),
                 })
             }
+            // Only a combined column carries its offset, and it returned above.
+            Zone::InValue => unreachable!("an offset in the value needs datetime_format"),
         }
     }
 

@@ -2,7 +2,8 @@
 //! new carrier needs a profile, not code.
 //!
 //! A profile is validated completely when it loads (unknown fields, codes, zones and formats are
-//! errors naming the key), so that a bad profile fails before a single record is read.
+//! errors naming the file and the key), so that a bad profile fails before a single record is
+//! read. Built-in profiles and profiles loaded from a URI go through the same [`Profile::from_toml`].
 
 use std::collections::BTreeMap;
 
@@ -31,6 +32,7 @@ pub enum Field {
     CarrierStatusDescription,
     EventDate,
     EventTime,
+    EventDateTime,
     UtcOffset,
     City,
     State,
@@ -47,13 +49,14 @@ pub enum Field {
 }
 
 impl Field {
-    pub const ALL: [Field; 19] = [
+    pub const ALL: [Field; 20] = [
         Field::TrackingNumber,
         Field::CarrierStatusCode,
         Field::CarrierDetailCode,
         Field::CarrierStatusDescription,
         Field::EventDate,
         Field::EventTime,
+        Field::EventDateTime,
         Field::UtcOffset,
         Field::City,
         Field::State,
@@ -78,6 +81,7 @@ impl Field {
             Field::CarrierStatusDescription => "carrier_status_description",
             Field::EventDate => "event_date",
             Field::EventTime => "event_time",
+            Field::EventDateTime => "event_datetime",
             Field::UtcOffset => "utc_offset",
             Field::City => "city",
             Field::State => "state",
@@ -108,13 +112,92 @@ impl Field {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
-    /// Delimited text with a header line.
+    /// Delimited text, with a header line unless `has_headers = false`.
     Csv,
     /// JSON Lines: one object per line; `[columns]` name its keys.
     Jsonl,
-    /// No file: a carrier HTTP API (Track). Only `name`, `carrier_name` and `[status_map]`
+    /// Fixed-width lines; `[columns]` give each field's character span.
+    Fixed,
+    /// No file: a carrier HTTP API (Track). Only `name`, `carrier_name` and the status map
     /// apply; `[columns]` must be empty.
     Api,
+}
+
+impl Format {
+    /// The name a profile's `format` key uses.
+    pub fn key(self) -> &'static str {
+        match self {
+            Format::Csv => "csv",
+            Format::Jsonl => "jsonl",
+            Format::Fixed => "fixed",
+            Format::Api => "api",
+        }
+    }
+}
+
+/// Where a field's value sits in a record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Column {
+    /// A header name (CSV with a header line) or an object key (JSON Lines).
+    Name(String),
+    /// A 1-based position in a delimited record without a header line.
+    Position(usize),
+    /// 1-based first character and length in characters, in a fixed-width record.
+    Span { start: usize, len: usize },
+}
+
+impl std::fmt::Display for Column {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Column::Name(name) => f.write_str(name),
+            Column::Position(n) => write!(f, "#{n}"),
+            Column::Span { start, len } => write!(f, "characters {start}-{}", start + len - 1),
+        }
+    }
+}
+
+/// The character encoding of a carrier file. Records always come out as UTF-8.
+///
+/// Every supported encoding is ASCII-compatible, so delimiters, quotes and line ends are found
+/// on the file's own bytes and only field text is decoded: positions stay offsets in the file.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TextEncoding {
+    #[default]
+    Utf8,
+    Windows1252,
+    /// Read as windows-1252, its superset, as the WHATWG Encoding Standard (and every browser)
+    /// does: files labelled ISO-8859-1 routinely hold windows-1252's `€`, `œ` or curly quotes in
+    /// 0x80–0x9F, where strict ISO-8859-1 has only invisible control codes.
+    Iso8859_1,
+}
+
+impl TextEncoding {
+    fn parse(label: &str) -> Option<TextEncoding> {
+        match label.to_ascii_lowercase().as_str() {
+            "utf-8" | "utf8" => Some(TextEncoding::Utf8),
+            "windows-1252" | "cp1252" => Some(TextEncoding::Windows1252),
+            "iso-8859-1" | "latin1" => Some(TextEncoding::Iso8859_1),
+            _ => None,
+        }
+    }
+
+    /// The name a profile's `encoding` key uses.
+    pub fn label(self) -> &'static str {
+        match self {
+            TextEncoding::Utf8 => "utf-8",
+            TextEncoding::Windows1252 => "windows-1252",
+            TextEncoding::Iso8859_1 => "iso-8859-1",
+        }
+    }
+
+    /// The decoder to run over field text, or `None` for UTF-8, which is read as it is (no
+    /// decoding pass on the common path).
+    pub fn decoder(self) -> Option<&'static encoding_rs::Encoding> {
+        match self {
+            TextEncoding::Utf8 => None,
+            TextEncoding::Windows1252 | TextEncoding::Iso8859_1 => Some(encoding_rs::WINDOWS_1252),
+        }
+    }
 }
 
 /// Where the zone of a local event time comes from.
@@ -124,6 +207,8 @@ pub enum Zone {
     OffsetColumn,
     /// The file has no zone; its times are local to this IANA zone (or UTC).
     Named(Tz),
+    /// `datetime_format` reads an offset (`%z`, `%:z`, ...) from the value itself.
+    InValue,
 }
 
 /// How dates and times are written in the file.
@@ -131,6 +216,8 @@ pub enum Zone {
 pub struct DateTimeSpec {
     pub date_format: String,
     pub time_format: String,
+    /// The format of the `event_datetime` column, when date and time share one column.
+    pub datetime_format: Option<String>,
     pub zone: Zone,
 }
 
@@ -147,12 +234,22 @@ pub struct Profile {
     pub name: String,
     pub carrier_name: String,
     pub format: Format,
+    /// CSV field separator.
     pub delimiter: u8,
-    /// Header name per field, for the fields the profile maps.
-    pub columns: BTreeMap<Field, String>,
+    /// CSV quote character; `None` when quoting is off (`quote = ""`).
+    pub quote: Option<u8>,
+    /// CSV: the first line names the columns. Fixed width: the first line is a title to skip.
+    pub has_headers: bool,
+    pub encoding: TextEncoding,
+    /// Where each mapped field is found.
+    pub columns: BTreeMap<Field, Column>,
     pub datetime: DateTimeSpec,
-    /// Carrier status code → standardized pair.
+    /// Carrier status code → standardized pair (codes of a `[[status_group]]` included, and a
+    /// two-level entry's `"*"`, which stands for the code alone).
     pub status_map: BTreeMap<String, StatusPair>,
+    /// Carrier status code → carrier detail code → pair, for carriers with two levels. Looked up
+    /// first when a record has a detail code; `status_map` is the fallback.
+    pub detail_map: BTreeMap<String, BTreeMap<String, StatusPair>>,
 }
 
 #[derive(Deserialize)]
@@ -162,55 +259,51 @@ struct ProfileToml {
     carrier_name: String,
     #[serde(default = "default_format")]
     format: Format,
-    #[serde(default = "default_delimiter")]
-    delimiter: String,
+    delimiter: Option<String>,
+    quote: Option<String>,
+    has_headers: Option<bool>,
+    encoding: Option<String>,
+    /// Header names, positions or spans, depending on the format: checked per key below, so an
+    /// error names the key.
     #[serde(default)]
-    columns: BTreeMap<String, String>,
+    columns: BTreeMap<String, toml::Value>,
     #[serde(default)]
     datetime: DateTimeToml,
+    /// `CODE = [status, detail]`, or `CODE = { "<detail code>" = [status, detail], "*" = ... }`.
     #[serde(default)]
-    status_map: BTreeMap<String, (String, String)>,
+    status_map: BTreeMap<String, toml::Value>,
+    #[serde(default)]
+    status_group: Vec<StatusGroupToml>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct DateTimeToml {
-    #[serde(default = "default_date_format")]
-    date_format: String,
-    #[serde(default = "default_time_format")]
-    time_format: String,
+    date_format: Option<String>,
+    time_format: Option<String>,
+    datetime_format: Option<String>,
     timezone: Option<String>,
 }
 
-impl Default for DateTimeToml {
-    fn default() -> Self {
-        DateTimeToml {
-            date_format: default_date_format(),
-            time_format: default_time_format(),
-            timezone: None,
-        }
-    }
+/// Several carrier codes with one meaning.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StatusGroupToml {
+    codes: Vec<String>,
+    to: (String, String),
 }
 
 fn default_format() -> Format {
     Format::Csv
 }
-fn default_delimiter() -> String {
-    ",".into()
-}
-fn default_date_format() -> String {
-    "%Y-%m-%d".into()
-}
-fn default_time_format() -> String {
-    "%H:%M:%S".into()
-}
 
-/// Fields every profile must map: without them a record cannot become an event.
-const REQUIRED: [Field; 3] = [
-    Field::TrackingNumber,
-    Field::CarrierStatusCode,
-    Field::EventDate,
-];
+/// The detail-code key of a two-level status entry that stands for "any other detail code, or
+/// none".
+pub const ANY_DETAIL: &str = "*";
+
+/// Fields every file profile must map: without them a record cannot become an event. The event
+/// time is required too, as `event_date` (+ `event_time`) or `event_datetime`.
+const REQUIRED: [Field; 2] = [Field::TrackingNumber, Field::CarrierStatusCode];
 
 impl Profile {
     /// Names of the profiles built into this binary.
@@ -229,113 +322,468 @@ impl Profile {
         Profile::from_toml(text, name)
     }
 
-    /// Parses and validates a profile. `origin` names it in errors (a built-in name or a path).
+    /// Parses and validates a profile. `origin` names it in errors (a built-in name or the URI
+    /// it was loaded from).
     pub fn from_toml(text: &str, origin: &str) -> Result<Profile, ProfileError> {
         let raw: ProfileToml = toml::from_str(text).map_err(|source| ProfileError::Toml {
             origin: origin.to_owned(),
             source,
         })?;
-        let profile = raw.name.clone();
+        let profile = if raw.name == origin {
+            format!("profile `{}`", raw.name)
+        } else {
+            format!("profile `{}` ({origin})", raw.name)
+        };
+        let profile = profile.as_str();
+        let format = raw.format;
+        let is_file = format != Format::Api;
 
-        let delimiter = match raw.delimiter.as_bytes() {
-            [b] => *b,
-            _ => {
-                return Err(ProfileError::BadDelimiter {
-                    profile,
-                    delimiter: raw.delimiter,
-                });
+        for (key, given) in [
+            ("delimiter", raw.delimiter.is_some()),
+            ("quote", raw.quote.is_some()),
+        ] {
+            if given && format != Format::Csv {
+                return Err(not_for(profile, key, format));
             }
+        }
+        if raw.has_headers.is_some() && !matches!(format, Format::Csv | Format::Fixed) {
+            return Err(not_for(profile, "has_headers", format));
+        }
+        if raw.encoding.is_some() && !is_file {
+            return Err(not_for(profile, "encoding", format));
+        }
+        let delimiter = match raw.delimiter.as_deref() {
+            None => b',',
+            Some(d) => parse_delimiter(d).ok_or_else(|| ProfileError::BadDelimiter {
+                profile: profile.to_owned(),
+                delimiter: d.to_owned(),
+            })?,
+        };
+        let quote = match raw.quote.as_deref() {
+            None => Some(b'"'),
+            Some("") => None,
+            Some(q) => match q.as_bytes() {
+                [b] if *b != delimiter && *b != b'\n' && *b != b'\r' => Some(*b),
+                _ => {
+                    return Err(ProfileError::BadQuote {
+                        profile: profile.to_owned(),
+                        quote: q.to_owned(),
+                    });
+                }
+            },
+        };
+        let has_headers = raw.has_headers.unwrap_or(format == Format::Csv);
+        let encoding = match raw.encoding.as_deref() {
+            None => TextEncoding::Utf8,
+            Some(e) => TextEncoding::parse(e).ok_or_else(|| ProfileError::UnknownEncoding {
+                profile: profile.to_owned(),
+                encoding: e.to_owned(),
+            })?,
         };
 
         let mut columns = BTreeMap::new();
-        for (key, header) in raw.columns {
+        for (key, value) in raw.columns {
             let field = Field::from_key(&key).ok_or_else(|| ProfileError::UnknownField {
-                profile: profile.clone(),
+                profile: profile.to_owned(),
                 field: key.clone(),
                 known: Field::ALL.map(Field::key).join(", "),
             })?;
-            columns.insert(field, header);
+            columns.insert(field, column(profile, format, has_headers, field, value)?);
         }
-        let is_file = raw.format != Format::Api;
         if !is_file && !columns.is_empty() {
-            return Err(ProfileError::ColumnsForApi { profile });
+            return Err(ProfileError::ColumnsForApi {
+                profile: profile.to_owned(),
+            });
         }
         for field in REQUIRED.into_iter().filter(|_| is_file) {
             if !columns.contains_key(&field) {
                 return Err(ProfileError::MissingField {
-                    profile,
+                    profile: profile.to_owned(),
                     field: field.key(),
                 });
             }
         }
 
-        let zone = match (
-            &raw.datetime.timezone,
-            columns.contains_key(&Field::UtcOffset),
-        ) {
-            // An API's timestamps carry their own zone (or none, and stay local).
-            _ if !is_file => Zone::Named(Tz::UTC),
-            (Some(tz), _) => {
-                Zone::Named(
-                    tz.parse::<Tz>()
-                        .map_err(|_| ProfileError::UnknownTimezone {
-                            profile: profile.clone(),
-                            timezone: tz.clone(),
-                        })?,
-                )
-            }
-            (None, true) => Zone::OffsetColumn,
-            (None, false) => return Err(ProfileError::NoZone { profile }),
-        };
-        check_format(&profile, "date_format", &raw.datetime.date_format)?;
-        check_format(&profile, "time_format", &raw.datetime.time_format)?;
-
-        let mut status_map = BTreeMap::new();
-        for (carrier_code, (status, detail)) in raw.status_map {
-            let status = StandardizedStatusCode::known(&status).ok_or_else(|| {
-                ProfileError::UnknownStatusCode {
-                    profile: profile.clone(),
-                    carrier_code: carrier_code.clone(),
-                    code: status.clone(),
-                }
-            })?;
-            let detail = StandardizedStatusDetailCode::known(&detail).ok_or_else(|| {
-                ProfileError::UnknownDetailCode {
-                    profile: profile.clone(),
-                    carrier_code: carrier_code.clone(),
-                    code: detail.clone(),
-                }
-            })?;
-            status_map.insert(carrier_code, StatusPair { status, detail });
-        }
+        let datetime = datetime(profile, is_file, &columns, raw.datetime)?;
+        let (status_map, detail_map) = status_maps(profile, raw.status_map, raw.status_group)?;
 
         Ok(Profile {
             name: raw.name,
             carrier_name: raw.carrier_name,
-            format: raw.format,
+            format,
             delimiter,
+            quote,
+            has_headers,
+            encoding,
             columns,
-            datetime: DateTimeSpec {
-                date_format: raw.datetime.date_format,
-                time_format: raw.datetime.time_format,
-                zone,
-            },
+            datetime,
             status_map,
+            detail_map,
         })
     }
 }
 
-/// Rejects chrono formats with unknown specifiers, so a typo fails at load, not on every record.
-fn check_format(profile: &str, key: &'static str, format: &str) -> Result<(), ProfileError> {
-    use chrono::format::{Item, StrftimeItems};
-    if StrftimeItems::new(format).any(|item| matches!(item, Item::Error)) {
-        return Err(ProfileError::BadFormat {
+fn not_for(profile: &str, key: &'static str, format: Format) -> ProfileError {
+    ProfileError::NotForFormat {
+        profile: profile.to_owned(),
+        key,
+        format: format.key(),
+    }
+}
+
+/// A single byte, or `tab` / `\t` spelled out (a TOML basic string's `"\t"` is already a tab).
+fn parse_delimiter(text: &str) -> Option<u8> {
+    match text {
+        "tab" | "\\t" => Some(b'\t'),
+        _ => match text.as_bytes() {
+            [b'\n' | b'\r'] => None,
+            [b] => Some(*b),
+            _ => None,
+        },
+    }
+}
+
+/// One `[columns]` value, in the shape its format needs.
+fn column(
+    profile: &str,
+    format: Format,
+    has_headers: bool,
+    field: Field,
+    value: toml::Value,
+) -> Result<Column, ProfileError> {
+    use toml::Value;
+    let bad = |reason: String| ProfileError::BadColumn {
+        profile: profile.to_owned(),
+        field: field.key(),
+        reason,
+    };
+    let got = value.type_str();
+    match (format, has_headers, value) {
+        (Format::Fixed, _, Value::Table(table)) => {
+            let mut start = None;
+            let mut len = None;
+            for (key, v) in table {
+                let slot = match key.as_str() {
+                    "start" => &mut start,
+                    "len" => &mut len,
+                    _ => {
+                        return Err(bad(format!(
+                            "unknown key `{key}`; a span has start and len"
+                        )));
+                    }
+                };
+                *slot = Some(
+                    v.as_integer()
+                        .and_then(|n| usize::try_from(n).ok())
+                        .filter(|n| *n >= 1)
+                        .ok_or_else(|| bad(format!("`{key}` must be a whole number from 1")))?,
+                );
+            }
+            match (start, len) {
+                (Some(start), Some(len)) => Ok(Column::Span { start, len }),
+                _ => Err(bad(
+                    "a span needs both start and len: { start = 1, len = 10 }".into(),
+                )),
+            }
+        }
+        (Format::Fixed, ..) => Err(bad(format!(
+            "expected a character span {{ start = N, len = M }} (1-based), got a {got}"
+        ))),
+        (Format::Csv, false, Value::Integer(n)) => usize::try_from(n)
+            .ok()
+            .filter(|n| *n >= 1)
+            .map(Column::Position)
+            .ok_or_else(|| bad(format!("position {n}: positions count from 1"))),
+        (Format::Csv, false, _) => Err(bad(format!(
+            "with has_headers = false, give the column's 1-based position (e.g. 3), not a {got}"
+        ))),
+        (Format::Csv | Format::Jsonl, _, Value::String(name)) => Ok(Column::Name(name)),
+        (Format::Csv, true, Value::Integer(_)) => Err(bad(
+            "a position needs has_headers = false; with a header line, give the header's name"
+                .into(),
+        )),
+        (Format::Csv | Format::Api, ..) => Err(bad(format!("expected a header name, got a {got}"))),
+        (Format::Jsonl, ..) => Err(bad(format!("expected an object key, got a {got}"))),
+    }
+}
+
+/// Validates `[datetime]` against the columns it reads, and finds the zone.
+fn datetime(
+    profile: &str,
+    is_file: bool,
+    columns: &BTreeMap<Field, Column>,
+    raw: DateTimeToml,
+) -> Result<DateTimeSpec, ProfileError> {
+    let bad = |reason: &'static str| ProfileError::BadDateTime {
+        profile: profile.to_owned(),
+        reason,
+    };
+    let date_format = raw.date_format.unwrap_or_else(|| "%Y-%m-%d".into());
+    let time_format = raw.time_format.unwrap_or_else(|| "%H:%M:%S".into());
+    check_format(profile, "date_format", &date_format, Want::Date)?;
+    check_format(profile, "time_format", &time_format, Want::Time)?;
+    let combined = columns.contains_key(&Field::EventDateTime);
+    let separate =
+        columns.contains_key(&Field::EventDate) || columns.contains_key(&Field::EventTime);
+    let mut in_value = false;
+    match &raw.datetime_format {
+        Some(_) if !combined => {
+            return Err(bad(
+                "datetime_format reads the `event_datetime` column: map it in [columns]",
+            ));
+        }
+        Some(format) => {
+            in_value = has_offset(format);
+            let want = if in_value {
+                Want::Instant
+            } else {
+                Want::DateTime
+            };
+            check_format(profile, "datetime_format", format, want)?;
+        }
+        None if combined => {
+            return Err(bad("the `event_datetime` column needs a datetime_format"));
+        }
+        None => {}
+    }
+    if combined && separate {
+        return Err(bad(
+            "map either `event_datetime` or `event_date` (+ `event_time`), not both",
+        ));
+    }
+    if is_file && !combined && !columns.contains_key(&Field::EventDate) {
+        return Err(ProfileError::NoEventTime {
             profile: profile.to_owned(),
-            key,
-            format: format.to_owned(),
         });
     }
+    let zone = match (&raw.timezone, in_value) {
+        // An API's timestamps carry their own zone (or none, and stay local).
+        _ if !is_file => Zone::Named(Tz::UTC),
+        (Some(_), true) => {
+            return Err(bad(
+                "timezone is set, but datetime_format reads an offset from each value: keep one",
+            ));
+        }
+        (Some(tz), false) => {
+            Zone::Named(
+                tz.parse::<Tz>()
+                    .map_err(|_| ProfileError::UnknownTimezone {
+                        profile: profile.to_owned(),
+                        timezone: tz.clone(),
+                    })?,
+            )
+        }
+        (None, true) => Zone::InValue,
+        (None, false) if columns.contains_key(&Field::UtcOffset) => Zone::OffsetColumn,
+        (None, false) => {
+            return Err(ProfileError::NoZone {
+                profile: profile.to_owned(),
+            });
+        }
+    };
+    Ok(DateTimeSpec {
+        date_format,
+        time_format,
+        datetime_format: raw.datetime_format,
+        zone,
+    })
+}
+
+/// What a chrono format must be able to read.
+#[derive(Clone, Copy)]
+enum Want {
+    Date,
+    Time,
+    DateTime,
+    Instant,
+}
+
+/// Rejects chrono formats with unknown specifiers, or that cannot read back what they describe
+/// (`%Y-%m` is no date, `%H` no time), so a mistake fails at load, not on every record.
+fn check_format(
+    profile: &str,
+    key: &'static str,
+    format: &str,
+    want: Want,
+) -> Result<(), ProfileError> {
+    use chrono::format::{Item, StrftimeItems};
+    use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime};
+    let bad = |reason: &'static str| ProfileError::BadFormat {
+        profile: profile.to_owned(),
+        key,
+        format: format.to_owned(),
+        reason,
+    };
+    if StrftimeItems::new(format).any(|item| matches!(item, Item::Error)) {
+        return Err(bad("is not a valid chrono format"));
+    }
+    // A sample with every component distinct, written and read back.
+    let sample = NaiveDate::from_ymd_opt(2026, 11, 24)
+        .and_then(|d| d.and_hms_opt(14, 32, 5))
+        .expect("a valid sample");
+    let offset = chrono::FixedOffset::west_opt(6 * 3600).expect("a valid offset");
+    let instant = sample.and_local_timezone(offset).single().expect("fixed");
+    let written = match want {
+        Want::Instant => instant.format(format).to_string(),
+        _ => sample.format(format).to_string(),
+    };
+    let reads_back = match want {
+        Want::Date => NaiveDate::parse_from_str(&written, format).is_ok(),
+        Want::Time => NaiveTime::parse_from_str(&written, format).is_ok(),
+        Want::DateTime => NaiveDateTime::parse_from_str(&written, format).is_ok(),
+        Want::Instant => DateTime::parse_from_str(&written, format).is_ok(),
+    };
+    if !reads_back {
+        return Err(bad(match want {
+            Want::Date => "cannot read a whole date (year, month and day)",
+            Want::Time => "cannot read a time of day (at least hour and minute)",
+            Want::DateTime | Want::Instant => {
+                "cannot read a whole date and time of day (year, month, day, hour and minute)"
+            }
+        }));
+    }
     Ok(())
+}
+
+/// Whether a chrono format reads a UTC offset (`%z`, `%:z`, `%#z`, RFC 3339 / 2822).
+fn has_offset(format: &str) -> bool {
+    use chrono::format::{Fixed, Item, StrftimeItems};
+    StrftimeItems::new(format).any(|item| {
+        matches!(
+            item,
+            Item::Fixed(
+                Fixed::TimezoneOffset
+                    | Fixed::TimezoneOffsetColon
+                    | Fixed::TimezoneOffsetDoubleColon
+                    | Fixed::TimezoneOffsetTripleColon
+                    | Fixed::TimezoneOffsetColonZ
+                    | Fixed::TimezoneOffsetZ
+                    | Fixed::RFC2822
+                    | Fixed::RFC3339
+            )
+        )
+    })
+}
+
+type StatusMaps = (
+    BTreeMap<String, StatusPair>,
+    BTreeMap<String, BTreeMap<String, StatusPair>>,
+);
+
+/// `[status_map]` and `[[status_group]]`, flattened: every carrier code once.
+fn status_maps(
+    profile: &str,
+    entries: BTreeMap<String, toml::Value>,
+    groups: Vec<StatusGroupToml>,
+) -> Result<StatusMaps, ProfileError> {
+    let mut codes = BTreeMap::new();
+    let mut details: BTreeMap<String, BTreeMap<String, StatusPair>> = BTreeMap::new();
+    let mut add = |key: String, code: String, pair: StatusPair| {
+        if codes.insert(code.clone(), pair).is_some() {
+            return Err(ProfileError::DuplicateCode {
+                profile: profile.to_owned(),
+                key,
+                code,
+            });
+        }
+        Ok(())
+    };
+    for (code, value) in entries {
+        let key = format!("status_map.{}", toml_key(&code));
+        match value {
+            toml::Value::Table(by_detail) => {
+                let mut map = BTreeMap::new();
+                for (detail, value) in by_detail {
+                    let key = format!("{key}.{}", toml_key(&detail));
+                    let pair = pair(profile, &key, value)?;
+                    if detail == ANY_DETAIL {
+                        add(key, code.clone(), pair)?;
+                    } else {
+                        map.insert(detail, pair);
+                    }
+                }
+                if !map.is_empty() {
+                    details.insert(code, map);
+                }
+            }
+            value => {
+                let pair = pair(profile, &key, value)?;
+                add(key, code, pair)?;
+            }
+        }
+    }
+    for (i, group) in groups.into_iter().enumerate() {
+        let key = format!("status_group[{}]", i + 1);
+        let (status, detail) = group.to;
+        let pair = known_pair(profile, &format!("{key}.to"), status, detail)?;
+        if group.codes.is_empty() {
+            return Err(ProfileError::BadStatusEntry {
+                profile: profile.to_owned(),
+                key,
+                reason: "codes is empty".into(),
+            });
+        }
+        for code in group.codes {
+            add(key.clone(), code, pair.clone())?;
+        }
+    }
+    Ok((codes, details))
+}
+
+/// `["IT", "IN_TRANSIT"]`: a standardized status and detail code.
+fn pair(profile: &str, key: &str, value: toml::Value) -> Result<StatusPair, ProfileError> {
+    let shape = || ProfileError::BadStatusEntry {
+        profile: profile.to_owned(),
+        key: key.to_owned(),
+        reason: "expected [status, detail], e.g. [\"IT\", \"IN_TRANSIT\"], or a table of carrier \
+                 detail codes to such pairs"
+            .into(),
+    };
+    let toml::Value::Array(items) = value else {
+        return Err(shape());
+    };
+    let Ok([toml::Value::String(status), toml::Value::String(detail)]) =
+        <[toml::Value; 2]>::try_from(items)
+    else {
+        return Err(shape());
+    };
+    known_pair(profile, key, status, detail)
+}
+
+/// Checks both codes against Connect's lists.
+fn known_pair(
+    profile: &str,
+    key: &str,
+    status: String,
+    detail: String,
+) -> Result<StatusPair, ProfileError> {
+    let status =
+        StandardizedStatusCode::known(&status).ok_or_else(|| ProfileError::UnknownStatusCode {
+            profile: profile.to_owned(),
+            key: key.to_owned(),
+            code: status.clone(),
+        })?;
+    let detail = StandardizedStatusDetailCode::known(&detail).ok_or_else(|| {
+        ProfileError::UnknownDetailCode {
+            profile: profile.to_owned(),
+            key: key.to_owned(),
+            code: detail.clone(),
+        }
+    })?;
+    Ok(StatusPair { status, detail })
+}
+
+/// A key as TOML would write it in a dotted path: bare when it can be, else quoted.
+fn toml_key(key: &str) -> String {
+    let bare = !key.is_empty()
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if bare {
+        key.to_owned()
+    } else {
+        format!("{key:?}")
+    }
 }
 
 #[cfg(test)]
@@ -374,7 +822,12 @@ mod tests {
                 (status, detail)
             );
         }
-        assert_eq!(p.columns[&Field::TrackingNumber], "TrackingNumber");
+        assert_eq!(
+            p.columns[&Field::TrackingNumber],
+            Column::Name("TrackingNumber".into())
+        );
+        assert_eq!(p.encoding, TextEncoding::Utf8);
+        assert!(p.has_headers && p.detail_map.is_empty());
         assert_eq!(p.columns.len(), 16);
     }
 
@@ -493,5 +946,310 @@ mod tests {
         let text = reference_text().replace("%H:%M:%S", "%H:%Q");
         let err = Profile::from_toml(&text, "t").unwrap_err().to_string();
         assert!(err.contains("time_format"), "{err}");
+    }
+
+    /// A minimal file profile: `format`-specific settings and columns around the required ones.
+    fn file_profile(settings: &str, columns: &str, datetime: &str, status: &str) -> String {
+        format!(
+            "name = \"acme\"\ncarrier_name = \"Acme\"\n{settings}\n[columns]\n{columns}\n\
+             [datetime]\n{datetime}\n[status_map]\n{status}\n"
+        )
+    }
+
+    fn load(text: &str) -> Result<Profile, String> {
+        Profile::from_toml(text, "s3://bucket/acme.toml").map_err(|e| crate::report(&e))
+    }
+
+    const NAMED: &str =
+        "tracking_number = \"tn\"\ncarrier_status_code = \"code\"\nevent_date = \"d\"";
+    const UTC: &str = "timezone = \"UTC\"";
+
+    #[test]
+    fn errors_of_a_loaded_profile_name_its_file_and_key() {
+        let err = load(&file_profile("", NAMED, UTC, "DL = [\"DE\", \"DELIVERD\"]")).unwrap_err();
+        assert!(
+            err.contains("profile `acme` (s3://bucket/acme.toml)")
+                && err.contains("status_map.DL")
+                && err.contains("DELIVERD"),
+            "{err}"
+        );
+        let err = load(&file_profile("delimter = \";\"", NAMED, UTC, "")).unwrap_err();
+        assert!(
+            err.contains("s3://bucket/acme.toml") && err.contains("delimter"),
+            "{err}"
+        );
+        let err = load(&file_profile("", NAMED, "timezone = \"UTC\"\nzone = 1", "")).unwrap_err();
+        assert!(err.contains("zone") && err.contains("line 10"), "{err}");
+    }
+
+    #[test]
+    fn delimiters_quotes_and_encodings() {
+        for (given, byte) in [
+            ("\";\"", b';'),
+            ("\"|\"", b'|'),
+            ("\"\\t\"", b'\t'),
+            ("\"tab\"", b'\t'),
+            ("'\\t'", b'\t'),
+        ] {
+            let p = load(&file_profile(
+                &format!("delimiter = {given}"),
+                NAMED,
+                UTC,
+                "",
+            ))
+            .unwrap();
+            assert_eq!(p.delimiter, byte, "{given}");
+        }
+        for bad in ["\";;\"", "\"\"", "\"\\n\"", "\"é\""] {
+            let err =
+                load(&file_profile(&format!("delimiter = {bad}"), NAMED, UTC, "")).unwrap_err();
+            assert!(
+                err.contains("delimiter must be a single byte"),
+                "{bad}: {err}"
+            );
+        }
+        let p = load(&file_profile("quote = \"'\"", NAMED, UTC, "")).unwrap();
+        assert_eq!(p.quote, Some(b'\''));
+        let p = load(&file_profile("quote = \"\"", NAMED, UTC, "")).unwrap();
+        assert_eq!(p.quote, None);
+        let err = load(&file_profile("quote = \",\"", NAMED, UTC, "")).unwrap_err();
+        assert!(err.contains("quote must be"), "{err}");
+
+        for (label, encoding) in [
+            ("utf-8", TextEncoding::Utf8),
+            ("windows-1252", TextEncoding::Windows1252),
+            ("ISO-8859-1", TextEncoding::Iso8859_1),
+        ] {
+            let p = load(&file_profile(
+                &format!("encoding = \"{label}\""),
+                NAMED,
+                UTC,
+                "",
+            ))
+            .unwrap();
+            assert_eq!(p.encoding, encoding);
+        }
+        assert_eq!(TextEncoding::Utf8.decoder(), None, "UTF-8 is read as it is");
+        let err = load(&file_profile("encoding = \"ebcdic\"", NAMED, UTC, "")).unwrap_err();
+        assert!(err.contains("unknown encoding \"ebcdic\""), "{err}");
+        let err = load(&file_profile(
+            "format = \"jsonl\"\ndelimiter = \";\"",
+            NAMED,
+            UTC,
+            "",
+        ))
+        .unwrap_err();
+        assert!(
+            err.contains("`delimiter` does not apply to format = \"jsonl\""),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn headerless_columns_are_positions() {
+        let positions = "tracking_number = 1\ncarrier_status_code = 4\nevent_date = 2";
+        let p = load(&file_profile("has_headers = false", positions, UTC, "")).unwrap();
+        assert!(!p.has_headers);
+        assert_eq!(p.columns[&Field::CarrierStatusCode], Column::Position(4));
+
+        let err = load(&file_profile("has_headers = false", NAMED, UTC, "")).unwrap_err();
+        assert!(
+            err.contains("[columns] carrier_status_code") && err.contains("1-based position"),
+            "{err}"
+        );
+        let err = load(&file_profile("", positions, UTC, "")).unwrap_err();
+        assert!(err.contains("needs has_headers = false"), "{err}");
+        let zero = positions.replace("= 1", "= 0");
+        let err = load(&file_profile("has_headers = false", &zero, UTC, "")).unwrap_err();
+        assert!(err.contains("count from 1"), "{err}");
+    }
+
+    #[test]
+    fn fixed_width_columns_are_character_spans() {
+        let spans = "tracking_number = { start = 1, len = 18 }\n\
+                     carrier_status_code = { start = 19, len = 2 }\n\
+                     event_date = { start = 21, len = 8 }";
+        let p = load(&file_profile("format = \"fixed\"", spans, UTC, "")).unwrap();
+        assert_eq!(p.format, Format::Fixed);
+        assert!(
+            !p.has_headers,
+            "fixed-width files have no title line unless told"
+        );
+        assert_eq!(
+            p.columns[&Field::CarrierStatusCode],
+            Column::Span { start: 19, len: 2 }
+        );
+        assert_eq!(
+            p.columns[&Field::CarrierStatusCode].to_string(),
+            "characters 19-20"
+        );
+        for (bad, says) in [
+            (
+                "{ start = 0, len = 2 }",
+                "`start` must be a whole number from 1",
+            ),
+            ("{ start = 19 }", "needs both start and len"),
+            ("{ start = 19, length = 2 }", "unknown key `length`"),
+            ("\"Code\"", "expected a character span"),
+        ] {
+            let columns = spans.replace("{ start = 19, len = 2 }", bad);
+            let err = load(&file_profile("format = \"fixed\"", &columns, UTC, "")).unwrap_err();
+            assert!(
+                err.contains("[columns] carrier_status_code") && err.contains(says),
+                "{bad}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn datetime_formats_zones_and_combined_columns() {
+        let p = load(&file_profile(
+            "",
+            NAMED,
+            "date_format = \"%m/%d/%Y\"\ntime_format = \"%H%M\"\ntimezone = \"America/Chicago\"",
+            "",
+        ))
+        .unwrap();
+        assert_eq!(p.datetime.zone, Zone::Named(chrono_tz::America::Chicago));
+        assert_eq!(p.datetime.time_format, "%H%M");
+
+        let combined =
+            "tracking_number = \"tn\"\ncarrier_status_code = \"code\"\nevent_datetime = \"at\"";
+        let p = load(&file_profile(
+            "",
+            combined,
+            "datetime_format = \"%d.%m.%Y %H:%M\"\ntimezone = \"Europe/Berlin\"",
+            "",
+        ))
+        .unwrap();
+        assert_eq!(
+            p.datetime.datetime_format.as_deref(),
+            Some("%d.%m.%Y %H:%M")
+        );
+        let p = load(&file_profile(
+            "",
+            combined,
+            "datetime_format = \"%Y-%m-%dT%H:%M:%S%:z\"",
+            "",
+        ))
+        .unwrap();
+        assert_eq!(
+            p.datetime.zone,
+            Zone::InValue,
+            "the offset is in each value"
+        );
+
+        for (columns, datetime, says) in [
+            (combined, "timezone = \"UTC\"", "needs a datetime_format"),
+            (
+                NAMED,
+                "datetime_format = \"%Y%m%d%H%M\"\ntimezone = \"UTC\"",
+                "map it in [columns]",
+            ),
+            (
+                "tracking_number = \"tn\"\ncarrier_status_code = \"code\"\nevent_time = \"t\"",
+                UTC,
+                "must map the event time",
+            ),
+            (
+                combined,
+                "datetime_format = \"%Y-%m-%dT%H:%M%z\"\ntimezone = \"UTC\"",
+                "keep one",
+            ),
+            (
+                combined,
+                "datetime_format = \"%Y-%m-%d\"\ntimezone = \"UTC\"",
+                "cannot read a whole date and time",
+            ),
+            (
+                NAMED,
+                "date_format = \"%Y-%m\"\ntimezone = \"UTC\"",
+                "cannot read a whole date",
+            ),
+            (
+                NAMED,
+                "time_format = \"%H\"\ntimezone = \"UTC\"",
+                "cannot read a time of day",
+            ),
+            (NAMED, "", "the file's zone is unknown"),
+        ] {
+            let err = load(&file_profile("", columns, datetime, "")).unwrap_err();
+            assert!(err.contains(says), "{datetime}: {err}");
+        }
+    }
+
+    #[test]
+    fn several_codes_map_to_one_pair_and_codes_are_mapped_once() {
+        let text = format!(
+            "{}\n[[status_group]]\ncodes = [\"A1\", \"A2\", \"A3\"]\nto = [\"IT\", \"IN_TRANSIT\"]\n",
+            file_profile(
+                "",
+                NAMED,
+                UTC,
+                "DL = [\"DE\", \"DELIVERED\"]\nD2 = [\"DE\", \"DELIVERED\"]"
+            )
+        );
+        let p = load(&text).unwrap();
+        for code in ["A1", "A2", "A3"] {
+            assert_eq!(p.status_map[code].detail.as_str(), "IN_TRANSIT", "{code}");
+        }
+        assert_eq!(p.status_map["D2"], p.status_map["DL"]);
+
+        let twice = text.replace("\"A3\"", "\"DL\"");
+        let err = load(&twice).unwrap_err();
+        assert!(
+            err.contains("status_group[1]") && err.contains("\"DL\" is mapped more than once"),
+            "{err}"
+        );
+        let bad = text.replace("\"IN_TRANSIT\"", "\"IN_TRANSITT\"");
+        let err = load(&bad).unwrap_err();
+        assert!(
+            err.contains("status_group[1].to") && err.contains("IN_TRANSITT"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn two_level_status_maps_key_detail_codes_under_the_code() {
+        let text = file_profile(
+            "",
+            NAMED,
+            UTC,
+            "DL = [\"DE\", \"DELIVERED\"]\n\
+             [status_map.EX]\n\
+             \"*\" = [\"EX\", \"UNSPECIFIED_EXCEPTION\"]\n\
+             \"07\" = [\"EX\", \"REFUSED_BY_CUSTOMER\"]\n\
+             \"12\" = [\"EX\", \"ADDRESS_QUERY\"]\n\
+             [status_map.HD]\n\
+             C1 = [\"EX\", \"HELD_BY_CUSTOMS\"]\n",
+        );
+        let p = load(&text).unwrap();
+        assert_eq!(p.status_map["EX"].detail.as_str(), "UNSPECIFIED_EXCEPTION");
+        assert_eq!(
+            p.detail_map["EX"]["07"].detail.as_str(),
+            "REFUSED_BY_CUSTOMER"
+        );
+        assert_eq!(p.detail_map["EX"].len(), 2);
+        assert!(!p.status_map.contains_key("HD"), "no fallback for HD alone");
+        assert_eq!(p.detail_map["HD"]["C1"].detail.as_str(), "HELD_BY_CUSTOMS");
+
+        let err = load(&text.replace(
+            "\"07\" = [\"EX\", \"REFUSED_BY_CUSTOMER\"]",
+            "\"07\" = \"EX\"",
+        ))
+        .unwrap_err();
+        assert!(
+            err.contains("status_map.EX.07") && err.contains("expected [status, detail]"),
+            "{err}"
+        );
+        let err = load(&text.replace(
+            "\"*\" = [\"EX\", \"UNSPECIFIED_EXCEPTION\"]",
+            "\"*\" = [\"EX\", \"NOPE\"]",
+        ))
+        .unwrap_err();
+        assert!(
+            err.contains("status_map.EX.\"*\"") && err.contains("`NOPE`"),
+            "{err}"
+        );
     }
 }

@@ -103,6 +103,7 @@ pub async fn run(
     stop_at: StopAt,
 ) -> Result<RunSummary, ImportError> {
     let started = std::time::Instant::now();
+    let job = &crate::profiles::resolve(job, source).await?;
     let mut summary = RunSummary::new(job);
     let pattern = is_pattern(&job.source);
     let files = match (&once, pattern) {

@@ -24,6 +24,26 @@ pub enum ImportError {
     Env(#[from] shared::env::EnvError),
     #[error(transparent)]
     Profile(#[from] shared::ProfileError),
+    #[error("cannot read profile {uri}")]
+    ProfileUnreadable {
+        uri: String,
+        #[source]
+        source: SourceError,
+    },
+    #[error("reading profile {uri} failed")]
+    ProfileRead {
+        uri: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("profile {uri} is larger than {limit} bytes; is it really a profile?")]
+    ProfileTooLarge { uri: String, limit: u64 },
+    #[error("profile {uri} is not UTF-8 text")]
+    ProfileNotText {
+        uri: String,
+        #[source]
+        source: std::string::FromUtf8Error,
+    },
     #[error(transparent)]
     Source(#[from] SourceError),
     #[error("reading {uri}")]
@@ -242,7 +262,23 @@ impl ImportError {
                 "InvalidRequest"
             }
             ImportError::Config { .. } | ImportError::Env(_) => "InvalidConfiguration",
-            ImportError::Profile(_) => "InvalidProfile",
+            ImportError::Profile(_)
+            | ImportError::ProfileTooLarge { .. }
+            | ImportError::ProfileNotText { .. } => "InvalidProfile",
+            // A profile that is not there, or a URI no source serves, will not appear by retrying;
+            // a server or bucket that did not answer might.
+            ImportError::ProfileUnreadable {
+                source:
+                    SourceError::NotFound { .. }
+                    | SourceError::BadUri { .. }
+                    | SourceError::BadPattern { .. }
+                    | SourceError::Unsupported { .. }
+                    | SourceError::InvalidSetting { .. },
+                ..
+            } => "InvalidProfile",
+            ImportError::ProfileUnreadable { .. } | ImportError::ProfileRead { .. } => {
+                "SourceUnavailable"
+            }
             ImportError::Source(SourceError::NotFound { .. }) => "SourceNotFound",
             ImportError::Source(
                 SourceError::BadUri { .. }

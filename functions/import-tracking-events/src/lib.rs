@@ -7,6 +7,7 @@
 //! - [`request`]: the invocation shapes (Connect request, EventBridge event, classic schedule)
 //!   reduced to an [`request::ImportJob`].
 //! - [`config`]: environment configuration, parsed once.
+//! - [`profiles`]: the job's profile, built in or loaded from a URI through the sources.
 //! - [`discovery`]: one scheduled run: list a pattern, import each new file once, oldest first.
 //! - [`pipeline`]: reader → encoders → packer → delivery, with bounded channels.
 //! - [`envelope`]: the queue message contract and the packing of events into messages/batches.
@@ -38,6 +39,7 @@ pub mod handler;
 pub mod memory;
 pub mod metrics;
 pub mod pipeline;
+pub mod profiles;
 pub mod rejects;
 pub mod request;
 pub mod sink;

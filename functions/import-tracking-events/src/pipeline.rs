@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::task::{Context, Poll};
 
 use serde::Serialize;
-use shared::profile::Format;
+use shared::profile::{Format, TextEncoding};
 use shared::{Mapper, Position, Profile, Record, RecordReader, Rejection};
 use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
 use tokio::sync::{mpsc, watch};
@@ -202,21 +202,29 @@ impl Start {
         if mark.through_record == 0 {
             return Start::beginning();
         }
-        let header = match (profile.format, &checkpoint.headers) {
-            (Format::Jsonl, _) => None,
-            (_, Some(fields)) => Some(header_line(fields, profile.delimiter)),
-            (_, None) => {
-                return Start {
-                    skip_through: mark.through_record,
-                    ..Start::beginning()
-                };
-            }
+        let from_start = Start {
+            skip_through: mark.through_record,
+            ..Start::beginning()
+        };
+        // The reader opened mid-file still expects the file's first line when it has one.
+        let header = match profile.format {
+            Format::Jsonl => None,
+            _ if !profile.has_headers => None,
+            // Any non-blank line: the fixed-width reader skips its first one as the title.
+            Format::Fixed => Some(b"-\n".to_vec()),
+            _ => match &checkpoint.headers {
+                // Rewritten as UTF-8: only safe when the file's encoding reads it back alike.
+                Some(fields)
+                    if profile.encoding == TextEncoding::Utf8
+                        || fields.iter().all(|f| f.is_ascii()) =>
+                {
+                    Some(header_line(fields, profile))
+                }
+                _ => return from_start,
+            },
         };
         if checkpoint.compression != Compression::None {
-            return Start {
-                skip_through: mark.through_record,
-                ..Start::beginning()
-            };
+            return from_start;
         }
         let (header_bytes, header_lines) = header.as_ref().map_or((0, 0), |h| {
             (
@@ -237,12 +245,18 @@ impl Start {
     }
 }
 
-/// The header fields as one CSV line, for a reader that starts mid-file.
-fn header_line(fields: &[String], delimiter: u8) -> Vec<u8> {
-    let mut writer = csv::WriterBuilder::new()
-        .delimiter(delimiter)
-        .terminator(csv::Terminator::Any(b'\n'))
-        .from_writer(Vec::new());
+/// The header fields as one line of the profile's CSV dialect, for a reader that starts
+/// mid-file.
+fn header_line(fields: &[String], profile: &Profile) -> Vec<u8> {
+    let mut builder = csv::WriterBuilder::new();
+    builder
+        .delimiter(profile.delimiter)
+        .terminator(csv::Terminator::Any(b'\n'));
+    match profile.quote {
+        Some(quote) => builder.quote(quote),
+        None => builder.quote_style(csv::QuoteStyle::Never),
+    };
+    let mut writer = builder.from_writer(Vec::new());
     writer
         .write_record(fields)
         .expect("writing to a Vec cannot fail");
@@ -263,7 +277,7 @@ pub async fn run_file(
     // A run shares one Progress across its files (one live display); this file's own counts
     // are what it adds to it.
     let bytes_before = progress.bytes_read.load(Ordering::Relaxed);
-    let profile = Profile::builtin(&job.profile)?;
+    let profile: Profile = crate::profiles::for_job(job, source).await?;
     if profile.format == Format::Api {
         return Err(shared::ProfileError::NotAFileProfile {
             profile: profile.name,

@@ -10,9 +10,12 @@
 //! `ftp_password`, `ssh_private_key`, `host_key_fingerprint`, `ca_certificate`, and
 //! `after_import`.
 
+use std::sync::Arc;
+
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use secrecy::SecretString;
 use serde_json::Value;
+use shared::Profile;
 use shared::models::ImportTrackingEventsRequest;
 
 use crate::config::Config;
@@ -26,7 +29,10 @@ use crate::source::{AfterImport, Connection, Fingerprint};
 pub struct ImportJob {
     pub transaction_id: Option<String>,
     pub source: String,
+    /// A built-in profile's name, or the URI of a TOML profile.
     pub profile: String,
+    /// That profile, once a run has loaded it (before anything is read); `None` until then.
+    pub loaded_profile: Option<Arc<Profile>>,
     /// Credentials and timeouts for FTP, FTPS and SFTP sources.
     pub connection: Connection,
     /// What to do with an imported file on its FTP/SFTP server.
@@ -100,6 +106,7 @@ pub fn resolve(event: Value, config: &Config) -> Result<ImportJob, ImportError> 
         profile: from_request("profile")
             .or_else(|| config.default_profile.clone())
             .ok_or(ImportError::NoProfile)?,
+        loaded_profile: None,
         connection,
         after_import,
     })

@@ -3,56 +3,50 @@
 //! Each line becomes a [`Record`] whose fields are the profile's keys in a fixed order, so the
 //! mapper applies exactly the rules it applies to CSV. A line that is not a JSON object is not an
 //! error of the file: it becomes a record marked `malformed`, rejected with its position like any
-//! other bad record, and the lines after it are read as usual.
+//! other bad record, and the lines after it are read as usual. A line in a legacy encoding is
+//! decoded to UTF-8 before it is parsed.
 
 use std::fmt::Write as _;
 
 use csv_async::ByteRecord;
+use encoding_rs::Encoding;
 use serde_json::{Map, Value};
-use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::io::AsyncRead;
 
 use super::Record;
-use crate::error::{Position, ReadError};
-use crate::profile::Profile;
-
-/// A line longer than this is rejected without being held whole: a file without newlines must
-/// not take the process's memory with it.
-pub const MAX_LINE_BYTES: usize = 16 * 1024 * 1024;
+use super::decode::decode_into;
+use super::lines::{LineReader, MAX_LINE_BYTES};
+use crate::error::Position;
+use crate::error::ReadError;
+use crate::profile::{Column, Profile};
 
 /// Streams records out of a JSON Lines file.
 pub struct JsonLinesReader<R> {
-    inner: BufReader<R>,
+    lines: LineReader<R>,
     /// The keys read from each object, in field order (each distinct key once).
     keys: Vec<String>,
-    line: Vec<u8>,
-    /// 1-based number of the next line, and the byte offset where it starts.
-    next_line: u64,
-    next_byte: u64,
+    /// `None` for UTF-8; else each line is decoded before it is parsed.
+    decoder: Option<&'static Encoding>,
+    decoded: String,
     records: u64,
-}
-
-/// One physical line, as read.
-struct Line {
-    number: u64,
-    byte: u64,
-    /// The line exceeded [`MAX_LINE_BYTES`]; only its first bytes were kept.
-    too_long: bool,
 }
 
 impl<R: AsyncRead + Unpin + Send> JsonLinesReader<R> {
     pub fn new(reader: R, profile: &Profile) -> Self {
         let mut keys: Vec<String> = Vec::new();
-        for key in profile.columns.values() {
-            if !keys.contains(key) {
+        for column in profile.columns.values() {
+            if let Column::Name(key) = column
+                && !keys.contains(key)
+            {
                 keys.push(key.clone());
             }
         }
+        let decoder = profile.encoding.decoder();
         JsonLinesReader {
-            inner: BufReader::with_capacity(256 * 1024, reader),
+            lines: LineReader::new(reader, decoder.is_none()),
             keys,
-            line: Vec::new(),
-            next_line: 1,
-            next_byte: 0,
+            decoder,
+            decoded: String::new(),
             records: 0,
         }
     }
@@ -64,10 +58,10 @@ impl<R: AsyncRead + Unpin + Send> JsonLinesReader<R> {
 
     pub async fn read(&mut self, out: &mut Record) -> Result<bool, ReadError> {
         loop {
-            let Some(line) = self.next_line().await? else {
+            let Some(line) = self.lines.next(self.records + 1).await? else {
                 return Ok(false);
             };
-            let text = self.line.trim_ascii();
+            let mut text = self.lines.line.trim_ascii();
             if text.is_empty() && !line.too_long {
                 continue;
             }
@@ -81,6 +75,11 @@ impl<R: AsyncRead + Unpin + Send> JsonLinesReader<R> {
             out.malformed = None;
             let mut fields = std::mem::take(&mut out.fields);
             fields.clear();
+            if let Some(decoder) = self.decoder {
+                self.decoded.clear();
+                decode_into(decoder, text, &mut self.decoded);
+                text = self.decoded.as_bytes();
+            }
             if line.too_long {
                 out.malformed = Some(format!("line is longer than {MAX_LINE_BYTES} bytes"));
             } else {
@@ -99,56 +98,6 @@ impl<R: AsyncRead + Unpin + Send> JsonLinesReader<R> {
             out.fields = fields;
             return Ok(true);
         }
-    }
-
-    /// Reads one line (without its `\n`) into `self.line`; `None` at the end of the file.
-    async fn next_line(&mut self) -> Result<Option<Line>, ReadError> {
-        self.line.clear();
-        let line = Line {
-            number: self.next_line,
-            byte: self.next_byte,
-            too_long: false,
-        };
-        let mut too_long = false;
-        let mut consumed_any = false;
-        loop {
-            let buf = self
-                .inner
-                .fill_buf()
-                .await
-                .map_err(|source| ReadError::Io {
-                    position: Position {
-                        record: self.records + 1,
-                        line: line.number,
-                        byte: self.next_byte,
-                    },
-                    source,
-                })?;
-            if buf.is_empty() {
-                if !consumed_any {
-                    return Ok(None);
-                }
-                break;
-            }
-            consumed_any = true;
-            let (take, end) = match buf.iter().position(|&b| b == b'\n') {
-                Some(i) => (i, Some(i + 1)),
-                None => (buf.len(), None),
-            };
-            let room = MAX_LINE_BYTES.saturating_sub(self.line.len());
-            if take > room {
-                too_long = true;
-            }
-            self.line.extend_from_slice(&buf[..take.min(room)]);
-            let used = end.unwrap_or(take);
-            self.inner.consume(used);
-            self.next_byte += used as u64;
-            if end.is_some() {
-                break;
-            }
-        }
-        self.next_line += 1;
-        Ok(Some(Line { too_long, ..line }))
     }
 }
 
@@ -285,6 +234,19 @@ DL = ["DE", "DELIVERED"]
             recs[1].fields.is_empty(),
             "a malformed record has no fields"
         );
+    }
+
+    #[tokio::test]
+    async fn a_byte_order_mark_is_skipped_and_legacy_encodings_are_decoded() {
+        let recs = read_all(b"\xEF\xBB\xBF{\"tn\":\"A1\"}\n").await;
+        assert_eq!(recs[0].fields.get(0), Some("A1"));
+
+        let mut p = profile();
+        p.encoding = crate::profile::TextEncoding::Windows1252;
+        let mut reader = JsonLinesReader::new(&b"{\"tn\":\"Montr\xe9al\"}\n"[..], &p);
+        let mut rec = Record::default();
+        assert!(reader.read(&mut rec).await.unwrap());
+        assert_eq!(rec.fields.get(0), Some("Montréal"));
     }
 
     #[tokio::test]

@@ -2,13 +2,19 @@
 //!
 //! One [`RecordReader`] serves every file format a profile can name, so the pipeline and the
 //! mapper see the same [`Record`] whatever the carrier sends. This module knows nothing of S3,
-//! FTP or SQS, nor of compression: it is handed plain bytes.
+//! FTP or SQS, nor of compression: it is handed plain bytes. Text in a legacy encoding is
+//! decoded per record, so records always hold UTF-8 and positions are offsets in the file.
 
 mod csv;
+mod decode;
+mod fixed;
 mod jsonl;
+mod lines;
 
 pub use self::csv::CsvReader;
+pub use self::fixed::FixedWidthReader;
 pub use self::jsonl::JsonLinesReader;
+pub use self::lines::MAX_LINE_BYTES;
 
 use csv_async::{ByteRecord, StringRecord};
 use tokio::io::AsyncRead;
@@ -19,9 +25,9 @@ use crate::profile::{Format, Profile};
 /// One record and where it was in the file.
 #[derive(Debug, Clone, Default)]
 pub struct Record {
-    /// The fields as text. When the record is not valid UTF-8 this is a lossy copy, and
-    /// `invalid_utf8` lists the fields that are not (so only records whose *used* fields are
-    /// broken get rejected, and nothing lossy is ever sent).
+    /// The fields as text. When the record is not valid text in the file's encoding this is a
+    /// lossy copy, and `invalid_utf8` lists the fields that are not (so only records whose
+    /// *used* fields are broken get rejected, and nothing lossy is ever sent).
     pub fields: StringRecord,
     pub invalid_utf8: Vec<usize>,
     /// Set when the record as a whole could not be read (a JSON line that is not an object);
@@ -34,6 +40,7 @@ pub struct Record {
 pub enum RecordReader<R> {
     Csv(CsvReader<R>),
     JsonLines(JsonLinesReader<R>),
+    Fixed(FixedWidthReader<R>),
 }
 
 impl<R: AsyncRead + Unpin + Send> RecordReader<R> {
@@ -42,18 +49,19 @@ impl<R: AsyncRead + Unpin + Send> RecordReader<R> {
     pub fn new(reader: R, profile: &Profile) -> Self {
         match profile.format {
             Format::Jsonl => RecordReader::JsonLines(JsonLinesReader::new(reader, profile)),
-            Format::Csv | Format::Api => {
-                RecordReader::Csv(CsvReader::new(reader, profile.delimiter))
-            }
+            Format::Fixed => RecordReader::Fixed(FixedWidthReader::new(reader, profile)),
+            Format::Csv | Format::Api => RecordReader::Csv(CsvReader::new(reader, profile)),
         }
     }
 
     /// The names records' fields are found by: the file's header line for CSV, the profile's
-    /// keys for JSON Lines. An error if a CSV file has no header.
+    /// keys for JSON Lines, nothing for positional columns (headerless CSV, fixed width). An
+    /// error if a CSV file that should have a header has none.
     pub async fn headers(&mut self) -> Result<ByteRecord, ReadError> {
         match self {
             RecordReader::Csv(r) => r.headers().await,
             RecordReader::JsonLines(r) => Ok(r.headers()),
+            RecordReader::Fixed(_) => Ok(ByteRecord::new()),
         }
     }
 
@@ -63,6 +71,7 @@ impl<R: AsyncRead + Unpin + Send> RecordReader<R> {
         match self {
             RecordReader::Csv(r) => r.read(out).await,
             RecordReader::JsonLines(r) => r.read(out).await,
+            RecordReader::Fixed(r) => r.read(out).await,
         }
     }
 }

@@ -1,5 +1,6 @@
 //! `tracking-import`: run the import pipeline from the command line, with the same event JSON
-//! the Lambda function takes.
+//! the Lambda function takes. `--profile` names the profile instead of the event (a built-in
+//! name, a path or a URI, as `metadata.profile` takes).
 //!
 //! The summary goes to stdout (to stderr with `--sink stdout`, which writes one event per line
 //! there); progress goes to stderr, as a bar when stderr is a terminal.
@@ -45,6 +46,10 @@ struct Args {
     /// (without state there is nowhere to resume from, and the file is read to its end).
     #[arg(long, value_name = "SECS")]
     time_limit: Option<f64>,
+    /// The profile, instead of the event's `metadata.profile`: a built-in name, or a TOML
+    /// profile's path or URI (`file://…`, `s3://…`).
+    #[arg(long, value_name = "NAME|URI")]
+    profile: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -74,12 +79,20 @@ async fn run(args: &Args) -> Result<(), ImportError> {
         reason: format!("cannot read {}: {e}", args.event.display()),
     })?;
     let event = serde_json::from_str(&text).map_err(ImportError::InvalidEvent)?;
-    let job = request::resolve(event, &config)?;
+    if args.profile.is_some() {
+        // The event need not name a profile when the command line does.
+        config.default_profile.clone_from(&args.profile);
+    }
+    let mut job = request::resolve(event, &config)?;
+    if let Some(profile) = &args.profile {
+        job.profile = profile.clone();
+    }
 
     // AWS configuration only when AWS is used: a local file into the null or stdout sink needs
     // no credentials and makes no network call.
     let needs_aws = args.sink == SinkKind::Sqs
         || job.source.starts_with("s3://")
+        || job.profile.starts_with("s3://")
         || config.state_bucket.is_some();
     let shared = if needs_aws {
         Some(aws::load().await)

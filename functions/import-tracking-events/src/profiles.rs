@@ -1,0 +1,182 @@
+//! Which profile a job names: a built-in one by name, or a TOML profile loaded from a URI
+//! (`s3://…`, `file://…`, `ftp://…`, a plain path) through the same source adapters, and
+//! credentials, that the import reads its files with. A new carrier then needs a profile file,
+//! not a rebuild.
+//!
+//! A run resolves its profile once, before it lists or opens a carrier file, so a profile that
+//! cannot be read or does not validate fails the run before anything is sent.
+
+use std::sync::Arc;
+
+use shared::Profile;
+use tokio::io::AsyncReadExt;
+
+use crate::error::ImportError;
+use crate::request::ImportJob;
+use crate::source::Source;
+
+/// The largest profile read. Real profiles are a few KiB; the cap keeps a wrong URI (a carrier
+/// file given as the profile, say) from being read whole into memory.
+pub const MAX_PROFILE_BYTES: u64 = 1024 * 1024;
+
+/// Whether `profile` names a file rather than a built-in profile: a URI, a path with a
+/// directory, or a `.toml` file name. A bare name is always a built-in's.
+pub fn is_uri(profile: &str) -> bool {
+    profile.contains("://") || profile.contains('/') || profile.ends_with(".toml")
+}
+
+/// Loads and validates the profile `profile` names.
+pub async fn load(profile: &str, source: &dyn Source) -> Result<Profile, ImportError> {
+    if !is_uri(profile) {
+        return Ok(Profile::builtin(profile)?);
+    }
+    let unreadable = |source| ImportError::ProfileUnreadable {
+        uri: profile.to_owned(),
+        source,
+    };
+    let opened = source.open(profile, 0).await.map_err(unreadable)?;
+    let mut bytes = Vec::new();
+    opened
+        .body
+        .take(MAX_PROFILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .await
+        .map_err(|source| ImportError::ProfileRead {
+            uri: profile.to_owned(),
+            source,
+        })?;
+    if bytes.len() as u64 > MAX_PROFILE_BYTES {
+        return Err(ImportError::ProfileTooLarge {
+            uri: profile.to_owned(),
+            limit: MAX_PROFILE_BYTES,
+        });
+    }
+    let text = String::from_utf8(bytes).map_err(|source| ImportError::ProfileNotText {
+        uri: profile.to_owned(),
+        source,
+    })?;
+    Ok(Profile::from_toml(&text, profile)?)
+}
+
+/// `job` with its profile loaded, for every file of the run to share.
+pub async fn resolve(job: &ImportJob, source: &dyn Source) -> Result<ImportJob, ImportError> {
+    let profile = load(&job.profile, source).await?;
+    tracing::info!(profile = %job.profile, name = %profile.name, "profile loaded");
+    Ok(ImportJob {
+        loaded_profile: Some(Arc::new(profile)),
+        ..job.clone()
+    })
+}
+
+/// The job's profile: the one its run resolved, else loaded now (a file imported on its own).
+pub async fn for_job(job: &ImportJob, source: &dyn Source) -> Result<Profile, ImportError> {
+    match &job.loaded_profile {
+        Some(profile) => Ok(Profile::clone(profile)),
+        None => load(&job.profile, source).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::SourceError;
+    use crate::source::{FileSource, Sources};
+
+    fn sources() -> Sources {
+        Sources {
+            s3: None,
+            file: FileSource,
+        }
+    }
+
+    #[test]
+    fn names_and_uris() {
+        for name in ["reference", "reference-jsonl", "acme"] {
+            assert!(!is_uri(name), "{name}");
+        }
+        for uri in [
+            "s3://b/p/acme.toml",
+            "file:///etc/acme.toml",
+            "profiles/acme.toml",
+            "acme.toml",
+            "sftp://h/p",
+        ] {
+            assert!(is_uri(uri), "{uri}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_path_a_file_uri_and_a_built_in_load_alike() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mine.toml");
+        let builtin = Profile::builtin("reference").unwrap();
+        std::fs::write(
+            &path,
+            include_str!("../../../profiles/reference.toml")
+                .replace("name = \"reference\"", "name = \"mine\""),
+        )
+        .unwrap();
+        let path = path.to_str().unwrap().to_owned();
+        for spec in [path.clone(), format!("file://{path}")] {
+            let loaded = load(&spec, &sources()).await.unwrap();
+            assert_eq!(loaded.name, "mine");
+            assert_eq!(loaded.columns, builtin.columns);
+            assert_eq!(loaded.status_map, builtin.status_map);
+        }
+        let loaded = load("reference", &sources()).await.unwrap();
+        assert_eq!(loaded, builtin);
+    }
+
+    #[tokio::test]
+    async fn unreadable_oversized_and_invalid_profiles_are_clear_errors() {
+        let err = load("/nonexistent/acme.toml", &sources())
+            .await
+            .unwrap_err();
+        assert!(matches!(
+            &err,
+            ImportError::ProfileUnreadable {
+                source: SourceError::NotFound { .. },
+                ..
+            }
+        ));
+        assert_eq!(err.kind(), "InvalidProfile");
+        let text = shared::report(&err);
+        assert!(
+            text.starts_with("cannot read profile /nonexistent/acme.toml"),
+            "{text}"
+        );
+
+        let err = load("s3://bucket/acme.toml", &sources()).await.unwrap_err();
+        assert_eq!(err.kind(), "InvalidProfile", "{err}");
+
+        let dir = tempfile::tempdir().unwrap();
+        let big = dir.path().join("big.toml");
+        std::fs::write(&big, vec![b'#'; MAX_PROFILE_BYTES as usize + 1]).unwrap();
+        let err = load(big.to_str().unwrap(), &sources()).await.unwrap_err();
+        assert!(matches!(err, ImportError::ProfileTooLarge { .. }), "{err}");
+
+        let binary = dir.path().join("binary.toml");
+        std::fs::write(&binary, b"name = \"\xff\"").unwrap();
+        let err = load(binary.to_str().unwrap(), &sources())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, ImportError::ProfileNotText { .. }), "{err}");
+
+        let bad = dir.path().join("bad.toml");
+        std::fs::write(
+            &bad,
+            include_str!("../../../profiles/reference.toml").replace("city = ", "town = "),
+        )
+        .unwrap();
+        let err = load(bad.to_str().unwrap(), &sources()).await.unwrap_err();
+        let text = shared::report(&err);
+        assert!(
+            text.contains(bad.to_str().unwrap()) && text.contains("`town`"),
+            "{text}"
+        );
+        assert_eq!(err.kind(), "InvalidProfile");
+
+        let err = load("acme", &sources()).await.unwrap_err();
+        assert!(err.to_string().contains("unknown profile `acme`"), "{err}");
+    }
+}

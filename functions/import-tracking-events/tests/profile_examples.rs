@@ -1,0 +1,557 @@
+//! Every example in `profiles/examples/` imported end to end through the `tracking-import`
+//! binary, with its profile given by path (or `file://` / `s3://` URI), as a carrier's profile
+//! would be given to the Lambda in `metadata.profile`: no rebuild, no built-in profile.
+//!
+//! The s3:// cases and the "nothing sent" check need moto (`scripts/test.sh` starts it).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::{Value, json};
+
+fn workspace() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .expect("the crate sits in functions/")
+}
+
+fn example(name: &str) -> PathBuf {
+    workspace().join("profiles/examples").join(name)
+}
+
+/// What one run of the binary printed.
+struct Run {
+    output: Output,
+    /// Events written by `--sink stdout`, one JSON per line.
+    events: Vec<Value>,
+}
+
+impl Run {
+    fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.output.stderr).into_owned()
+    }
+
+    /// The run summary (on stderr with `--sink stdout`, on stdout otherwise).
+    fn summary(&self) -> Value {
+        assert!(self.output.status.success(), "failed: {}", self.stderr());
+        let text = if self.events.is_empty() && !self.output.stdout.is_empty() {
+            &self.output.stdout
+        } else {
+            &self.output.stderr
+        };
+        serde_json::from_slice(text).unwrap_or_else(|e| {
+            panic!(
+                "no summary ({e}) in: {}",
+                String::from_utf8_lossy(text).into_owned()
+            )
+        })
+    }
+
+    /// The only file's rejections: (record, line, byte, reason).
+    fn rejected(&self) -> Vec<(u64, u64, u64, String)> {
+        self.summary()["files"][0]["rejected"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["record"].as_u64().unwrap(),
+                    r["line"].as_u64().unwrap(),
+                    r["byte"].as_u64().unwrap(),
+                    r["reason"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    }
+}
+
+/// Runs `tracking-import` from the workspace root with the invocation event `metadata` and
+/// `args` (e.g. `--sink stdout`).
+fn import(metadata: Value, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let dir = tempfile::tempdir().unwrap();
+    let event = dir.path().join("event.json");
+    std::fs::write(
+        &event,
+        serde_json::to_vec(&json!({"transaction_id": "examples", "metadata": metadata})).unwrap(),
+    )
+    .unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tracking-import"));
+    command
+        .current_dir(workspace())
+        .arg("--event")
+        .arg(&event)
+        .args(args)
+        // Rejections are logged as warnings; the summary lists them, and is all we parse.
+        .env("RUST_LOG", "error")
+        .env_remove("STATE_BUCKET")
+        .env_remove("QUEUE_URL");
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let output = command.output().unwrap();
+    // Every byte written is UTF-8, whatever the file's encoding.
+    let stdout = String::from_utf8(output.stdout.clone()).expect("stdout is UTF-8");
+    let events = if args.contains(&"stdout") {
+        stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    } else {
+        Vec::new()
+    };
+    Run { output, events }
+}
+
+/// Imports `profiles/examples/<file>` with the profile `profiles/examples/<profile>`, both as
+/// relative paths, into the stdout sink.
+fn import_example(file: &str, profile: &str) -> Run {
+    import(
+        json!({
+            "source": format!("profiles/examples/{file}"),
+            "profile": format!("profiles/examples/{profile}"),
+        }),
+        &["--sink", "stdout"],
+        &[],
+    )
+}
+
+fn event(v: &Value) -> &Value {
+    &v["tracking_info"]["events"][0]
+}
+
+fn pair(v: &Value) -> (&str, &str) {
+    let info = &v["tracking_info"];
+    (
+        info["standardized_status_code"].as_str().unwrap(),
+        info["standardized_status_detail_code"].as_str().unwrap(),
+    )
+}
+
+#[test]
+fn dst_in_chicago_on_both_2026_change_dates() {
+    let run = import_example("dst-chicago.csv", "dst-chicago.toml");
+    let times: Vec<(&str, &str)> = run
+        .events
+        .iter()
+        .map(|e| {
+            (
+                event(e)["event_datetime_local"].as_str().unwrap(),
+                event(e)["event_datetime"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        times,
+        [
+            ("2026-03-07T14:15:00", "2026-03-07T20:15:00Z"),
+            ("2026-03-08T01:30:00", "2026-03-08T07:30:00Z"),
+            // 02:30 on 2026-03-08 does not exist: rejected (below), not sent.
+            ("2026-03-08T03:30:00", "2026-03-08T08:30:00Z"),
+            // 01:30 on 2026-11-01 happens twice: the earlier instant, CDT.
+            ("2026-11-01T01:30:00", "2026-11-01T06:30:00Z"),
+            ("2026-11-01T02:30:00", "2026-11-01T08:30:00Z"),
+            ("2026-11-01T11:05:00", "2026-11-01T17:05:00Z"),
+        ]
+    );
+    assert_eq!(
+        run.events[3],
+        json!({
+            "tracking_info": {
+                "carrier_name": "Prairie Freight",
+                "tracking_number": "PF0000000002",
+                "standardized_status_code": "IT",
+                "standardized_status_detail_code": "HUB_SCAN_IN",
+                "carrier_status_code": "AR",
+                "events": [{
+                    "event_datetime": "2026-11-01T06:30:00Z",
+                    "event_datetime_local": "2026-11-01T01:30:00",
+                    "event_code": "AR",
+                    "city": "Peoria",
+                    "state": "IL",
+                    "status_code": "IT",
+                    "status_detail_code": "HUB_SCAN_IN"
+                }]
+            },
+            "update_method": "append",
+            "warning_messages": [
+                "local time 2026-11-01T01:30:00 is ambiguous (repeated by a daylight-saving change); the earlier instant was used"
+            ]
+        })
+    );
+    let warned = run
+        .events
+        .iter()
+        .filter(|e| e.get("warning_messages").is_some())
+        .count();
+    assert_eq!(warned, 1, "only the repeated hour warns");
+    assert_eq!(
+        run.rejected(),
+        [(
+            3,
+            4,
+            128,
+            "2026-03-08T02:30:00 does not exist in America/Chicago (skipped by a daylight-saving change)"
+                .to_owned()
+        )]
+    );
+    let summary = run.summary();
+    assert_eq!(summary["profile"], "profiles/examples/dst-chicago.toml");
+    assert_eq!(summary["files"][0]["profile"], "dst-chicago");
+    assert_eq!(
+        (
+            summary["records_read"].as_u64(),
+            summary["events_emitted"].as_u64()
+        ),
+        (Some(7), Some(6))
+    );
+}
+
+#[test]
+fn windows_1252_with_semicolons_comes_out_as_utf8() {
+    let raw = std::fs::read(example("windows-1252.csv")).unwrap();
+    assert!(
+        std::str::from_utf8(&raw).is_err(),
+        "the sample is not UTF-8"
+    );
+    assert!(raw.windows(8).any(|w| w == b"Montr\xe9al"), "é is one byte");
+
+    let run = import_example("windows-1252.csv", "windows-1252.toml");
+    let cities: Vec<(&str, &str, &str)> = run
+        .events
+        .iter()
+        .map(|e| {
+            (
+                event(e)["city"].as_str().unwrap(),
+                event(e)["country"].as_str().unwrap(),
+                event(e)["description"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        cities,
+        [
+            ("Montréal", "CA", "Colis pris en charge"),
+            ("São Paulo", "BR", "En transit – aéroport"),
+            ("Zürich", "CH", "Livré, reçu par le gardien"),
+            ("Kraków", "PL", "Doréci"),
+        ]
+    );
+    assert_eq!(
+        run.events[0]["tracking_info"]["carrier_name"],
+        "Transports Européens"
+    );
+    // Day-first dates and the offset column (header "Décalage", decoded too).
+    assert_eq!(
+        event(&run.events[1])["event_datetime"],
+        "2026-11-21T21:40:00Z"
+    );
+    assert_eq!(
+        event(&run.events[1])["event_datetime_local"],
+        "2026-11-21T18:40:00"
+    );
+    assert_eq!(run.summary()["records_rejected"], 0);
+}
+
+#[test]
+fn tab_delimited_with_single_quotes_and_one_iso_datetime_column() {
+    let run = import_example("tab-delimited.tsv", "tab-delimited.toml");
+    assert_eq!(run.events.len(), 3);
+    let delivered = &run.events[2];
+    assert_eq!(pair(delivered), ("DE", "DELIVERED"));
+    assert_eq!(
+        event(delivered)["description"],
+        "Left with \"front desk\"\tlobby"
+    );
+    assert_eq!(event(delivered)["signer"], "O'Brien");
+    assert_eq!(event(delivered)["event_datetime"], "2026-11-24T21:02:55Z");
+    assert_eq!(
+        event(delivered)["event_datetime_local"],
+        "2026-11-24T13:02:55"
+    );
+    assert_eq!(
+        delivered["tracking_info"]["actual_delivery_datetime"],
+        "2026-11-24T21:02:55Z"
+    );
+    assert_eq!(
+        event(&run.events[0])["event_datetime"],
+        "2026-11-23T16:00:00Z"
+    );
+}
+
+#[test]
+fn headerless_pipe_delimited_columns_by_position() {
+    let run = import_example("headerless.csv", "headerless.toml");
+    let got: Vec<(&str, &str, &str, &str)> = run
+        .events
+        .iter()
+        .map(|e| {
+            (
+                e["tracking_info"]["tracking_number"].as_str().unwrap(),
+                e["tracking_info"]["carrier_status_code"].as_str().unwrap(),
+                event(e)["event_datetime"].as_str().unwrap(),
+                event(e)["postal_code"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("PP77001", "10", "2026-11-24T08:15:00Z", "10115"),
+            ("PP77001", "50", "2026-11-24T19:30:00Z", "20095"),
+            ("PP77001", "90", "2026-11-25T10:10:10Z", "80331"),
+        ]
+    );
+    assert_eq!(pair(&run.events[2]), ("DE", "DELIVERED"));
+    // The first line is a record, not a header.
+    assert_eq!(run.summary()["records_read"], 3);
+}
+
+#[test]
+fn fixed_width_with_a_title_line_and_multibyte_characters() {
+    let run = import_example("fixed-width.txt", "fixed-width.toml");
+    assert_eq!(
+        run.events[1],
+        json!({
+            "tracking_info": {
+                "carrier_name": "Northern Mainframe Express",
+                "tracking_number": "NME000000001",
+                "standardized_status_code": "IT",
+                "standardized_status_detail_code": "HUB_SCAN_OUT",
+                "carrier_status_code": "DEP",
+                "weight": 2.5,
+                "events": [{
+                    "event_datetime": "2026-11-24T22:30:00Z",
+                    "event_datetime_local": "2026-11-24T17:30:00",
+                    "event_code": "DEP",
+                    "city": "Trois-Rivières",
+                    "state": "QC",
+                    "country": "CA",
+                    "status_code": "IT",
+                    "status_detail_code": "HUB_SCAN_OUT"
+                }]
+            },
+            "update_method": "append"
+        })
+    );
+    let cities: Vec<&str> = run
+        .events
+        .iter()
+        .map(|e| event(e)["city"].as_str().unwrap())
+        .collect();
+    assert_eq!(cities, ["Montréal", "Trois-Rivières", "Québec"]);
+    let summary = run.summary();
+    assert_eq!(summary["records_read"], 3, "the title line is no record");
+    assert_eq!(summary["records_rejected"], 0);
+}
+
+#[test]
+fn several_carrier_codes_map_to_one_pair() {
+    let run = import_example("status-groups.csv", "status-groups.toml");
+    let pairs: Vec<(&str, (&str, &str))> = run
+        .events
+        .iter()
+        .map(|e| {
+            (
+                e["tracking_info"]["carrier_status_code"].as_str().unwrap(),
+                pair(e),
+            )
+        })
+        .collect();
+    assert_eq!(
+        pairs,
+        [
+            ("H1", ("IT", "HUB_SCAN_IN")),
+            ("T2", ("IT", "IN_TRANSIT")),
+            ("H3", ("IT", "HUB_SCAN_IN")),
+            ("HX", ("IT", "HUB_SCAN_IN")),
+            ("DL", ("DE", "DELIVERED")),
+            ("ZZ", ("UN", "CARRIER_STATUS_NOT_MAPPED")),
+        ]
+    );
+    assert_eq!(
+        run.events[5]["warning_messages"],
+        json!(["carrier status code \"ZZ\" is not in the status map of profile `status-groups`"])
+    );
+}
+
+/// (carrier code, detail code, standardized pair) of every event.
+fn detail_pairs(run: &Run) -> Vec<(String, Option<String>, (String, String))> {
+    run.events
+        .iter()
+        .map(|e| {
+            let info = &e["tracking_info"];
+            let (s, d) = pair(e);
+            (
+                info["carrier_status_code"].as_str().unwrap().to_owned(),
+                info["carrier_detail_code"].as_str().map(str::to_owned),
+                (s.to_owned(), d.to_owned()),
+            )
+        })
+        .collect()
+}
+
+fn expected_detail_pairs() -> Vec<(String, Option<String>, (String, String))> {
+    [
+        ("EX", Some("07"), ("EX", "REFUSED_BY_CUSTOMER")),
+        ("EX", Some("12"), ("EX", "ADDRESS_QUERY")),
+        ("EX", Some("99"), ("EX", "UNSPECIFIED_EXCEPTION")),
+        ("EX", None, ("EX", "UNSPECIFIED_EXCEPTION")),
+        ("AT", Some("01"), ("AT", "ATTEMPTED_DELIVERY")),
+        ("AT", Some("03"), ("AT", "ATTEMPTED_DELIVERY_FINAL")),
+        ("DL", None, ("DE", "DELIVERED")),
+    ]
+    .into_iter()
+    .map(|(c, d, (s, sd))| {
+        (
+            c.to_owned(),
+            d.map(str::to_owned),
+            (s.to_owned(), sd.to_owned()),
+        )
+    })
+    .collect()
+}
+
+#[test]
+fn a_two_level_carrier_maps_by_detail_code_with_a_fallback() {
+    let run = import_example("detail-codes.csv", "detail-codes.toml");
+    assert_eq!(detail_pairs(&run), expected_detail_pairs());
+    assert!(
+        run.events
+            .iter()
+            .all(|e| e.get("warning_messages").is_none())
+    );
+}
+
+#[test]
+fn a_file_uri_profile_and_the_profile_flag() {
+    let profile = format!("file://{}", example("status-groups.toml").to_str().unwrap());
+    let run = import(
+        json!({"source": example("status-groups.csv"), "profile": profile}),
+        &["--sink", "null"],
+        &[],
+    );
+    let summary = run.summary();
+    assert_eq!(summary["profile"], profile.as_str());
+    assert_eq!(summary["files"][0]["profile"], "status-groups");
+    assert_eq!(summary["events_emitted"], 6);
+
+    // --profile wins over the event's metadata.profile.
+    let run = import(
+        json!({"source": "profiles/examples/headerless.csv", "profile": "reference"}),
+        &[
+            "--sink",
+            "stdout",
+            "--profile",
+            "profiles/examples/headerless.toml",
+        ],
+        &[],
+    );
+    assert_eq!(run.events.len(), 3);
+    assert_eq!(run.summary()["files"][0]["profile"], "headerless");
+}
+
+/// An S3 client on moto, and the env that points the binary at it.
+async fn moto() -> (aws_sdk_s3::Client, aws_sdk_sqs::Client, String) {
+    let endpoint = common::endpoint();
+    let shared = common::aws().await;
+    (
+        common::s3(&shared),
+        aws_sdk_sqs::Client::new(&shared),
+        endpoint,
+    )
+}
+
+#[tokio::test]
+async fn an_s3_profile_is_loaded_through_the_s3_source() {
+    let (s3, _, endpoint) = moto().await;
+    let bucket = common::unique("profiles");
+    let toml = std::fs::read(example("detail-codes.toml")).unwrap();
+    common::put_object(&s3, &bucket, "carriers/two-level.toml", toml).await;
+    let profile = format!("s3://{bucket}/carriers/two-level.toml");
+    let run = tokio::task::spawn_blocking(move || {
+        import(
+            json!({"source": "profiles/examples/detail-codes.csv", "profile": profile}),
+            &["--sink", "stdout"],
+            &[("AWS_ENDPOINT_URL", &endpoint)],
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(detail_pairs(&run), expected_detail_pairs());
+    assert_eq!(run.summary()["files"][0]["profile"], "detail-codes");
+}
+
+#[tokio::test]
+async fn an_unreadable_profile_uri_fails_before_anything_is_sent() {
+    let (s3, sqs, endpoint) = moto().await;
+    let bucket = common::unique("profiles");
+    s3.create_bucket().bucket(&bucket).send().await.unwrap();
+    let queue_url = common::create_queue(&sqs, 262_144).await;
+    let missing = format!("s3://{bucket}/missing.toml");
+    let run = {
+        let (missing, endpoint, queue_url) = (missing.clone(), endpoint.clone(), queue_url.clone());
+        tokio::task::spawn_blocking(move || {
+            import(
+                json!({"source": "profiles/examples/status-groups.csv", "profile": missing}),
+                &["--sink", "sqs"],
+                &[("AWS_ENDPOINT_URL", &endpoint), ("QUEUE_URL", &queue_url)],
+            )
+        })
+        .await
+        .unwrap()
+    };
+    assert!(!run.output.status.success());
+    let stderr = run.stderr();
+    assert!(
+        stderr.contains(&format!("cannot read profile {missing}"))
+            && stderr.contains("no such object")
+            && stderr.contains("(InvalidProfile)"),
+        "{stderr}"
+    );
+    assert!(run.output.stdout.is_empty());
+    assert!(
+        common::drain(&sqs, &queue_url).await.is_empty(),
+        "nothing was sent"
+    );
+
+    // The same for a local path, and for a profile file that does not validate.
+    let run = import(
+        json!({"source": "profiles/examples/status-groups.csv", "profile": "profiles/examples/nope.toml"}),
+        &["--sink", "stdout"],
+        &[],
+    );
+    assert!(!run.output.status.success());
+    assert!(run.events.is_empty());
+    let stderr = run.stderr();
+    assert!(
+        stderr.contains("cannot read profile profiles/examples/nope.toml"),
+        "{stderr}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        std::fs::read_to_string(example("status-groups.toml"))
+            .unwrap()
+            .replace("\"HUB_SCAN_IN\"", "\"HUB_SCAN_INN\""),
+    )
+    .unwrap();
+    let run = import(
+        json!({"source": "profiles/examples/status-groups.csv", "profile": bad}),
+        &["--sink", "stdout"],
+        &[],
+    );
+    assert!(!run.output.status.success());
+    assert!(run.events.is_empty());
+    let stderr = run.stderr();
+    assert!(
+        stderr.contains(bad.to_str().unwrap())
+            && stderr.contains("status_group[1].to")
+            && stderr.contains("`HUB_SCAN_INN`"),
+        "{stderr}"
+    );
+}
