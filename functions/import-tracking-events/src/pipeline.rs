@@ -238,15 +238,24 @@ pub async fn run(
             batch.seq = seq;
             batch.len = 0;
             let mut eof = false;
+            let mut failed = None;
             while batch.len < BATCH_RECORDS {
                 if batch.records.len() == batch.len {
                     batch.records.push(Record::default());
                 }
-                if !reader.read(&mut batch.records[batch.len]).await? {
-                    eof = true;
-                    break;
+                match reader.read(&mut batch.records[batch.len]).await {
+                    Ok(true) => batch.len += 1,
+                    Ok(false) => {
+                        eof = true;
+                        break;
+                    }
+                    // The records read before the failure go on like any others: what the
+                    // file held up to the point where it broke is delivered, not dropped.
+                    Err(err) => {
+                        failed = Some(err);
+                        break;
+                    }
                 }
-                batch.len += 1;
             }
             progress
                 .records_read
@@ -256,6 +265,9 @@ pub async fn run(
                     return Ok(());
                 }
                 seq += 1;
+            }
+            if let Some(err) = failed {
+                return Err(err);
             }
             if eof {
                 return Ok(());
@@ -395,11 +407,12 @@ async fn pack(
                 }
                 match packer.push(record, &piece, range) {
                     Ok(Some(message)) => {
+                        packed.events += 1;
                         if let Some(full) = batcher.push(message) {
                             out.send(full).await.map_err(|_| stopped())?;
                         }
                     }
-                    Ok(None) => {}
+                    Ok(None) => packed.events += 1,
                     Err(too_large) => {
                         let reason = format!(
                             "its event is {} bytes, more than the {} a message can carry",
@@ -412,10 +425,8 @@ async fn pack(
                             byte: position.byte,
                             reason,
                         });
-                        packed.events -= 1;
                     }
                 }
-                packed.events += 1;
             }
             for r in rejections {
                 packed.note(r.into());

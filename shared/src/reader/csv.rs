@@ -6,13 +6,17 @@ use csv_async::{AsyncReader, AsyncReaderBuilder, ByteRecord, StringRecord};
 use tokio::io::AsyncRead;
 
 use super::Record;
+use super::bounds::RecordBounds;
 use crate::error::{Position, ReadError};
 
 /// Streams records out of a delimited file.
 pub struct CsvReader<R> {
-    inner: AsyncReader<R>,
+    inner: AsyncReader<RecordBounds<R>>,
     /// Data records returned so far (blank lines are not records).
     records: u64,
+    /// Where the record after the last one read starts: the position of a failure while
+    /// reading it (csv's own position has by then moved on into the record).
+    next: csv_async::Position,
 }
 
 impl<R: AsyncRead + Unpin + Send> CsvReader<R> {
@@ -28,8 +32,12 @@ impl<R: AsyncRead + Unpin + Send> CsvReader<R> {
             // CR stays in the last field instead, where trimming removes it.
             .terminator(csv_async::Terminator::Any(b'\n'))
             .buffer_capacity(256 * 1024)
-            .create_reader(reader);
-        CsvReader { inner, records: 0 }
+            .create_reader(RecordBounds::new(reader, delimiter, b'"'));
+        CsvReader {
+            inner,
+            records: 0,
+            next: csv_async::Position::new(),
+        }
     }
 
     /// The header record; an error if the file has none.
@@ -45,7 +53,9 @@ impl<R: AsyncRead + Unpin + Send> CsvReader<R> {
         if headers.is_empty() || (headers.len() == 1 && headers[0].trim_ascii().is_empty()) {
             return Err(ReadError::NoHeader);
         }
-        Ok(headers.clone())
+        let headers = headers.clone();
+        self.next = self.inner.position().clone();
+        Ok(headers)
     }
 
     /// Reads the next record into `out`; `false` at the end of the file. Blank lines (including
@@ -60,6 +70,15 @@ impl<R: AsyncRead + Unpin + Send> CsvReader<R> {
             if !blank {
                 self.records += 1;
                 out.position.record = self.records;
+                // The file ended inside a quoted field: the record holding its opening quote
+                // is the last one, and runs to the end of the file.
+                if let Some(at) = self.inner.get_ref().unterminated_quote()
+                    && (out.position.byte..self.inner.position().byte()).contains(&at)
+                {
+                    out.malformed = Some(format!(
+                        "the quoted field opened at byte {at} is never closed: the record runs to the end of the file"
+                    ));
+                }
                 return Ok(true);
             }
         }
@@ -88,6 +107,7 @@ impl<R: AsyncRead + Unpin + Send> CsvReader<R> {
         }
         match read {
             Ok(more) => {
+                self.next = self.inner.position().clone();
                 if let Some(pos) = position {
                     out.position = Position {
                         record: pos.record(),
@@ -97,17 +117,23 @@ impl<R: AsyncRead + Unpin + Send> CsvReader<R> {
                 }
                 Ok(more)
             }
-            Err(source) => Err(ReadError::Csv {
-                position: source
-                    .position()
-                    .map(|p| Position {
+            Err(source) => {
+                // An I/O error carries no position, and `out` may still hold an older record's:
+                // the record being read is the one after the last returned.
+                let position = source.position().map_or(
+                    Position {
+                        record: self.records + 1,
+                        line: self.next.line(),
+                        byte: self.next.byte(),
+                    },
+                    |p| Position {
                         record: p.record(),
                         line: p.line(),
                         byte: p.byte(),
-                    })
-                    .unwrap_or(out.position),
-                source,
-            }),
+                    },
+                );
+                Err(ReadError::Csv { position, source })
+            }
         }
     }
 }

@@ -4,9 +4,11 @@
 //! mapper see the same [`Record`] whatever the carrier sends. This module knows nothing of S3,
 //! FTP or SQS, nor of compression: it is handed plain bytes.
 
+mod bounds;
 mod csv;
 mod jsonl;
 
+pub use self::bounds::{MAX_RECORD_BYTES, RecordTooLong};
 pub use self::csv::CsvReader;
 pub use self::jsonl::JsonLinesReader;
 

@@ -68,7 +68,10 @@ async fn run(args: &Args) -> Result<(), ImportError> {
         var: "--event",
         reason: format!("cannot read {}: {e}", args.event.display()),
     })?;
-    let event = serde_json::from_str(&text).map_err(ImportError::InvalidEvent)?;
+    let event = serde_json::from_str(&text).map_err(|source| ImportError::EventNotJson {
+        origin: args.event.display().to_string(),
+        source,
+    })?;
     let job = request::resolve(event, &config)?;
 
     // AWS configuration only when AWS is used: a local file into the null or stdout sink needs
