@@ -13,10 +13,12 @@
 //! - [`error`]: profile and read errors, rejections, record positions, and [`report`] for an
 //!   error's whole chain.
 //! - [`env`]: typed reading of environment configuration.
+//! - [`logging`]: the binaries' log subscriber, which never logs a secret.
 
 pub mod datetime;
 pub mod env;
 pub mod error;
+pub mod logging;
 pub mod mapper;
 pub mod models;
 pub mod profile;

@@ -485,27 +485,12 @@ async fn the_handler_answers_an_unknown_profile_with_invalid_profile() {
 async fn the_lambda_answers_a_payload_that_is_not_json_and_serves_the_next() {
     let not_json = std::fs::read(corpus("not-json.json")).unwrap();
     let unknown_profile = std::fs::read(corpus("unknown-profile.json")).unwrap();
-    let mut api = runtime_api::RuntimeApi::start(vec![not_json, unknown_profile]).await;
+    let mut api = common::runtime_api::RuntimeApi::start(vec![not_json, unknown_profile]).await;
     let output = tempfile::NamedTempFile::new().unwrap();
-    let mut lambda = tokio::process::Command::new(env!("CARGO_BIN_EXE_import-tracking-events"))
-        .env("AWS_LAMBDA_RUNTIME_API", api.address())
-        .env("AWS_LAMBDA_FUNCTION_NAME", "import-tracking-events")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("QUEUE_URL", "http://127.0.0.1:9/never-used")
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("RUST_BACKTRACE", "0")
-        .env_remove("STATE_BUCKET")
-        .env_remove("DEFAULT_SOURCE")
-        .env_remove("DEFAULT_PROFILE")
-        .stdout(output.reopen().unwrap())
-        .stderr(output.reopen().unwrap())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let mut lambda =
+        common::runtime_api::lambda(env!("CARGO_BIN_EXE_import-tracking-events"), &api, &output)
+            .spawn()
+            .unwrap();
     let logs = || std::fs::read_to_string(output.path()).unwrap();
 
     let mut answers = Vec::new();
@@ -538,117 +523,4 @@ async fn the_lambda_answers_a_payload_that_is_not_json_and_serves_the_next() {
     let (id, kind, body) = &answers[1];
     assert_eq!((id.as_str(), kind.as_str()), ("invocation-2", "error"));
     assert_eq!(body["errorType"], "InvalidProfile");
-}
-
-/// A stand-in for Lambda's Runtime API: hands out the given payloads as invocations, one per
-/// `next` call (then keeps the caller waiting, as Lambda does between invocations), and passes
-/// on the function's answers.
-mod runtime_api {
-    use std::collections::VecDeque;
-    use std::convert::Infallible;
-    use std::sync::{Arc, Mutex};
-
-    use http_body_util::{BodyExt, Full};
-    use hyper::body::{Bytes, Incoming};
-    use hyper::{Request, Response};
-    use serde_json::Value;
-    use tokio::sync::mpsc;
-
-    /// An answer: (invocation id, `response` or `error`, body).
-    pub type Answer = (String, String, Value);
-
-    pub struct RuntimeApi {
-        address: String,
-        answers: mpsc::UnboundedReceiver<Answer>,
-    }
-
-    struct State {
-        payloads: Mutex<VecDeque<Vec<u8>>>,
-        served: Mutex<u32>,
-        answers: mpsc::UnboundedSender<Answer>,
-    }
-
-    impl RuntimeApi {
-        pub async fn start(payloads: Vec<Vec<u8>>) -> RuntimeApi {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let address = listener.local_addr().unwrap().to_string();
-            let (tx, rx) = mpsc::unbounded_channel();
-            let state = Arc::new(State {
-                payloads: Mutex::new(payloads.into()),
-                served: Mutex::new(0),
-                answers: tx,
-            });
-            tokio::spawn(async move {
-                loop {
-                    let (stream, _) = listener.accept().await.unwrap();
-                    let state = Arc::clone(&state);
-                    tokio::spawn(async move {
-                        let service = hyper::service::service_fn(move |req| {
-                            let state = Arc::clone(&state);
-                            async move { Ok::<_, Infallible>(serve(&state, req).await) }
-                        });
-                        let _ = hyper::server::conn::http1::Builder::new()
-                            .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                            .await;
-                    });
-                }
-            });
-            RuntimeApi {
-                address,
-                answers: rx,
-            }
-        }
-
-        pub fn address(&self) -> &str {
-            &self.address
-        }
-
-        pub async fn answer(&mut self) -> Answer {
-            self.answers.recv().await.expect("the stand-in API runs")
-        }
-    }
-
-    async fn serve(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> {
-        let path = req.uri().path().to_owned();
-        if path == "/2018-06-01/runtime/invocation/next" {
-            let next = state.payloads.lock().unwrap().pop_front();
-            let Some(payload) = next else {
-                return std::future::pending().await;
-            };
-            let id = {
-                let mut served = state.served.lock().unwrap();
-                *served += 1;
-                format!("invocation-{served}")
-            };
-            let deadline = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_millis()
-                + 60_000;
-            return Response::builder()
-                .header("lambda-runtime-aws-request-id", id)
-                .header("lambda-runtime-deadline-ms", deadline.to_string())
-                .header(
-                    "lambda-runtime-invoked-function-arn",
-                    "arn:aws:lambda:us-east-1:123456789012:function:import-tracking-events",
-                )
-                .body(Full::new(Bytes::from(payload)))
-                .unwrap();
-        }
-        let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-        if let ["2018-06-01", "runtime", "invocation", id, kind] = parts[..] {
-            let (id, kind) = (id.to_owned(), kind.to_owned());
-            let body = req.into_body().collect().await.unwrap().to_bytes();
-            let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
-            let _ = state.answers.send((id, kind, body));
-            return Response::builder()
-                .status(202)
-                .body(Full::new(Bytes::new()))
-                .unwrap();
-        }
-        Response::builder()
-            .status(404)
-            .body(Full::new(Bytes::new()))
-            .unwrap()
-    }
 }

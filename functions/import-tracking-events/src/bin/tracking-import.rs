@@ -19,6 +19,7 @@ use import_tracking_events::source::{FileSource, Sources};
 use import_tracking_events::{Config, ImportError, aws, request};
 use indicatif::{ProgressBar, ProgressStyle};
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::util::SubscriberInitExt;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum SinkKind {
@@ -45,10 +46,13 @@ struct Args {
 fn main() -> ExitCode {
     import_tracking_events::memory::tune_allocator();
     let args = Args::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
-        .with_writer(std::io::stderr)
-        .init();
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into());
+    let format = if std::io::stderr().is_terminal() {
+        shared::logging::Format::Ansi
+    } else {
+        shared::logging::Format::Plain
+    };
+    shared::logging::subscriber(filter, format, std::io::stderr).init();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

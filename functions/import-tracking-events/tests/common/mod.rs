@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod runtime_api;
+
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
 
