@@ -14,10 +14,13 @@
 //!   error's whole chain.
 //! - [`env`]: typed reading of environment configuration.
 //! - [`logging`]: the binaries' log subscriber, which never logs a secret.
+//! - `fuzzing` (feature `fuzzing`): the fuzz targets' entry points, replayed by `cargo test`.
 
 pub mod datetime;
 pub mod env;
 pub mod error;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub mod logging;
 pub mod mapper;
 pub mod models;

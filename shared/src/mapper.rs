@@ -287,7 +287,12 @@ impl Mapper {
                         column: column(Field::UtcOffset),
                         value: text.to_owned(),
                     })?;
-                Ok(datetime::with_offset(local, offset))
+                // Only a date at the end of chrono's range has no UTC instant: not a real date.
+                datetime::with_offset(local, offset).ok_or_else(|| RejectReason::InvalidDate {
+                    column: column(Field::EventDate),
+                    value: date_text.to_owned(),
+                    format: self.datetime.date_format().to_owned(),
+                })
             }
             Zone::Named(tz) => {
                 datetime::in_zone(local, *tz).ok_or_else(|| RejectReason::NonexistentLocalTime {
