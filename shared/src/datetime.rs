@@ -6,8 +6,8 @@
 
 use chrono::format::{Item, Parsed, StrftimeItems};
 use chrono::{
-    DateTime, FixedOffset, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeZone,
-    Timelike, Utc,
+    DateTime, FixedOffset, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Timelike,
+    Utc,
 };
 use chrono_tz::Tz;
 
@@ -152,14 +152,14 @@ pub fn parse_offset(s: &str) -> Option<FixedOffset> {
     FixedOffset::east_opt(sign * (h as i32 * 3600 + m as i32 * 60))
 }
 
-/// Resolves a local time with a known offset.
-pub fn with_offset(local: NaiveDateTime, offset: FixedOffset) -> Resolved {
-    let utc = local - offset.fix();
-    Resolved {
-        utc,
+/// Resolves a local time with a known offset; `None` when the instant is past the range of dates
+/// chrono represents (a year near ±262,000, which only a broken record has).
+pub fn with_offset(local: NaiveDateTime, offset: FixedOffset) -> Option<Resolved> {
+    Some(Resolved {
+        utc: local.checked_sub_offset(offset)?,
         local,
         ambiguous: false,
-    }
+    })
 }
 
 /// Resolves a local time in an IANA zone. `None` for a time the zone skips (spring forward); a
@@ -303,7 +303,7 @@ mod tests {
             .unwrap()
             .and_hms_opt(14, 32, 5)
             .unwrap();
-        let r = with_offset(local, parse_offset("-06:00").unwrap());
+        let r = with_offset(local, parse_offset("-06:00").unwrap()).unwrap();
         assert_eq!(iso8601(r.utc, "Z"), "2026-11-24T20:32:05Z");
         assert_eq!(iso8601(r.local, ""), "2026-11-24T14:32:05");
         // Crossing midnight and the year.
@@ -311,10 +311,20 @@ mod tests {
             .unwrap()
             .and_hms_opt(23, 30, 0)
             .unwrap();
-        let r = with_offset(late, parse_offset("-01:00").unwrap());
+        let r = with_offset(late, parse_offset("-01:00").unwrap()).unwrap();
         assert_eq!(iso8601(r.utc, "Z"), "2027-01-01T00:30:00Z");
         let frac = local.with_nanosecond(250_000_000).unwrap();
         assert_eq!(iso8601(frac, "Z"), "2026-11-24T14:32:05.250Z");
+    }
+
+    #[test]
+    fn an_offset_past_the_end_of_the_calendar_has_no_instant() {
+        let offset = |s| parse_offset(s).unwrap();
+        let last = NaiveDateTime::MAX.date().and_hms_opt(23, 59, 59).unwrap();
+        assert_eq!(with_offset(last, offset("-18:00")), None);
+        let first = NaiveDateTime::MIN.date().and_hms_opt(0, 0, 0).unwrap();
+        assert_eq!(with_offset(first, offset("+18:00")), None);
+        assert_eq!(with_offset(first, offset("-18:00")).unwrap().local, first);
     }
 
     #[test]

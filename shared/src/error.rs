@@ -139,6 +139,16 @@ pub enum ReadError {
         column: String,
         header: String,
     },
+    /// The header is one column that another delimiter would split: the file was written with
+    /// a different delimiter than the profile's (or for another profile).
+    #[error(
+        "profile `{profile}`: the file's header is a single column, but splits at {found:?}: the file looks {found:?}-delimited, and the profile's delimiter is {expected:?}"
+    )]
+    WrongDelimiter {
+        profile: String,
+        expected: char,
+        found: char,
+    },
     #[error("the file is empty: no header line")]
     NoHeader,
     #[error("reading the file failed at {position}")]
@@ -164,6 +174,10 @@ pub enum RejectReason {
     MissingTrackingNumber,
     #[error("column `{column}` is not valid UTF-8")]
     InvalidUtf8 { column: String },
+    /// A NUL is valid UTF-8 but never text: a binary or UTF-16 file, or a corrupt one. Sending
+    /// it on would put it in a tracking number or an address.
+    #[error("column `{column}` contains a NUL byte")]
+    NulByte { column: String },
     #[error("column `{column}`: {value:?} is not a date of format {format:?}")]
     InvalidDate {
         column: String,

@@ -17,11 +17,16 @@
 //!   error's whole chain.
 //! - [`env`]: typed reading of environment configuration.
 //! - [`deadline`]: the Lambda invocation deadline, told apart from what local emulators send.
+//! - [`logging`]: the binaries' log subscriber, which never logs a secret.
+//! - `fuzzing` (feature `fuzzing`): the fuzz targets' entry points, replayed by `cargo test`.
 
 pub mod datetime;
 pub mod deadline;
 pub mod env;
 pub mod error;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
+pub mod logging;
 pub mod mapper;
 pub mod models;
 pub mod profile;

@@ -61,6 +61,16 @@ impl Mapper {
                 h.trim_ascii()
             })
             .collect();
+        if let [only] = header_names[..]
+            && profile.columns.values().any(|c| c.as_bytes() != only)
+            && let Some(found) = other_delimiter(only, profile)
+        {
+            return Err(ReadError::WrongDelimiter {
+                profile: profile.name.clone(),
+                expected: char::from(profile.delimiter),
+                found: char::from(found),
+            });
+        }
         let mut index = [None; Field::ALL.len()];
         let mut names: [String; Field::ALL.len()] = Default::default();
         for (ordinal, (&field, column)) in profile.columns.iter().enumerate() {
@@ -267,7 +277,13 @@ impl Mapper {
                 column: self.names[field.index()].clone(),
             });
         }
-        Ok(field_text(&rec.fields, i))
+        let text = field_text(&rec.fields, i);
+        if text.is_some_and(|t| t.as_bytes().contains(&0)) {
+            return Err(RejectReason::NulByte {
+                column: self.names[field.index()].clone(),
+            });
+        }
+        Ok(text)
     }
 
     fn number(&self, rec: &Record, field: Field) -> Result<Option<f64>, RejectReason> {
@@ -322,7 +338,12 @@ impl Mapper {
                         column: column(Field::UtcOffset),
                         value: text.to_owned(),
                     })?;
-                Ok(datetime::with_offset(local, offset))
+                // Only a date at the end of chrono's range has no UTC instant: not a real date.
+                datetime::with_offset(local, offset).ok_or_else(|| RejectReason::InvalidDate {
+                    column: column(Field::EventDate),
+                    value: date_text.to_owned(),
+                    format: self.datetime.date_format().to_owned(),
+                })
             }
             Zone::Named(tz) => {
                 datetime::in_zone(local, *tz).ok_or_else(|| RejectReason::NonexistentLocalTime {
@@ -345,6 +366,28 @@ impl Mapper {
             .date(text)
             .map(|d| datetime::iso8601(d.and_time(chrono::NaiveTime::MIN), "")[..10].to_owned())
     }
+}
+
+/// A common delimiter, other than the profile's, that splits a one-column `header` into names
+/// the profile uses: then "missing column" would be a misleading diagnosis.
+fn other_delimiter(header: &[u8], profile: &Profile) -> Option<u8> {
+    let unquote = |h: &[u8]| -> Vec<u8> {
+        let h = h.trim_ascii();
+        h.strip_prefix(b"\"")
+            .and_then(|h| h.strip_suffix(b"\""))
+            .unwrap_or(h)
+            .to_vec()
+    };
+    [b',', b';', b'\t', b'|']
+        .into_iter()
+        .filter(|&d| d != profile.delimiter && header.contains(&d))
+        .find(|&d| {
+            let names: Vec<Vec<u8>> = header.split(|&b| b == d).map(unquote).collect();
+            profile
+                .columns
+                .values()
+                .any(|column| names.iter().any(|n| n == column.as_bytes()))
+        })
 }
 
 /// Field `i` trimmed; `None` when missing or blank.

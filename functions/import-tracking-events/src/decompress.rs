@@ -5,8 +5,10 @@ use std::io;
 use std::pin::Pin;
 
 use async_compression::tokio::bufread::GzipDecoder;
+use std::task::{Context, Poll};
+
 use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncRead, AsyncReadExt, BufReader};
+use tokio::io::{AsyncBufRead, AsyncRead, AsyncReadExt, BufReader, ReadBuf};
 
 /// gzip's magic number (RFC 1952, ID1 ID2).
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
@@ -36,12 +38,69 @@ pub async fn detect(mut body: Body<'_>) -> io::Result<(Body<'_>, Compression)> {
     }
     let whole = std::io::Cursor::new(head[..have].to_vec()).chain(body);
     if have == 2 && head == GZIP_MAGIC {
+        let whole = Ended {
+            inner: whole,
+            ended: false,
+        };
         let mut decoder = GzipDecoder::new(BufReader::with_capacity(64 * 1024, whole));
         // `cat a.gz b.gz` is a valid gzip file; without this only its first member is read.
         decoder.multiple_members(true);
-        Ok((Box::pin(decoder), Compression::Gzip))
+        Ok((Box::pin(Gunzip(decoder)), Compression::Gzip))
     } else {
         Ok((Box::pin(whole), Compression::None))
+    }
+}
+
+/// The decoder's own word for a stream that stops mid-member is a bare "unexpected end of file",
+/// which reads like a network fault; the file itself is cut short.
+#[derive(Debug, thiserror::Error)]
+#[error("the gzip stream ends before its end marker: the file is truncated")]
+pub struct Truncated(#[source] io::Error);
+
+/// A gzip decoder whose early end of stream says so ([`Truncated`]).
+struct Gunzip<R: AsyncBufRead>(GzipDecoder<R>);
+
+impl<R: AsyncRead + Unpin> AsyncRead for Gunzip<BufReader<Ended<R>>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match Pin::new(&mut self.0).poll_read(cx, buf) {
+            // Only when the source itself ended cleanly: its own errors pass as they are.
+            Poll::Ready(Err(err))
+                if err.kind() == io::ErrorKind::UnexpectedEof
+                    && self.0.get_ref().get_ref().ended =>
+            {
+                Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    Truncated(err),
+                )))
+            }
+            other => other,
+        }
+    }
+}
+
+/// Remembers whether its reader reached the end of its stream.
+struct Ended<R> {
+    inner: R,
+    ended: bool,
+}
+
+impl<R: AsyncRead + Unpin> AsyncRead for Ended<R> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let asked = buf.remaining() > 0;
+        let result = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if matches!(result, Poll::Ready(Ok(()))) && asked && buf.filled().len() == before {
+            self.ended = true;
+        }
+        result
     }
 }
 
@@ -124,5 +183,6 @@ mod tests {
         let mut out = Vec::new();
         let err = reader.read_to_end(&mut out).await.unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof, "{err}");
+        assert!(err.to_string().contains("truncated"), "{err}");
     }
 }

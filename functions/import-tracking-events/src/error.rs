@@ -14,6 +14,13 @@ pub enum ImportError {
         "the event is neither a Connect ImportTrackingEvents request nor an EventBridge event carrying one"
     )]
     InvalidEvent(#[source] serde_json::Error),
+    /// The CLI's `--event` file does not parse (Lambda's runtime parses the payload itself).
+    #[error("{origin}: the event is not JSON")]
+    EventNotJson {
+        origin: String,
+        #[source]
+        source: serde_json::Error,
+    },
     #[error("no source to import: set metadata.source in the request or DEFAULT_SOURCE")]
     NoSource,
     #[error("no profile: set metadata.profile in the request or DEFAULT_PROFILE")]
@@ -258,9 +265,10 @@ impl ImportError {
     /// A stable name for the kind of failure, for Lambda's `errorType`.
     pub fn kind(&self) -> &'static str {
         match self {
-            ImportError::InvalidEvent(_) | ImportError::NoSource | ImportError::NoProfile => {
-                "InvalidRequest"
-            }
+            ImportError::InvalidEvent(_)
+            | ImportError::EventNotJson { .. }
+            | ImportError::NoSource
+            | ImportError::NoProfile => "InvalidRequest",
             ImportError::Config { .. } | ImportError::Env(_) => "InvalidConfiguration",
             ImportError::Profile(_)
             | ImportError::ProfileTooLarge { .. }

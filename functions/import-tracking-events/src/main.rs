@@ -5,14 +5,15 @@ use std::sync::Arc;
 use import_tracking_events::handler::{App, Invocation};
 use import_tracking_events::sink::SqsSink;
 use import_tracking_events::{Config, ImportError, aws};
-use lambda_runtime::{Error, LambdaEvent, run, service_fn, tracing};
+use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     import_tracking_events::memory::tune_allocator();
-    // JSON logs when the function's LoggingConfig asks for them (AWS_LAMBDA_LOG_FORMAT).
-    tracing::init_default_subscriber();
+    // Lambda's logging configuration (AWS_LAMBDA_LOG_LEVEL, AWS_LAMBDA_LOG_FORMAT), as
+    // lambda_runtime reads it, without the secrets a dependency logs at TRACE.
+    shared::logging::init_lambda();
 
     let config = Config::from_env()?;
     let queue_url = config.queue_url.clone().ok_or(ImportError::Config {

@@ -475,14 +475,24 @@ pub async fn run_file(
             batch.len = 0;
             let mut eof = false;
             let mut read = 0;
+            let mut failed = None;
             while batch.len < BATCH_RECORDS {
                 if batch.records.len() == batch.len {
                     batch.records.push(Record::default());
                 }
                 let record = &mut batch.records[batch.len];
-                if !reader.read(record).await? {
-                    eof = true;
-                    break;
+                match reader.read(record).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        eof = true;
+                        break;
+                    }
+                    // The records read before the failure go on like any others: what the
+                    // file held up to the point where it broke is delivered, not dropped.
+                    Err(err) => {
+                        failed = Some(err);
+                        break;
+                    }
                 }
                 shift.apply(&mut record.position);
                 if record.position.record <= skip_through {
@@ -497,6 +507,9 @@ pub async fn run_file(
                     return Ok(());
                 }
                 seq += 1;
+            }
+            if let Some(err) = failed {
+                return Err(err);
             }
             if eof {
                 return Ok(());

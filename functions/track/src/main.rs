@@ -3,14 +3,15 @@
 
 use std::sync::Arc;
 
-use lambda_runtime::{Error, LambdaEvent, run, service_fn, tracing};
+use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 use serde_json::Value;
 use track::Config;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    // JSON logs when the function's LoggingConfig asks for them (AWS_LAMBDA_LOG_FORMAT).
-    tracing::init_default_subscriber();
+    // Lambda's logging configuration (AWS_LAMBDA_LOG_LEVEL, AWS_LAMBDA_LOG_FORMAT), as
+    // lambda_runtime reads it, without the secrets a dependency logs at TRACE.
+    shared::logging::init_lambda();
 
     let config = Config::from_env()?;
     let app = Arc::new(track::build_app(&config)?);

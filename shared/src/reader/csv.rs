@@ -10,13 +10,14 @@ use encoding_rs::Encoding;
 use tokio::io::AsyncRead;
 
 use super::Record;
+use super::bounds::RecordBounds;
 use super::decode::decode_into;
 use crate::error::{Position, ReadError};
 use crate::profile::Profile;
 
 /// Streams records out of a delimited file.
 pub struct CsvReader<R> {
-    inner: AsyncReader<R>,
+    inner: AsyncReader<RecordBounds<R>>,
     has_headers: bool,
     /// `None` for UTF-8, read without a decoding pass.
     decoder: Option<&'static Encoding>,
@@ -28,6 +29,9 @@ pub struct CsvReader<R> {
     bom_pending: bool,
     /// Data records returned so far (blank lines are not records).
     records: u64,
+    /// Where the record after the last one read starts: the position of a failure while
+    /// reading it (csv's own position has by then moved on into the record).
+    next: csv_async::Position,
 }
 
 impl<R: AsyncRead + Unpin + Send> CsvReader<R> {
@@ -49,14 +53,18 @@ impl<R: AsyncRead + Unpin + Send> CsvReader<R> {
             None => builder.quoting(false),
         };
         let decoder = profile.encoding.decoder();
+        // Without quoting, a newline stands in for the quote byte: the bounds then see newlines
+        // only, and no field is ever quoted.
+        let bounds = RecordBounds::new(reader, profile.delimiter, profile.quote.unwrap_or(b'\n'));
         CsvReader {
-            inner: builder.create_reader(reader),
+            inner: builder.create_reader(bounds),
             has_headers: profile.has_headers,
             decoder,
             raw: ByteRecord::new(),
             field: String::new(),
             bom_pending: !profile.has_headers && decoder.is_none(),
             records: 0,
+            next: csv_async::Position::new(),
         }
     }
 
@@ -77,11 +85,13 @@ impl<R: AsyncRead + Unpin + Send> CsvReader<R> {
         if headers.is_empty() || (headers.len() == 1 && headers[0].trim_ascii().is_empty()) {
             return Err(ReadError::NoHeader);
         }
+        let headers = headers.clone();
+        self.next = self.inner.position().clone();
         let Some(decoder) = self.decoder else {
-            return Ok(headers.clone());
+            return Ok(headers);
         };
         let mut decoded = ByteRecord::new();
-        for header in headers {
+        for header in &headers {
             self.field.clear();
             decode_into(decoder, header, &mut self.field);
             decoded.push_field(self.field.as_bytes());
@@ -108,6 +118,15 @@ impl<R: AsyncRead + Unpin + Send> CsvReader<R> {
                 }
                 self.records += 1;
                 out.position.record = self.records;
+                // The file ended inside a quoted field: the record holding its opening quote
+                // is the last one, and runs to the end of the file.
+                if let Some(at) = self.inner.get_ref().unterminated_quote()
+                    && (out.position.byte..self.inner.position().byte()).contains(&at)
+                {
+                    out.malformed = Some(format!(
+                        "the quoted field opened at byte {at} is never closed: the record runs to the end of the file"
+                    ));
+                }
                 return Ok(true);
             }
         }
@@ -134,7 +153,7 @@ impl<R: AsyncRead + Unpin + Send> CsvReader<R> {
                 out.malformed = None;
             }
         }
-        finish(read, position.as_ref(), out)
+        self.finish(read, position.as_ref(), out)
     }
 
     async fn read_decoded(
@@ -153,38 +172,47 @@ impl<R: AsyncRead + Unpin + Send> CsvReader<R> {
             }
             out.fields.push_field(&self.field);
         }
-        finish(read, self.raw.position(), out)
+        let position = self.raw.position().cloned();
+        self.finish(read, position.as_ref(), out)
     }
-}
 
-/// Records the position of the record just read, or turns csv's error into ours.
-fn finish(
-    read: Result<bool, csv_async::Error>,
-    position: Option<&csv_async::Position>,
-    out: &mut Record,
-) -> Result<bool, ReadError> {
-    match read {
-        Ok(more) => {
-            if let Some(pos) = position {
-                out.position = Position {
-                    record: pos.record(),
-                    line: pos.line(),
-                    byte: pos.byte(),
-                };
+    /// Records the position of the record just read, or turns csv's error into ours.
+    fn finish(
+        &mut self,
+        read: Result<bool, csv_async::Error>,
+        position: Option<&csv_async::Position>,
+        out: &mut Record,
+    ) -> Result<bool, ReadError> {
+        match read {
+            Ok(more) => {
+                self.next = self.inner.position().clone();
+                if let Some(pos) = position {
+                    out.position = Position {
+                        record: pos.record(),
+                        line: pos.line(),
+                        byte: pos.byte(),
+                    };
+                }
+                Ok(more)
             }
-            Ok(more)
+            Err(source) => {
+                // An I/O error carries no position, and `out` may still hold an older record's:
+                // the record being read is the one after the last returned.
+                let position = source.position().map_or(
+                    Position {
+                        record: self.records + 1,
+                        line: self.next.line(),
+                        byte: self.next.byte(),
+                    },
+                    |p| Position {
+                        record: p.record(),
+                        line: p.line(),
+                        byte: p.byte(),
+                    },
+                );
+                Err(ReadError::Csv { position, source })
+            }
         }
-        Err(source) => Err(ReadError::Csv {
-            position: source
-                .position()
-                .map(|p| Position {
-                    record: p.record(),
-                    line: p.line(),
-                    byte: p.byte(),
-                })
-                .unwrap_or(out.position),
-            source,
-        }),
     }
 }
 

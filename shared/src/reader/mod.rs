@@ -5,12 +5,14 @@
 //! FTP or SQS, nor of compression: it is handed plain bytes. Text in a legacy encoding is
 //! decoded per record, so records always hold UTF-8 and positions are offsets in the file.
 
+mod bounds;
 mod csv;
 mod decode;
 mod fixed;
 mod jsonl;
 mod lines;
 
+pub use self::bounds::{MAX_RECORD_BYTES, RecordTooLong};
 pub use self::csv::CsvReader;
 pub use self::fixed::FixedWidthReader;
 pub use self::jsonl::JsonLinesReader;

@@ -20,6 +20,7 @@ use import_tracking_events::source::{FileSource, Sources};
 use import_tracking_events::{Config, ImportError, aws, request};
 use indicatif::{ProgressBar, ProgressStyle};
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::util::SubscriberInitExt;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum SinkKind {
@@ -55,10 +56,13 @@ struct Args {
 fn main() -> ExitCode {
     import_tracking_events::memory::tune_allocator();
     let args = Args::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
-        .with_writer(std::io::stderr)
-        .init();
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into());
+    let format = if std::io::stderr().is_terminal() {
+        shared::logging::Format::Ansi
+    } else {
+        shared::logging::Format::Plain
+    };
+    shared::logging::subscriber(filter, format, std::io::stderr).init();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -78,7 +82,10 @@ async fn run(args: &Args) -> Result<(), ImportError> {
         var: "--event",
         reason: format!("cannot read {}: {e}", args.event.display()),
     })?;
-    let event = serde_json::from_str(&text).map_err(ImportError::InvalidEvent)?;
+    let event = serde_json::from_str(&text).map_err(|source| ImportError::EventNotJson {
+        origin: args.event.display().to_string(),
+        source,
+    })?;
     if args.profile.is_some() {
         // The event need not name a profile when the command line does.
         config.default_profile.clone_from(&args.profile);

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod cut;
+pub mod runtime_api;
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};

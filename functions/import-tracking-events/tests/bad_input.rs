@@ -1,0 +1,526 @@
+//! The bad-input corpus (`tests/bad-input/`, whose README.md tables each case's expected outcome),
+//! one test per case. Files go through the real `tracking-import` binary; events through the
+//! Lambda handler (`App::handle`) and, for bytes that are not JSON at all, through the Lambda
+//! binary itself against a stand-in Runtime API. Every case must end by itself, without a panic
+//! (release builds abort on one), with exactly the documented result: an error of a stable kind
+//! whose message says what is wrong, or exact counts with each rejected record's line and reason.
+
+mod common;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus};
+use std::sync::Arc;
+
+use common::HEADER;
+use import_tracking_events::handler::App;
+use import_tracking_events::sink::NullSink;
+use import_tracking_events::source::{FileSource, Sources};
+use import_tracking_events::{Config, ImportError};
+use serde_json::{Value, json};
+
+fn corpus(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/bad-input")
+        .join(name)
+}
+
+/// What one run of `tracking-import` did.
+struct Run {
+    status: ExitStatus,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs `tracking-import --event <event> --sink <sink>` on a clean environment and checks that it
+/// ended by itself: an exit code (not a signal, as an abort would be) and no panic message.
+fn cli(event: &Path, sink: &str) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_tracking-import"))
+        .arg("--event")
+        .arg(event)
+        .args(["--sink", sink])
+        .current_dir(corpus(""))
+        .env("RUST_LOG", "warn")
+        .env("NO_COLOR", "1")
+        .env("RUST_BACKTRACE", "0")
+        // No once-only state, no queue, no defaults: the event alone decides.
+        .env_remove("STATE_BUCKET")
+        .env_remove("QUEUE_URL")
+        .env_remove("DEFAULT_SOURCE")
+        .env_remove("DEFAULT_PROFILE")
+        .env_remove("EMF_METRICS")
+        .env_remove("AWS_LAMBDA_FUNCTION_NAME")
+        .output()
+        .expect("tracking-import runs");
+    let run = Run {
+        status: out.status,
+        stdout: String::from_utf8(out.stdout).expect("stdout is UTF-8"),
+        stderr: String::from_utf8(out.stderr).expect("stderr is UTF-8"),
+    };
+    assert!(
+        run.status.code().is_some(),
+        "killed by a signal ({:?}); stderr:\n{}",
+        run.status,
+        run.stderr
+    );
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    run
+}
+
+/// Imports `file` with `profile` through the CLI, events to stdout.
+fn import(file: &Path, profile: &str) -> Run {
+    let dir = tempfile::tempdir().unwrap();
+    let event = dir.path().join("event.json");
+    let body = json!({"transaction_id": "bad-input", "metadata": {
+        "source": file.to_str().unwrap(), "profile": profile}});
+    std::fs::write(&event, body.to_string()).unwrap();
+    cli(&event, "stdout")
+}
+
+/// A run that failed: exit code 1 and the error line, which must be the last line of stderr.
+fn failure(run: &Run) -> &str {
+    assert_eq!(run.status.code(), Some(1), "{}", run.stderr);
+    run.stderr.trim_end().lines().last().unwrap()
+}
+
+/// A run that completed: its events (stdout, one per line) and its summary (the JSON that
+/// closes stderr, after any log lines).
+fn completed(run: &Run) -> (Vec<Value>, Value) {
+    assert_eq!(run.status.code(), Some(0), "{}", run.stderr);
+    let events = run
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let start = if run.stderr.starts_with("{\n") {
+        0
+    } else {
+        run.stderr.find("\n{\n").expect("a summary") + 1
+    };
+    let summary: Value = serde_json::from_str(&run.stderr[start..]).unwrap();
+    assert_eq!(summary["status"], "complete");
+    assert_eq!(summary["files"].as_array().unwrap().len(), 1);
+    (events, summary)
+}
+
+/// `(records_read, events_emitted, records_rejected)` of a summary, checked against the file's
+/// own summary and the events actually written.
+fn counts(summary: &Value, events: &[Value]) -> (u64, u64, u64) {
+    let get = |v: &Value, k: &str| v[k].as_u64().unwrap();
+    let file = &summary["files"][0];
+    for key in ["records_read", "events_emitted", "records_rejected"] {
+        assert_eq!(get(summary, key), get(file, key), "{key}");
+    }
+    assert_eq!(get(summary, "events_emitted"), events.len() as u64);
+    (
+        get(summary, "records_read"),
+        get(summary, "events_emitted"),
+        get(summary, "records_rejected"),
+    )
+}
+
+fn tracking_numbers(events: &[Value]) -> Vec<&str> {
+    events
+        .iter()
+        .map(|e| e["tracking_info"]["tracking_number"].as_str().unwrap())
+        .collect()
+}
+
+/// The summary's rejected records as `(record, line, byte, reason)`.
+fn rejected(summary: &Value) -> Vec<(u64, u64, u64, String)> {
+    summary["files"][0]["rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["record"].as_u64().unwrap(),
+                r["line"].as_u64().unwrap(),
+                r["byte"].as_u64().unwrap(),
+                r["reason"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// The byte offset where 1-based `line` of `text` starts.
+fn line_start(text: &[u8], line: usize) -> u64 {
+    let newlines = text.iter().enumerate().filter(|(_, b)| **b == b'\n');
+    newlines.map(|(i, _)| i as u64 + 1).nth(line - 2).unwrap()
+}
+
+/// Tracking number `n` as the corpus files write it.
+fn tn(n: u64) -> String {
+    format!("1RC{n:015}")
+}
+
+/// A reference-profile record for tracking number `n`.
+fn row(n: u64, description: &str, note: &str) -> String {
+    format!(
+        "{},DL,{description},2026-11-08,13:50:10,-06:00,Austin,TX,78701,US,J SMITH,30.2672,-97.7431,2026-11-09,GND,1.5,{note}\n",
+        tn(n)
+    )
+}
+
+#[test]
+fn an_empty_file_fails_as_having_no_header() {
+    let file = corpus("empty.csv");
+    let run = import(&file, "reference");
+    assert_eq!(
+        failure(&run),
+        format!(
+            "tracking-import: reading {}: the file is empty: no header line (InvalidFile)",
+            file.display()
+        )
+    );
+    assert_eq!(run.stdout, "");
+}
+
+#[test]
+fn a_header_only_file_imports_nothing_and_completes() {
+    let run = import(&corpus("header-only.csv"), "reference");
+    let (events, summary) = completed(&run);
+    assert_eq!(counts(&summary, &events), (0, 0, 0));
+    assert_eq!(summary["messages_sent"], 0);
+}
+
+#[test]
+fn a_header_missing_a_required_column_fails_naming_it() {
+    let file = corpus("missing-column.csv");
+    let run = import(&file, "reference");
+    assert_eq!(
+        failure(&run),
+        format!(
+            "tracking-import: reading {}: profile `reference`: the file's header lacks column `EventDate` (for `event_date`); header is: {} (InvalidFile)",
+            file.display(),
+            HEADER.replace("EventDate,", "")
+        )
+    );
+    assert_eq!(
+        run.stdout, "",
+        "nothing is sent before the header is checked"
+    );
+}
+
+#[test]
+fn a_file_with_another_delimiter_fails_saying_so() {
+    let file = corpus("wrong-delimiter.csv");
+    let run = import(&file, "reference");
+    assert_eq!(
+        failure(&run),
+        format!(
+            "tracking-import: reading {}: profile `reference`: the file's header is a single column, but splits at ';': the file looks ';'-delimited, and the profile's delimiter is ',' (InvalidFile)",
+            file.display()
+        )
+    );
+    assert_eq!(run.stdout, "");
+}
+
+#[test]
+fn a_quote_left_open_at_the_end_rejects_the_record_it_opens_in() {
+    let file = corpus("unterminated-quote.csv");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let record_2 = text.find(&tn(2)).unwrap() as u64;
+    let quote = text.find("\"Delivered, front door").unwrap() as u64;
+    let (events, summary) = completed(&import(&file, "reference"));
+    // Line 4 is inside the open quote: it is part of record 2's text, not a record of its own.
+    assert_eq!(counts(&summary, &events), (2, 1, 1));
+    assert_eq!(tracking_numbers(&events), [tn(1)]);
+    assert_eq!(
+        rejected(&summary),
+        [(
+            2,
+            3,
+            record_2,
+            format!(
+                "the quoted field opened at byte {quote} is never closed: the record runs to the end of the file"
+            )
+        )]
+    );
+}
+
+#[test]
+fn a_10_mb_field_is_read_and_only_an_event_too_large_to_send_is_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("big-field.csv");
+    let big = "x".repeat(10 * 1024 * 1024);
+    let mut out = std::fs::File::create(&file).unwrap();
+    writeln!(out, "{HEADER},Note").unwrap();
+    // In a mapped column (twice in the event: as the description of the shipment and of its
+    // event), then a plain record, then in a column the profile does not map.
+    out.write_all(row(1, &big, "").as_bytes()).unwrap();
+    out.write_all(row(2, "Delivered", "").as_bytes()).unwrap();
+    out.write_all(row(3, "Delivered", &big).as_bytes()).unwrap();
+    drop(out);
+
+    let (events, summary) = completed(&import(&file, "reference"));
+    assert_eq!(counts(&summary, &events), (3, 2, 1));
+    assert_eq!(tracking_numbers(&events), [tn(2), tn(3)]);
+    let rejected = rejected(&summary);
+    assert_eq!(rejected.len(), 1);
+    let (record, line, byte, reason) = &rejected[0];
+    assert_eq!((*record, *line, *byte), (1, 2, HEADER.len() as u64 + 6));
+    // "its event is <bytes> bytes, more than the <limit> a message can carry"; the limit is the
+    // queue's 256 KiB less this file's envelope, which names the (temporary) file.
+    let numbers: Vec<u64> = reason.split(' ').filter_map(|w| w.parse().ok()).collect();
+    assert_eq!(
+        reason,
+        &format!(
+            "its event is {} bytes, more than the {} a message can carry",
+            numbers[0], numbers[1]
+        )
+    );
+    assert!(numbers[0] > 2 * big.len() as u64, "{reason}");
+    assert!(numbers[1] < 256 * 1024, "{reason}");
+}
+
+#[test]
+fn invalid_utf8_rejects_the_record_only_where_a_mapped_column_has_it() {
+    let (events, summary) = completed(&import(&corpus("invalid-utf8.csv"), "reference"));
+    // Record 2's invalid byte is in `Note`, which the profile does not map.
+    assert_eq!(counts(&summary, &events), (3, 2, 1));
+    assert_eq!(tracking_numbers(&events), [tn(2), tn(3)]);
+    assert_eq!(
+        rejected(&summary),
+        [(
+            1,
+            2,
+            HEADER.len() as u64 + 6,
+            "column `City` is not valid UTF-8".to_owned()
+        )]
+    );
+    assert!(
+        !events.iter().any(|e| e.to_string().contains('\u{fffd}')),
+        "nothing lossy is sent"
+    );
+}
+
+#[test]
+fn nul_bytes_reject_the_records_whose_mapped_columns_hold_them() {
+    let file = corpus("nul-bytes.csv");
+    let text = std::fs::read(&file).unwrap();
+    let (events, summary) = completed(&import(&file, "reference"));
+    // Record 4's NUL is in `Note`, which the profile does not map.
+    assert_eq!(counts(&summary, &events), (4, 2, 2));
+    assert_eq!(tracking_numbers(&events), [tn(1), tn(4)]);
+    assert_eq!(
+        rejected(&summary),
+        [
+            (
+                2,
+                3,
+                line_start(&text, 3),
+                "column `EventDescription` contains a NUL byte".to_owned()
+            ),
+            (
+                3,
+                4,
+                line_start(&text, 4),
+                "column `TrackingNumber` contains a NUL byte".to_owned()
+            ),
+        ]
+    );
+}
+
+#[test]
+fn a_truncated_gzip_stream_fails_after_delivering_every_whole_record_before_the_cut() {
+    let (plain, records) = common::reference_file(2_000_000, 0);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&plain).unwrap();
+    let gz = gz.finish().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("cut.csv.gz");
+    std::fs::write(&file, &gz[..gz.len() / 2]).unwrap();
+
+    let run = import(&file, "reference");
+    let error = failure(&run);
+    // The record the stream broke in: what flate2 can still decompress of the first half.
+    let mut decoded = Vec::new();
+    let _ = std::io::Read::read_to_end(
+        &mut flate2::read::GzDecoder::new(&gz[..gz.len() / 2]),
+        &mut decoded,
+    );
+    let whole = decoded.iter().filter(|&&b| b == b'\n').count() as u64 - 1;
+    let broken_at = decoded.iter().rposition(|&b| b == b'\n').unwrap() + 1;
+    assert!(whole > 0 && whole < records, "{whole} of {records}");
+    assert_eq!(
+        error,
+        format!(
+            "tracking-import: reading {}: reading the file failed at record {} (line {}, byte {broken_at}): the gzip stream ends before its end marker: the file is truncated (InvalidFile)",
+            file.display(),
+            whole + 1,
+            whole + 2
+        )
+    );
+    let events: Vec<Value> = run
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let expected: Vec<String> = (1..=whole).map(common::tracking_number).collect();
+    assert_eq!(tracking_numbers(&events), expected);
+}
+
+#[test]
+fn a_json_lines_file_with_one_broken_line_rejects_that_line_only() {
+    let file = corpus("broken-line.jsonl");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let line_2 = text.find('\n').unwrap() as u64 + 1;
+    let (events, summary) = completed(&import(&file, "reference-jsonl"));
+    assert_eq!(counts(&summary, &events), (3, 2, 1));
+    assert_eq!(tracking_numbers(&events), [tn(1), tn(3)]);
+    assert_eq!(
+        rejected(&summary),
+        [(
+            2,
+            2,
+            line_2,
+            "not a JSON object: EOF while parsing a string at line 1 column 60".to_owned()
+        )]
+    );
+}
+
+/// Profiles are compiled in (until they can be loaded from a URI), so a bad one cannot reach
+/// the CLI; this is the loader every built-in goes through, and the error the import reports.
+#[test]
+fn a_profile_with_an_unknown_field_fails_to_load_naming_it() {
+    let load = |name: &str| {
+        let text = std::fs::read_to_string(corpus(name)).unwrap();
+        let err = ImportError::from(shared::Profile::from_toml(&text, name).unwrap_err());
+        assert_eq!(err.kind(), "InvalidProfile");
+        shared::report(&err)
+    };
+    assert_eq!(
+        load("unknown-field.toml"),
+        "profile `acme-town`: unknown Connect field `town` in [columns]; known fields: tracking_number, carrier_status_code, carrier_detail_code, carrier_status_description, event_date, event_time, utc_offset, city, state, postal_code, country, company, signer, latitude, longitude, estimated_delivery, service_code, service_name, weight"
+    );
+    let message = load("unknown-key.toml");
+    assert!(
+        message.starts_with("profile `unknown-key.toml` is not valid TOML for a profile: "),
+        "{message}"
+    );
+    assert!(
+        message.contains("unknown field `timezone`") && message.contains("line 4"),
+        "{message}"
+    );
+}
+
+#[test]
+fn an_event_file_that_is_not_json_fails_saying_so() {
+    let event = corpus("not-json.json");
+    let run = cli(&event, "null");
+    assert_eq!(
+        failure(&run),
+        format!(
+            "tracking-import: {}: the event is not JSON: expected ident at line 1 column 2 (InvalidRequest)",
+            event.display()
+        )
+    );
+}
+
+#[test]
+fn an_unknown_profile_name_fails_listing_the_built_in_ones() {
+    let run = cli(&corpus("unknown-profile.json"), "null");
+    assert_eq!(
+        failure(&run),
+        "tracking-import: unknown profile `acme-express`; built-in profiles: reference, dhl, reference-jsonl (InvalidProfile)"
+    );
+    assert_eq!(run.stdout, "");
+}
+
+/// An App on local files only, sending nowhere.
+fn local_app() -> App {
+    App {
+        config: Config::default(),
+        source: Arc::new(Sources {
+            s3: None,
+            file: FileSource,
+        }),
+        sink: Arc::new(NullSink),
+        state: None,
+    }
+}
+
+/// What the Lambda runtime sends back for a failed invocation.
+fn lambda_error(err: ImportError) -> Value {
+    serde_json::to_value(lambda_runtime::Diagnostic::from(err)).unwrap()
+}
+
+#[tokio::test]
+async fn the_handler_answers_events_that_are_not_requests_with_invalid_request() {
+    let app = local_app();
+    let text = std::fs::read_to_string(corpus("not-json.json")).unwrap();
+    // What reaches the handler when a caller sends the text as a JSON string, or other JSON
+    // that is not an object.
+    for event in [json!(text), json!(null), json!(42), json!([1, 2])] {
+        let err = app.handle(event.clone()).await.unwrap_err();
+        let answer = lambda_error(err);
+        assert_eq!(answer["errorType"], "InvalidRequest", "{event}");
+        let message = answer["errorMessage"].as_str().unwrap();
+        assert!(
+            message.starts_with("the event is neither a Connect ImportTrackingEvents request nor an EventBridge event carrying one: invalid type: "),
+            "{message}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_handler_answers_an_unknown_profile_with_invalid_profile() {
+    let text = std::fs::read_to_string(corpus("unknown-profile.json")).unwrap();
+    let err = local_app()
+        .handle(serde_json::from_str(&text).unwrap())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        lambda_error(err),
+        json!({"errorType": "InvalidProfile", "errorMessage":
+            "unknown profile `acme-express`; built-in profiles: reference, dhl, reference-jsonl"})
+    );
+}
+
+/// Bytes that are not JSON never reach the handler: Lambda's runtime client parses the payload
+/// first. Run the real Lambda binary against a stand-in Runtime API: the bad invocation is
+/// answered with an error, and the function stays up and answers the next one.
+#[tokio::test]
+async fn the_lambda_answers_a_payload_that_is_not_json_and_serves_the_next() {
+    let not_json = std::fs::read(corpus("not-json.json")).unwrap();
+    let unknown_profile = std::fs::read(corpus("unknown-profile.json")).unwrap();
+    let mut api = common::runtime_api::RuntimeApi::start(vec![not_json, unknown_profile]).await;
+    let output = tempfile::NamedTempFile::new().unwrap();
+    let mut lambda =
+        common::runtime_api::lambda(env!("CARGO_BIN_EXE_import-tracking-events"), &api, &output)
+            .spawn()
+            .unwrap();
+    let logs = || std::fs::read_to_string(output.path()).unwrap();
+
+    let mut answers = Vec::new();
+    while answers.len() < 2 {
+        tokio::select! {
+            answer = api.answer() => answers.push(answer),
+            status = lambda.wait() => panic!(
+                "the function exited ({status:?}) after {} answers:\n{}", answers.len(), logs()
+            ),
+        }
+    }
+    assert!(
+        lambda.try_wait().unwrap().is_none(),
+        "the function exited after a bad invocation"
+    );
+    lambda.kill().await.unwrap();
+    assert!(!logs().contains("panicked"), "{}", logs());
+
+    let (id, kind, body) = &answers[0];
+    assert_eq!((id.as_str(), kind.as_str()), ("invocation-1", "error"));
+    // The runtime's own naming (the type name of a reference to its error).
+    assert_eq!(
+        body["errorType"],
+        "&lambda_runtime::deserializer::DeserializeError"
+    );
+    assert_eq!(
+        body["errorMessage"].as_str().unwrap().trim_end(),
+        "failed to deserialize the incoming data into the function's payload type: expected ident at line 1 column 2"
+    );
+    let (id, kind, body) = &answers[1];
+    assert_eq!((id.as_str(), kind.as_str()), ("invocation-2", "error"));
+    assert_eq!(body["errorType"], "InvalidProfile");
+}

@@ -1,0 +1,147 @@
+//! What the fuzz targets in `fuzz/` run, here so that `cargo test` replays their corpus through
+//! the very same code on stable Rust (`tests/fuzz_corpus.rs`). Built only with the `fuzzing`
+//! feature.
+//!
+//! Each function takes arbitrary bytes, must return normally whatever they are, and asserts the
+//! invariants a carrier file's import relies on; a failed assertion is a finding like a panic.
+
+use futures::executor::block_on;
+
+use crate::profile::Format;
+use crate::{Mapper, Profile, Record, RecordReader};
+
+/// The built-in profiles that describe a file (CSV and JSON Lines), loaded once: parsing them
+/// on every input would be most of the fuzzer's time, spent on the same TOML.
+fn file_profiles() -> &'static [Profile] {
+    static PROFILES: std::sync::OnceLock<Vec<Profile>> = std::sync::OnceLock::new();
+    PROFILES.get_or_init(|| {
+        Profile::builtin_names()
+            .map(|name| Profile::builtin(name).expect("built-in profiles load"))
+            .filter(|p| p.format != Format::Api)
+            .collect()
+    })
+}
+
+/// The `parse_map` target: the first byte picks a built-in file profile, the rest is the file.
+pub fn parse_map(data: &[u8]) {
+    let Some((&pick, file)) = data.split_first() else {
+        return;
+    };
+    let profiles = file_profiles();
+    let profile = &profiles[usize::from(pick) % profiles.len()];
+    read_and_map(profile, file);
+}
+
+/// The `profile` target: a profile's TOML, optionally followed by a NUL byte and a file that
+/// the profile, if it loads, then reads and maps.
+pub fn profile(data: &[u8]) {
+    let (toml, file) = match data.iter().position(|&b| b == 0) {
+        Some(nul) => (&data[..nul], Some(&data[nul + 1..])),
+        None => (data, None),
+    };
+    let Ok(text) = std::str::from_utf8(toml) else {
+        return;
+    };
+    let profile = match Profile::from_toml(text, "fuzz.toml") {
+        Ok(profile) => profile,
+        Err(err) => {
+            assert!(!crate::report(&err).is_empty());
+            return;
+        }
+    };
+    // What validation promises the reader and the mapper.
+    if profile.format != Format::Api {
+        use crate::profile::Field;
+        for field in [
+            Field::TrackingNumber,
+            Field::CarrierStatusCode,
+            Field::EventDate,
+        ] {
+            assert!(profile.columns.contains_key(&field), "{field:?} unmapped");
+        }
+        if let Some(file) = file {
+            read_and_map(&profile, file);
+        }
+        // The profile's own column names are a header it binds to, whatever they are.
+        if profile.format == Format::Csv && profile.columns.values().all(|c| is_plain(c, &profile))
+        {
+            let header: Vec<&str> = profile.columns.values().map(String::as_str).collect();
+            let headers = csv_async::ByteRecord::from(header);
+            Mapper::new(&profile, &headers).expect("a header of the profile's own columns binds");
+        }
+    } else {
+        assert!(profile.columns.is_empty());
+    }
+}
+
+/// A column name a CSV header can carry unquoted and unchanged (trimmed, no delimiter, no
+/// quote, no newline, no byte-order mark).
+fn is_plain(column: &str, profile: &Profile) -> bool {
+    column.trim_ascii() == column
+        && !column.starts_with('\u{feff}')
+        && !column
+            .bytes()
+            .any(|b| b == profile.delimiter || b == b'"' || b == b'\n' || b == b'\r')
+}
+
+/// Reads every record of `file` and maps it, checking positions and events.
+fn read_and_map(profile: &Profile, file: &[u8]) {
+    block_on(async {
+        let mut reader = RecordReader::new(file, profile);
+        let headers = match reader.headers().await {
+            Ok(headers) => headers,
+            Err(err) => {
+                assert!(!crate::report(&err).is_empty());
+                return;
+            }
+        };
+        let mapper = match Mapper::new(profile, &headers) {
+            Ok(mapper) => mapper,
+            Err(err) => {
+                assert!(!crate::report(&err).is_empty());
+                return;
+            }
+        };
+        let mut record = Record::default();
+        let mut count = 0u64;
+        let (mut last_line, mut last_byte) = (0u64, None::<u64>);
+        loop {
+            match reader.read(&mut record).await {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(err) => {
+                    assert!(!crate::report(&err).is_empty());
+                    break;
+                }
+            }
+            count += 1;
+            let at = record.position;
+            assert_eq!(at.record, count, "records are numbered 1, 2, 3…");
+            assert!(
+                at.line > last_line,
+                "lines move forward: {at:?} after {last_line}"
+            );
+            assert!(
+                last_byte.is_none_or(|b| at.byte > b),
+                "bytes move forward: {at:?} after {last_byte:?}"
+            );
+            assert!(at.byte < file.len() as u64, "{at:?} past the end");
+            (last_line, last_byte) = (at.line, Some(at.byte));
+            match mapper.map(&record) {
+                Ok(event) => {
+                    let json = serde_json::to_vec(&event).expect("an event serializes");
+                    let back: serde_json::Value =
+                        serde_json::from_slice(&json).expect("an event is valid JSON");
+                    let info = &back["tracking_info"];
+                    let number = info["tracking_number"].as_str().expect("a tracking number");
+                    assert!(!number.is_empty() && !number.contains('\0'), "{number:?}");
+                    assert!(info["events"][0]["event_datetime"].is_string());
+                }
+                Err(rejection) => {
+                    assert_eq!(rejection.position, at);
+                    assert!(!rejection.to_string().is_empty());
+                }
+            }
+        }
+    });
+}
