@@ -7,7 +7,7 @@
 
 use futures::executor::block_on;
 
-use crate::profile::Format;
+use crate::profile::{Column, Format};
 use crate::{Mapper, Profile, Record, RecordReader};
 
 /// The built-in profiles that describe a file (CSV and JSON Lines), loaded once: parsing them
@@ -63,9 +63,18 @@ pub fn profile(data: &[u8]) {
             read_and_map(&profile, file);
         }
         // The profile's own column names are a header it binds to, whatever they are.
-        if profile.format == Format::Csv && profile.columns.values().all(|c| is_plain(c, &profile))
+        let names: Option<Vec<&str>> = profile
+            .columns
+            .values()
+            .map(|c| match c {
+                Column::Name(name) if is_plain(name, &profile) => Some(name.as_str()),
+                _ => None,
+            })
+            .collect();
+        if profile.format == Format::Csv
+            && profile.has_headers
+            && let Some(header) = names
         {
-            let header: Vec<&str> = profile.columns.values().map(String::as_str).collect();
             let headers = csv_async::ByteRecord::from(header);
             Mapper::new(&profile, &headers).expect("a header of the profile's own columns binds");
         }

@@ -62,7 +62,10 @@ impl Mapper {
             })
             .collect();
         if let [only] = header_names[..]
-            && profile.columns.values().any(|c| c.as_bytes() != only)
+            && profile
+                .columns
+                .values()
+                .any(|c| matches!(c, Column::Name(name) if name.as_bytes() != only))
             && let Some(found) = other_delimiter(only, profile)
         {
             return Err(ReadError::WrongDelimiter {
@@ -341,7 +344,7 @@ impl Mapper {
                 // Only a date at the end of chrono's range has no UTC instant: not a real date.
                 datetime::with_offset(local, offset).ok_or_else(|| RejectReason::InvalidDate {
                     column: column(Field::EventDate),
-                    value: date_text.to_owned(),
+                    value: datetime::iso8601(local, ""),
                     format: self.datetime.date_format().to_owned(),
                 })
             }
@@ -386,7 +389,7 @@ fn other_delimiter(header: &[u8], profile: &Profile) -> Option<u8> {
             profile
                 .columns
                 .values()
-                .any(|column| names.iter().any(|n| n == column.as_bytes()))
+                .any(|column| matches!(column, Column::Name(c) if names.iter().any(|n| n == c.as_bytes())))
         })
 }
 

@@ -438,6 +438,7 @@ fn local_app() -> App {
         }),
         sink: Arc::new(NullSink),
         state: None,
+        continuation: None,
     }
 }
 

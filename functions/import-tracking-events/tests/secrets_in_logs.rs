@@ -127,6 +127,7 @@ fn app() -> App {
         }),
         sink: Arc::new(NullSink),
         state: None,
+        continuation: None,
     }
 }
 

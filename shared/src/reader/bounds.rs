@@ -17,7 +17,7 @@ use tokio::io::{AsyncRead, ReadBuf};
 
 /// A record longer than this fails the file: no carrier writes one, and holding it whole is what
 /// would take the process's memory. The same bound as a JSON line.
-pub const MAX_RECORD_BYTES: u64 = super::jsonl::MAX_LINE_BYTES as u64;
+pub const MAX_RECORD_BYTES: u64 = super::lines::MAX_LINE_BYTES as u64;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
