@@ -346,7 +346,7 @@ fn a_truncated_gzip_stream_fails_after_delivering_every_whole_record_before_the_
     assert_eq!(
         error,
         format!(
-            "tracking-import: reading {}: reading the file failed at record {} (line {}, byte {broken_at}): the gzip stream ends before its end marker: the file is truncated (InvalidFile)",
+            "tracking-import: reading {}: reading the file failed at record {} (line {}, byte {broken_at}): the gzip stream ends before its end marker: the file is truncated: unexpected end of file (InvalidFile)",
             file.display(),
             whole + 1,
             whole + 2
@@ -392,7 +392,7 @@ fn a_profile_with_an_unknown_field_fails_to_load_naming_it() {
     };
     assert_eq!(
         load("unknown-field.toml"),
-        "profile `acme-town`: unknown Connect field `town` in [columns]; known fields: tracking_number, carrier_status_code, carrier_detail_code, carrier_status_description, event_date, event_time, utc_offset, city, state, postal_code, country, company, signer, latitude, longitude, estimated_delivery, service_code, service_name, weight"
+        "profile `acme-town` (unknown-field.toml): unknown Connect field `town` in [columns]; known fields: tracking_number, carrier_status_code, carrier_detail_code, carrier_status_description, event_date, event_time, event_datetime, utc_offset, city, state, postal_code, country, company, signer, latitude, longitude, estimated_delivery, service_code, service_name, weight"
     );
     let message = load("unknown-key.toml");
     assert!(
@@ -423,7 +423,7 @@ fn an_unknown_profile_name_fails_listing_the_built_in_ones() {
     let run = cli(&corpus("unknown-profile.json"), "null");
     assert_eq!(
         failure(&run),
-        "tracking-import: unknown profile `acme-express`; built-in profiles: reference, dhl, reference-jsonl (InvalidProfile)"
+        "tracking-import: unknown profile `acme-express`: neither a built-in profile (reference, dhl, reference-jsonl) nor a profile URI (s3://…, file://… or a path to a .toml file) (InvalidProfile)"
     );
     assert_eq!(run.stdout, "");
 }
@@ -475,7 +475,7 @@ async fn the_handler_answers_an_unknown_profile_with_invalid_profile() {
     assert_eq!(
         lambda_error(err),
         json!({"errorType": "InvalidProfile", "errorMessage":
-            "unknown profile `acme-express`; built-in profiles: reference, dhl, reference-jsonl"})
+            "unknown profile `acme-express`: neither a built-in profile (reference, dhl, reference-jsonl) nor a profile URI (s3://…, file://… or a path to a .toml file)"})
     );
 }
 
