@@ -6,6 +6,7 @@
 //! read. Built-in profiles and profiles loaded from a URI go through the same [`Profile::from_toml`].
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 
 use chrono_tz::Tz;
 use serde::Deserialize;
@@ -623,10 +624,18 @@ fn check_format(
         .expect("a valid sample");
     let offset = chrono::FixedOffset::west_opt(6 * 3600).expect("a valid offset");
     let instant = sample.and_local_timezone(offset).single().expect("fixed");
-    let written = match want {
-        Want::Instant => instant.format(format).to_string(),
-        _ => sample.format(format).to_string(),
+    // chrono's Display fails (and `to_string` would panic) when the format asks for what the
+    // value lacks, such as `%z` of a local time.
+    let mut written = String::new();
+    let wrote = match want {
+        Want::Instant => write!(written, "{}", instant.format(format)),
+        _ => write!(written, "{}", sample.format(format)),
     };
+    if wrote.is_err() {
+        return Err(bad(
+            "asks for a field this column's value does not have (e.g. a zone in a local time)",
+        ));
+    }
     let reads_back = match want {
         Want::Date => NaiveDate::parse_from_str(&written, format).is_ok(),
         Want::Time => NaiveTime::parse_from_str(&written, format).is_ok(),
