@@ -8,7 +8,7 @@
 # and prints the deploy command that matches: the Architecture the stack is deployed with must be
 # the one the binaries were built for, or Lambda cannot start them.
 #
-# Usage:  bash scripts/build.sh [more `sam build` options]
+# Usage:  bash scripts/build.sh [more `sam build` arguments, e.g. a function's logical id]
 #   ARCHITECTURE=x86_64 bash scripts/build.sh   builds for x86_64 on purpose (default: arm64)
 # Extra options go to `sam build` as they are; do not pass --parameter-overrides with them (the
 # x86_64 build sets Architecture through it). Needs `sam` (AWS SAM CLI) and `cargo-lambda`; both
@@ -105,12 +105,14 @@ fi
 # --- sam build ----------------------------------------------------------------------------------
 # arm64 is the template's default; x86_64 goes in as a parameter override, which SAM hands to
 # cargo-lambda as the target architecture.
-args=(build --beta-features)
+# The override goes last: --parameter-overrides takes every word up to the next option, so a
+# function name after it (`scripts/build.sh TrackFunction`) would be read as a parameter.
+args=(build --beta-features "$@")
 if [[ "$ARCHITECTURE" == x86_64 ]]; then
     args+=(--parameter-overrides Architecture=x86_64)
 fi
-log "sam ${args[*]} $* ($(rust_target "$ARCHITECTURE"), release profile)"
-sam "${args[@]}" "$@"
+log "sam ${args[*]} ($(rust_target "$ARCHITECTURE"), release profile)"
+sam "${args[@]}"
 
 # --- what was built -----------------------------------------------------------------------------
 # ELF e_machine (byte 18 of the header): b7 = aarch64, 3e = x86-64.
