@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Why this exists: the import's performance claims need numbers from one run on one machine,
-# measured the same way every time. This is a benchmark, not a test: it builds release, generates
-# deterministic reference-layout files under .local/bench, and measures
+# measured the same way every time. This is a benchmark, not a test: it builds the `profiling`
+# profile (the release build's code, plus line tables and symbols so that `perf record` on the
+# same binaries shows source lines; Cargo.toml), generates deterministic reference-layout files
+# under .local/bench, and measures
 #   (1) the csv-crate ceiling (examples/csv_ceiling) on 200 MB, best of 3;
 #   (2) `tracking-import --sink null` on the same file, best of 3, under /usr/bin/time -v;
 #       throughput ratio (2)/(1) (target >= 0.25) and batch packing: batch_requests against
@@ -33,13 +35,14 @@ if [[ ! -x /usr/bin/time ]]; then
     $SUDO apt-get install -y -qq time >/dev/null
 fi
 
-log "cargo build --release --examples --bins -p import-tracking-events"
-cargo build --release --examples --bins -p import-tracking-events
+log "cargo build --profile profiling --examples --bins -p import-tracking-events"
+cargo build --profile profiling --examples --bins -p import-tracking-events
 
-GEN="$ROOT/target/release/examples/gen_reference"
-CEILING="$ROOT/target/release/examples/csv_ceiling"
+BIN_DIR="${CARGO_TARGET_DIR:-$ROOT/target}/profiling"
+GEN="$BIN_DIR/examples/gen_reference"
+CEILING="$BIN_DIR/examples/csv_ceiling"
 # BENCH_IMPORT_BIN: measure another build of the binary (e.g. a copy from an older commit).
-IMPORT="${BENCH_IMPORT_BIN:-$ROOT/target/release/tracking-import}"
+IMPORT="${BENCH_IMPORT_BIN:-$BIN_DIR/tracking-import}"
 
 # gen NAME SIZE: generate .local/bench/NAME if missing (via a temp file, so an interrupted run
 # never leaves a truncated file that later runs would trust). A stamp (generator source hash +

@@ -39,9 +39,11 @@ stack_up # installs an EXIT trap that stops the stack, whatever the outcome
 echo "moto at $MOTO_ENDPOINT; FTP :$CARRIER_FTP_PORT, FTPS :$CARRIER_FTPS_PORT, SFTP :$CARRIER_SFTP_PORT"
 
 # Not exec: the stack's EXIT trap must still run afterwards. invoke_samples.py stops watch and the
-# DHL stub itself, and exits non-zero when a step fails.
+# DHL stub itself, and exits non-zero when a step fails. stack_run passes a Ctrl-C or SIGTERM on
+# (as SIGTERM) to invoke-samples.sh, which passes it on to invoke_samples.py; once that has
+# stopped watch, this script stops the stack and exits 130/143.
 rc=0
-scripts/invoke-samples.sh --demo || rc=$?
+stack_run scripts/invoke-samples.sh --demo || rc=$?
 if [[ $rc -ne 0 ]]; then
     echo "[demo] failed (exit $rc); logs in $LOCAL_DIR" >&2
     exit "$rc"

@@ -31,8 +31,11 @@ _log() { echo "[invoke-samples] $*" >&2; }
 if [[ -z "${MOTO_ENDPOINT:-}" ]]; then
     # Standalone: a stack of our own, in a directory of our own (stack_up wipes its carriers dir).
     export LOCAL_DIR="${LOCAL_DIR:-$REPO_ROOT/.local/invoke-samples}"
-    # shellcheck source=scripts/local-stack.sh
-    source "$REPO_ROOT/scripts/local-stack.sh"
+fi
+# Always sourced, for stack_run (signal forwarding); the stack itself is started only standalone.
+# shellcheck source=scripts/local-stack.sh
+source "$REPO_ROOT/scripts/local-stack.sh"
+if [[ -z "${MOTO_ENDPOINT:-}" ]]; then
     stack_up # installs an EXIT trap that stops the stack, whatever the outcome
 fi
 
@@ -60,5 +63,7 @@ fi
 PYTHON="${MOTO_PYTHON:-$VENV_DIR/bin/python}"
 args=(--cargo-lambda "$CARGO_LAMBDA" --log-dir "${LOCAL_DIR:-$REPO_ROOT/.local}")
 if [[ -n "${INVOKE_SAMPLES_PORT:-}" ]]; then args+=(--port "$INVOKE_SAMPLES_PORT"); fi
-# Not exec: the stack's EXIT trap (standalone) must still run afterwards.
-"$PYTHON" "$REPO_ROOT/scripts/invoke_samples.py" "${args[@]}" "$@"
+# Not exec: the stack's EXIT trap (standalone) must still run afterwards. stack_run: a Ctrl-C or
+# SIGTERM to this script reaches invoke_samples.py at once (as SIGTERM), which stops
+# `cargo lambda watch` and the DHL stub; then this script exits 130/143 (and stops its stack).
+stack_run "$PYTHON" "$REPO_ROOT/scripts/invoke_samples.py" "${args[@]}" "$@"

@@ -6,6 +6,7 @@
 # (scripts/carrier_servers.py: pyftpdlib and asyncssh, with keys and a CA made anew each time).
 #
 # Usage (sourced):   source scripts/local-stack.sh; stack_up; ...; (stack_down runs on EXIT)
+#                    stack_run CMD ...   # run CMD so that Ctrl-C / SIGTERM to the script stops it too
 # Usage (executed):  scripts/local-stack.sh up            # start, print the env, wait for Ctrl-C
 #                    scripts/local-stack.sh run CMD ...   # start, run CMD with the env, stop
 #
@@ -31,6 +32,7 @@ STACK_REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 : "${LOCAL_DIR:=$STACK_REPO_ROOT/.local}"
 STACK_PID=""
 CARRIER_PIDS="" # space-separated: the FTP, FTPS and SFTP servers
+STACK_CHILD_PID="" # the command stack_run is waiting for
 
 # Dummy credentials, always: without them the SDK credential chain falls through to the EC2
 # instance-metadata address, which is off loopback.
@@ -179,8 +181,45 @@ stack_carriers_up() {
     export CARRIER_SFTP_PORT="$CARRIER_STARTED_PORT"
 }
 
+# Signals. Bash runs a trap only once the foreground command has finished, and a signal sent to
+# the script's pid alone (kill, a CI runner's timeout, a supervisor) never reaches that command:
+# the script would sit waiting for its child, which runs on, and be left behind half-stopped. So
+# a long-running child goes through stack_run, which starts it in the background and waits for
+# it; the traps below then run at once, stop that child (SIGTERM, then SIGKILL after 30 s) and
+# exit 128+signal, which runs the EXIT trap (stack_down when stack_up ran). A child started in
+# the background ignores SIGINT (bash does that without job control), so SIGTERM is what it gets
+# for Ctrl-C too; invoke_samples.py stops its `cargo lambda watch` on SIGTERM.
+stack_signal_traps() {
+    trap '_stack_on_signal 130' INT
+    trap '_stack_on_signal 143' TERM
+    trap '_stack_on_signal 129' HUP
+}
+
+_stack_on_signal() {
+    # A second Ctrl-C must not cut the clean-up short (it would orphan what is being stopped).
+    trap '' INT TERM HUP
+    _stack_log "interrupted: stopping what this script started, then exiting $1"
+    local pid="$STACK_CHILD_PID"
+    STACK_CHILD_PID=""
+    if [[ -n "$pid" ]]; then _stack_stop_pid "$pid" 300; fi
+    exit "$1"
+}
+
+# stack_run CMD [ARGS...]: run CMD (stdin kept) and return its exit status; a signal to this shell
+# stops CMD first. Installs the INT/TERM/HUP traps of stack_signal_traps (not the EXIT trap).
+stack_run() {
+    stack_signal_traps
+    "$@" <&0 &
+    STACK_CHILD_PID=$!
+    local rc=0
+    wait "$STACK_CHILD_PID" || rc=$?
+    STACK_CHILD_PID=""
+    return "$rc"
+}
+
 # Start moto on 127.0.0.1 and export the endpoint. Installs an EXIT trap that calls stack_down
-# (replacing any EXIT trap the caller had), and INT/TERM traps so the EXIT trap also runs then.
+# (replacing any EXIT trap the caller had), and INT/TERM/HUP traps (stack_signal_traps) so the
+# EXIT trap also runs then, after stopping the command stack_run is waiting for.
 stack_up() {
     if [[ -n "$STACK_PID" ]] && kill -0 "$STACK_PID" 2>/dev/null; then
         return 0
@@ -188,8 +227,7 @@ stack_up() {
     stack_venv
     mkdir -p "$LOCAL_DIR"
     trap stack_down EXIT
-    trap 'exit 130' INT
-    trap 'exit 143' TERM
+    stack_signal_traps
     local log="$LOCAL_DIR/moto.log" port attempt rc
     for attempt in 1 2 3; do
         port="${MOTO_PORT:-$(stack_free_port)}"
@@ -210,12 +248,12 @@ stack_up() {
     stack_carriers_up
 }
 
-# Stop one server: TERM, up to 5 s to exit, then KILL.
+# Stop one process: TERM, up to TENTHS/10 s (default 5 s) to exit, then KILL.
 _stack_stop_pid() {
-    local pid="$1" _
+    local pid="$1" tenths="${2:-50}" _
     if kill -0 "$pid" 2>/dev/null; then
         kill "$pid" 2>/dev/null || true
-        for _ in $(seq 1 50); do
+        for _ in $(seq 1 "$tenths"); do
             kill -0 "$pid" 2>/dev/null || break
             sleep 0.1
         done
@@ -261,7 +299,7 @@ if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
         shift
         [[ $# -gt 0 ]] || { echo "usage: $0 run CMD [ARGS...]" >&2; exit 2; }
         stack_up
-        "$@"
+        stack_run "$@"
         ;;
     *)
         echo "usage: $0 up | run CMD [ARGS...]   (or: source it and call stack_up / stack_down)" >&2
