@@ -10,6 +10,7 @@
 //! - [`profiles`]: the job's profile, built in or loaded from a URI through the sources.
 //! - [`discovery`]: one scheduled run: list a pattern, import each new file once, oldest first.
 //! - [`pipeline`]: reader → encoders → packer → delivery, with bounded channels.
+//! - [`json`]: the events' JSON, written straight into message buffers (the hot path).
 //! - [`envelope`]: the queue message contract and the packing of events into messages/batches.
 //! - [`deliver`]: concurrent sends, resending failed entries, the delivered mark.
 //! - [`checkpoint`]: settled points of a file, saved as delivery confirms them, so a run cut
@@ -36,6 +37,7 @@ pub mod discovery;
 pub mod envelope;
 pub mod error;
 pub mod handler;
+pub mod json;
 pub mod memory;
 pub mod metrics;
 pub mod pipeline;
