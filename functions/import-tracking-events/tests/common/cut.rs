@@ -127,20 +127,10 @@ impl CutProxy {
         cuts: u32,
         delay: Duration,
     ) -> CutProxy {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let cuts = Cuts::new(cuts);
-        let for_accept = Arc::clone(&cuts);
-        let accept = tokio::spawn(async move {
-            while let Ok((client, _)) = listener.accept().await {
-                let cuts = Arc::clone(&for_accept);
-                tokio::spawn(async move {
-                    if let Ok(server) = TcpStream::connect(upstream).await {
-                        relay_slowly(client, server, cut_after, cuts, delay).await;
-                    }
-                });
-            }
-        });
+        let (addr, cuts, accept) = listen(upstream, cuts, move |client, server, cuts| {
+            relay_slowly(client, server, cut_after, cuts, delay)
+        })
+        .await;
         CutProxy { addr, cuts, accept }
     }
 
@@ -165,22 +155,41 @@ impl Drop for FtpCutProxy {
 
 impl FtpCutProxy {
     pub async fn start(upstream: SocketAddr, cut_after: u64, cuts: u32) -> FtpCutProxy {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let cuts = Cuts::new(cuts);
-        let for_accept = Arc::clone(&cuts);
-        let accept = tokio::spawn(async move {
-            while let Ok((client, _)) = listener.accept().await {
-                let cuts = Arc::clone(&for_accept);
-                tokio::spawn(async move {
-                    if let Ok(server) = TcpStream::connect(upstream).await {
-                        control(client, server, upstream, cut_after, cuts).await;
-                    }
-                });
-            }
-        });
+        let (addr, cuts, accept) = listen(upstream, cuts, move |client, server, cuts| {
+            control(client, server, upstream, cut_after, cuts)
+        })
+        .await;
         FtpCutProxy { addr, cuts, accept }
     }
+}
+
+/// Listens on a free loopback port and hands every accepted client, with its own connection to
+/// `upstream`, to `serve`; the listener and `serve` share one budget of `cuts`.
+async fn listen<F, Fut>(
+    upstream: SocketAddr,
+    cuts: u32,
+    serve: F,
+) -> (SocketAddr, Arc<Cuts>, JoinHandle<()>)
+where
+    F: Fn(TcpStream, TcpStream, Arc<Cuts>) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let cuts = Cuts::new(cuts);
+    let for_accept = Arc::clone(&cuts);
+    let serve = Arc::new(serve);
+    let accept = tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let (cuts, serve) = (Arc::clone(&for_accept), Arc::clone(&serve));
+            tokio::spawn(async move {
+                if let Ok(server) = TcpStream::connect(upstream).await {
+                    serve(client, server, cuts).await;
+                }
+            });
+        }
+    });
+    (addr, cuts, accept)
 }
 
 /// Relays one FTP control connection, rewriting `227` (PASV) and `229` (EPSV) replies.
