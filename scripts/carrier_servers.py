@@ -10,9 +10,10 @@ Subcommands:
       (server.pem, server-key.pem), an unrelated CA (other-ca.pem), an SSH host key
       (ssh_host_key, fingerprint in ssh_host_key.fingerprint, OpenSSH's SHA256:... form) and an
       SSH client key pair (client_key, client_key.pub). Everything is made anew on each call.
-  ftp --root R --user U --password P --port-file F [--cert C --key K]
+  ftp --root R --user U --password P --port-file F [--cert C --key K] [--masquerade A]
       pyftpdlib on 127.0.0.1 (a free port, written to F once listening); with --cert/--key it
-      is FTPS with explicit TLS required on the control and data connections.
+      is FTPS with explicit TLS required on the control and data connections; with
+      --masquerade its PASV answers name address A instead of its own.
   sftp --root R --user U --password P --host-key H --authorized-key A --port-file F
       asyncssh on 127.0.0.1 with an SFTP subsystem chrooted to R; password or public-key auth.
 
@@ -150,6 +151,11 @@ def cmd_ftp(args):
 
     Handler.authorizer = authorizer
     Handler.banner = "carrier test server ready"
+    if args.masquerade:
+        # PASV answers name this address instead of the server's own: a hostile or NATed
+        # server pointing the data connection elsewhere. The import must ignore it and connect
+        # to the control connection's address (the data socket listens on 127.0.0.1 only).
+        Handler.masquerade_address = args.masquerade
     server = FTPServer(("127.0.0.1", 0), Handler)
     server.max_cons = 64
 
@@ -217,6 +223,7 @@ def main():
         if name == "ftp":
             p.add_argument("--cert")
             p.add_argument("--key")
+            p.add_argument("--masquerade")
         else:
             p.add_argument("--host-key", required=True)
             p.add_argument("--authorized-key", required=True)

@@ -586,6 +586,13 @@ def main():
         "QUEUE_URL": queue_url,
         "DEFAULT_SOURCE": DEFAULT_SOURCE,
         "DEFAULT_PROFILE": DEFAULT_PROFILE,
+        # What the samples may name (the operator's list, as the template sets it): any bucket of
+        # the local S3, the sample files, and the local carrier servers by address and port (the
+        # network guard refuses loopback unless an entry names the server).
+        "ALLOWED_SOURCES": ",".join(
+            ["s3://", f"{events_dir}/"]
+            + [f"{scheme}://{stage.host}:{port}/" for scheme, port in stage.ports.items()]
+        ),
         "SOURCE_CONNECT_TIMEOUT_MS": "10000",
         "SOURCE_READ_TIMEOUT_MS": "20000",
         "CARRIER_BASE_URL": stub_url,

@@ -16,6 +16,7 @@
 #
 # Exported for the carrier servers (tests fail, never skip, without them):
 #   CARRIER_HOST (127.0.0.1), CARRIER_FTP_PORT, CARRIER_FTPS_PORT, CARRIER_SFTP_PORT,
+#   CARRIER_FTP_PASV_ELSEWHERE_PORT (FTP whose PASV answers name 127.0.0.2, not itself),
 #   CARRIER_FTP_ROOT (served by FTP and FTPS), CARRIER_SFTP_ROOT (the SFTP chroot),
 #   CARRIER_USER, CARRIER_PASSWORD (one account on all three servers, password random per run),
 #   CARRIER_CA_CERT (PEM of the CA that signed the FTPS certificate), CARRIER_OTHER_CA_CERT (PEM
@@ -176,6 +177,11 @@ stack_carriers_up() {
     _carrier_start ftps "$dir/ftps.port" ftp --root "$CARRIER_FTP_ROOT" "${common[@]}" \
         --cert "$dir/keys/server.pem" --key "$dir/keys/server-key.pem"
     export CARRIER_FTPS_PORT="$CARRIER_STARTED_PORT"
+    # The same files behind a server whose PASV answers point at another address (127.0.0.2,
+    # where nothing listens): the import must connect to the control connection's address.
+    _carrier_start ftp-pasv-elsewhere "$dir/ftp-pasv-elsewhere.port" ftp --root "$CARRIER_FTP_ROOT" \
+        "${common[@]}" --masquerade 127.0.0.2
+    export CARRIER_FTP_PASV_ELSEWHERE_PORT="$CARRIER_STARTED_PORT"
     _carrier_start sftp "$dir/sftp.port" sftp --root "$CARRIER_SFTP_ROOT" "${common[@]}" \
         --host-key "$dir/keys/ssh_host_key" --authorized-key "$dir/keys/client_key.pub"
     export CARRIER_SFTP_PORT="$CARRIER_STARTED_PORT"

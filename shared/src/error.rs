@@ -36,7 +36,7 @@ pub enum ProfileError {
     Toml {
         origin: String,
         #[source]
-        source: toml::de::Error,
+        source: TomlSyntax,
     },
     #[error("{profile}: unknown Connect field `{field}` in [columns]; known fields: {known}")]
     UnknownField {
@@ -131,12 +131,13 @@ pub enum ProfileError {
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
     #[error(
-        "profile `{profile}`: the file's header lacks column `{column}` (for `{field}`); header is: {header}"
+        "profile `{profile}`: the file's header lacks column `{column}` (for `{field}`); header is: {header:?}"
     )]
     MissingColumn {
         profile: String,
         field: &'static str,
         column: String,
+        /// An [`excerpt`] of the header line: a file may be anything, even the environment.
         header: String,
     },
     /// The header is one column that another delimiter would split: the file was written with
@@ -210,6 +211,85 @@ pub struct Rejection {
     pub reason: RejectReason,
 }
 
+/// The most characters of a file's content (a header, a field, a TOML line) that an error
+/// message or a log line quotes: whatever a request points the import at, an error never
+/// repeats more of it than this.
+pub const EXCERPT_CHARS: usize = 120;
+
+/// At most [`EXCERPT_CHARS`] characters of `text`, with `…` when cut. Messages print it with
+/// `{:?}`, so control characters and quotes come out escaped.
+pub fn excerpt(text: &str) -> String {
+    match text.char_indices().nth(EXCERPT_CHARS) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_owned(),
+    }
+}
+
+/// Where and why a profile's TOML does not parse, quoting at most an [`excerpt`] of the line.
+/// (toml's own message prints the whole offending line: for a file that is not a profile at all,
+/// `/etc/passwd` say, that line is the secret.)
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TomlSyntax {
+    pub line: usize,
+    pub column: usize,
+    /// toml's description of the problem, without its quote of the line; cut to an excerpt.
+    pub message: String,
+    /// The offending line, cut to an excerpt.
+    pub near: String,
+}
+
+impl TomlSyntax {
+    pub fn new(err: &toml::de::Error, text: &str) -> TomlSyntax {
+        let at = err.span().map_or(0, |s| s.start.min(text.len()));
+        let before = text.get(..at).unwrap_or("");
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let line_end = text[line_start..]
+            .find('\n')
+            .map_or(text.len(), |i| line_start + i);
+        TomlSyntax {
+            line: before.matches('\n').count() + 1,
+            column: text
+                .get(line_start..at)
+                .map_or(1, |s| s.chars().count() + 1),
+            message: quoted_excerpts(err.message().trim()),
+            near: excerpt(text[line_start..line_end].trim_end_matches('\r')),
+        }
+    }
+}
+
+/// toml's message with each `quoted` part (a key from the file) cut to an [`excerpt`], the
+/// whole to a few lines (it may list a table's expected keys).
+fn quoted_excerpts(message: &str) -> String {
+    let cut: Vec<String> = message
+        .split('`')
+        .enumerate()
+        .map(|(i, part)| {
+            if i % 2 == 1 {
+                excerpt(part)
+            } else {
+                part.to_owned()
+            }
+        })
+        .collect();
+    let joined = cut.join("`");
+    match joined.char_indices().nth(EXCERPT_CHARS * 5) {
+        Some((end, _)) => format!("{}…", &joined[..end]),
+        None => joined,
+    }
+}
+
+impl fmt::Display for TomlSyntax {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "line {}, column {}: {} (near {:?})",
+            self.line, self.column, self.message, self.near
+        )
+    }
+}
+
+impl std::error::Error for TomlSyntax {}
+
 /// An error and its chain of causes on one line: `top: cause: root cause`.
 pub fn report(err: &(dyn std::error::Error + 'static)) -> String {
     let mut out = err.to_string();
@@ -224,4 +304,38 @@ pub fn report(err: &(dyn std::error::Error + 'static)) -> String {
         next = cause.source();
     }
     out
+}
+
+#[cfg(test)]
+mod excerpt_tests {
+    use super::*;
+
+    #[test]
+    fn excerpts_cut_at_120_characters() {
+        assert_eq!(excerpt("short"), "short");
+        let long = "é".repeat(500);
+        let cut = excerpt(&long);
+        assert_eq!(cut.chars().count(), 121, "120 characters and the ellipsis");
+        assert!(cut.ends_with('…'));
+        assert_eq!(excerpt(&"x".repeat(120)), "x".repeat(120), "120 fit whole");
+    }
+
+    #[test]
+    fn a_file_that_is_not_toml_is_quoted_only_in_part() {
+        let secret = format!("root:{}:0:0:root:/root:/bin/bash", "s".repeat(300));
+        let text = format!("{secret}\ndaemon:x:1:1\n");
+        let err = crate::Profile::from_toml(&text, "/etc/passwd").unwrap_err();
+        let shown = report(&err);
+        assert!(shown.contains("line 1, column"), "{shown}");
+        assert!(shown.contains("root:sss"), "the line is quoted: {shown}");
+        assert!(!shown.contains(&"s".repeat(121)), "{shown}");
+        assert!(!shown.contains("daemon"), "{shown}");
+        // A second-line error names its own line.
+        let err = crate::Profile::from_toml("name = \"a\"\n= broken", "p.toml").unwrap_err();
+        assert!(
+            report(&err).contains("line 2, column 1"),
+            "{}",
+            report(&err)
+        );
+    }
 }

@@ -32,7 +32,10 @@ pub mod models;
 pub mod profile;
 pub mod reader;
 
-pub use error::{Position, ProfileError, ReadError, RejectReason, Rejection, report};
+pub use error::{
+    EXCERPT_CHARS, Position, ProfileError, ReadError, RejectReason, Rejection, TomlSyntax, excerpt,
+    report,
+};
 pub use mapper::{EventRef, Mapper};
 pub use profile::Profile;
 pub use reader::{Record, RecordReader};

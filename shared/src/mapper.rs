@@ -85,11 +85,13 @@ impl Mapper {
                         profile: profile.name.clone(),
                         field: field.key(),
                         column: name.clone(),
-                        header: header_names
-                            .iter()
-                            .map(|h| String::from_utf8_lossy(h))
-                            .collect::<Vec<_>>()
-                            .join(","),
+                        header: crate::error::excerpt(
+                            &header_names
+                                .iter()
+                                .map(|h| String::from_utf8_lossy(h))
+                                .collect::<Vec<_>>()
+                                .join(","),
+                        ),
                     })?,
                 Column::Position(n) => n.saturating_sub(1),
                 Column::Span { .. } => ordinal,
@@ -302,7 +304,7 @@ impl Mapper {
             let text = self.text(rec, Field::EventDateTime)?.unwrap_or("");
             let invalid = || RejectReason::InvalidDateTime {
                 column: column(Field::EventDateTime),
-                value: text.to_owned(),
+                value: crate::error::excerpt(text),
                 format: self.datetime.datetime_format().unwrap_or("").to_owned(),
             };
             if self.zone == Zone::InValue {
@@ -316,7 +318,7 @@ impl Mapper {
                 .date(date_text)
                 .ok_or_else(|| RejectReason::InvalidDate {
                     column: column(Field::EventDate),
-                    value: date_text.to_owned(),
+                    value: crate::error::excerpt(date_text),
                     format: self.datetime.date_format().to_owned(),
                 })?;
             let time = if self.index[Field::EventTime.index()].is_some() {
@@ -325,7 +327,7 @@ impl Mapper {
                     .time(time_text)
                     .ok_or_else(|| RejectReason::InvalidTime {
                         column: column(Field::EventTime),
-                        value: time_text.to_owned(),
+                        value: crate::error::excerpt(time_text),
                         format: self.datetime.time_format().to_owned(),
                     })?
             } else {
@@ -339,7 +341,7 @@ impl Mapper {
                 let offset =
                     datetime::parse_offset(text).ok_or_else(|| RejectReason::InvalidOffset {
                         column: column(Field::UtcOffset),
-                        value: text.to_owned(),
+                        value: crate::error::excerpt(text),
                     })?;
                 // Only a date at the end of chrono's range has no UTC instant: not a real date.
                 datetime::with_offset(local, offset).ok_or_else(|| RejectReason::InvalidDate {

@@ -326,9 +326,9 @@ impl Profile {
     /// Parses and validates a profile. `origin` names it in errors (a built-in name or the URI
     /// it was loaded from).
     pub fn from_toml(text: &str, origin: &str) -> Result<Profile, ProfileError> {
-        let raw: ProfileToml = toml::from_str(text).map_err(|source| ProfileError::Toml {
+        let raw: ProfileToml = toml::from_str(text).map_err(|err| ProfileError::Toml {
             origin: origin.to_owned(),
-            source,
+            source: crate::error::TomlSyntax::new(&err, text),
         })?;
         let profile = if raw.name == origin {
             format!("profile `{}`", raw.name)

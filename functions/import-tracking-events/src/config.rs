@@ -1,10 +1,12 @@
 //! Configuration, read once from the environment into a typed struct.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use shared::env;
 
 use crate::error::ImportError;
+use crate::source::AccessPolicy;
 
 /// Everything the import reads from its environment.
 #[derive(Debug, Clone, PartialEq)]
@@ -57,6 +59,12 @@ pub struct Config {
     /// stdout. On by default inside Lambda (`AWS_LAMBDA_FUNCTION_NAME` set), off elsewhere, where
     /// stdout carries the CLI's summary or events.
     pub emf_metrics: bool,
+    /// `ALLOWED_SOURCES` (with where the import runs): which URIs a request may name and which
+    /// addresses it may reach. See [`AccessPolicy`].
+    pub access: Arc<AccessPolicy>,
+    /// `MAX_FILES_PER_RUN`: files one run imports (or sets aside) at most; the rest wait for the
+    /// next run or a continuation.
+    pub max_files_per_run: usize,
 }
 
 /// SQS's own limits.
@@ -89,6 +97,8 @@ impl Default for Config {
             // again two minutes after its last checkpoint.
             claim_ttl: Duration::from_secs(120),
             emf_metrics: false,
+            access: Arc::new(AccessPolicy::allow_all()),
+            max_files_per_run: 100,
         }
     }
 }
@@ -102,6 +112,7 @@ impl Config {
     /// Reads configuration through `get` (the environment, or a map in tests).
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Config, ImportError> {
         let d = Config::default();
+        let in_lambda = env::value(&get, "AWS_LAMBDA_FUNCTION_NAME").is_some();
         let config = Config {
             queue_url: env::value(&get, "QUEUE_URL"),
             max_message_bytes: env::number(&get, "MAX_MESSAGE_BYTES", d.max_message_bytes)?,
@@ -154,11 +165,15 @@ impl Config {
                 "CLAIM_TTL_SECS",
                 d.claim_ttl.as_secs(),
             )?),
-            emf_metrics: env::boolean(
-                &get,
-                "EMF_METRICS",
-                env::value(&get, "AWS_LAMBDA_FUNCTION_NAME").is_some(),
-            )?,
+            emf_metrics: env::boolean(&get, "EMF_METRICS", in_lambda)?,
+            access: Arc::new(
+                AccessPolicy::new(env::value(&get, "ALLOWED_SOURCES").as_deref(), in_lambda)
+                    .map_err(|reason| ImportError::Config {
+                        var: "ALLOWED_SOURCES",
+                        reason,
+                    })?,
+            ),
+            max_files_per_run: env::number(&get, "MAX_FILES_PER_RUN", d.max_files_per_run)?,
         };
         config.validate()
     }
@@ -196,6 +211,7 @@ impl Config {
             ("SEND_CONCURRENCY", self.send_concurrency),
             ("ENCODE_WORKERS", self.encode_workers),
             ("SEND_ATTEMPTS", self.send_attempts),
+            ("MAX_FILES_PER_RUN", self.max_files_per_run),
         ] {
             if v == 0 {
                 return bad(var, "must be at least 1".into());
@@ -229,6 +245,18 @@ mod tests {
     }
 
     #[test]
+    fn the_access_policy_is_strict_inside_lambda_only() {
+        let cli = from(&[]).unwrap();
+        assert!(cli.access.check("/etc/passwd").is_ok());
+        let lambda = from(&[("AWS_LAMBDA_FUNCTION_NAME", "f")]).unwrap();
+        assert!(lambda.access.check("file:///proc/self/environ").is_err());
+        assert!(lambda.access.check("s3://b/k.csv").is_ok());
+        let listed = from(&[("ALLOWED_SOURCES", "s3://drop/outbound/")]).unwrap();
+        assert!(listed.access.check("/etc/passwd").is_err());
+        assert!(listed.access.check("s3://drop/outbound/a.csv").is_ok());
+    }
+
+    #[test]
     fn values_are_parsed_and_checked() {
         let c = from(&[
             ("QUEUE_URL", "http://127.0.0.1:1/q"),
@@ -259,5 +287,10 @@ mod tests {
         assert!(err.contains("MAX_BATCH_BYTES"), "{err}");
         let err = from(&[("SEND_CONCURRENCY", "0")]).unwrap_err().to_string();
         assert!(err.contains("SEND_CONCURRENCY"), "{err}");
+        let err = from(&[("ALLOWED_SOURCES", "s3://b/,carrier-drop")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("ALLOWED_SOURCES"), "{err}");
+        assert_eq!(from(&[]).unwrap().max_files_per_run, 100);
     }
 }

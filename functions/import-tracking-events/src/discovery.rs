@@ -13,13 +13,14 @@ use serde::Serialize;
 
 use crate::checkpoint::Tracker;
 use crate::config::Config;
-use crate::error::ImportError;
+use crate::envelope::{self, SourceRef};
+use crate::error::{ImportError, SourceError};
 use crate::metrics;
-use crate::pipeline::{self, Progress, Summary};
+use crate::pipeline::{self, Progress, Status, Summary};
 use crate::request::ImportJob;
 use crate::sink::Sink;
 use crate::source::{Listed, Source, is_pattern};
-use crate::state::{self, Checkpoint, Claim, Done, StateStore};
+use crate::state::{self, Checkpoint, Claim, Done, Failed, StateStore};
 
 /// What one run did, over every file it imported.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -30,13 +31,16 @@ pub struct RunSummary {
     /// The source URI or pattern of the run.
     pub source: String,
     pub profile: String,
-    /// `complete`: every new file was imported. `continued`: the run reached its deadline
-    /// mid-file, checkpointed, and handed over to a new invocation (the last of `files` says
-    /// how far it got).
-    pub status: &'static str,
+    /// `complete`: every new file was imported or set aside. `continued`: the run reached its
+    /// deadline mid-file (the last of `files` says how far it got) or `MAX_FILES_PER_RUN`, and
+    /// handed over to a new invocation.
+    pub status: Status,
     pub files_imported: u64,
-    /// Files already imported at their current version, or being imported by another run.
+    /// Files already imported at their current version, set aside as failed at it, or being
+    /// imported by another run.
     pub files_skipped: u64,
+    /// Files this run set aside: they can never import at their current version (`InvalidFile`).
+    pub files_failed: u64,
     pub records_read: u64,
     pub events_emitted: u64,
     pub records_rejected: u64,
@@ -44,7 +48,7 @@ pub struct RunSummary {
     pub batch_requests: u64,
     pub bytes_read: u64,
     pub elapsed_ms: u64,
-    /// Each imported file's own summary, in import order.
+    /// Each imported (or failed) file's own summary, in import order.
     pub files: Vec<Summary>,
 }
 
@@ -54,9 +58,10 @@ impl RunSummary {
             import_id: String::new(),
             source: job.source.clone(),
             profile: job.profile.clone(),
-            status: "complete",
+            status: Status::Complete,
             files_imported: 0,
             files_skipped: 0,
+            files_failed: 0,
             records_read: 0,
             events_emitted: 0,
             records_rejected: 0,
@@ -72,7 +77,11 @@ impl RunSummary {
         if self.files.is_empty() {
             self.import_id = file.import_id.clone();
         }
-        self.files_imported += 1;
+        if file.status == Status::Failed {
+            self.files_failed += 1;
+        } else {
+            self.files_imported += 1;
+        }
         self.records_read += file.records_read;
         self.events_emitted += file.events_emitted;
         self.records_rejected += file.records_rejected;
@@ -104,96 +113,129 @@ pub async fn run(
 ) -> Result<RunSummary, ImportError> {
     let started = std::time::Instant::now();
     let job = &crate::profiles::resolve(job, source).await?;
-    let mut summary = RunSummary::new(job);
-    let pattern = is_pattern(&job.source);
-    let files = match (&once, pattern) {
-        // A single file without state: no listing needed (nor supported by every source).
-        (None, false) => vec![None],
-        _ => {
-            let mut listed = source.list(&job.source).await?;
-            if listed.is_empty() && !pattern {
-                return Err(ImportError::Source(crate::error::SourceError::NotFound {
-                    uri: job.source.clone(),
-                }));
-            }
-            oldest_first(&mut listed);
-            listed.into_iter().map(Some).collect()
-        }
-    };
+    source.allows(&job.source)?;
+    let files = files_of(job, source, once.is_some()).await?;
     tracing::info!(source = %job.source, files = files.len(), "run started");
-
-    let connection = state::connection_key(&job.source);
-    let run_id = uuid::Uuid::new_v4().to_string();
+    let mut run = Run {
+        job,
+        source,
+        once,
+        sink,
+        config,
+        progress,
+        stop_at,
+        connection: state::connection_key(&job.source),
+        run_id: uuid::Uuid::new_v4().to_string(),
+        summary: RunSummary::new(job),
+    };
+    let mut attempted = 0;
     for file in files {
-        let uri = file
-            .as_ref()
-            .map_or(job.source.as_str(), |f| f.uri.as_str());
+        if attempted == config.max_files_per_run {
+            tracing::info!(
+                max_files_per_run = attempted,
+                "file limit of this run reached; the rest wait for a continuation or the next run"
+            );
+            run.summary.status = Status::Continued;
+            break;
+        }
+        match run.file(file).await? {
+            Next::Skipped => {}
+            Next::Done => attempted += 1,
+            Next::Stop => break,
+        }
+    }
+    let mut summary = run.summary;
+    summary.elapsed_ms = started.elapsed().as_millis() as u64;
+    tracing::info!(
+        source = %summary.source,
+        files_imported = summary.files_imported,
+        files_skipped = summary.files_skipped,
+        files_failed = summary.files_failed,
+        "run {}",
+        summary.status.as_str()
+    );
+    Ok(summary)
+}
+
+/// The files of a run, oldest first; `[None]` for a single file read without state (no listing
+/// needed, nor supported by every source).
+async fn files_of(
+    job: &ImportJob,
+    source: &dyn Source,
+    stateful: bool,
+) -> Result<Vec<Option<Listed>>, ImportError> {
+    let pattern = is_pattern(&job.source);
+    if !stateful && !pattern {
+        return Ok(vec![None]);
+    }
+    let mut listed = source.list(&job.source).await?;
+    if listed.is_empty() && !pattern {
+        return Err(ImportError::Source(SourceError::NotFound {
+            uri: job.source.clone(),
+        }));
+    }
+    oldest_first(&mut listed);
+    Ok(listed.into_iter().map(Some).collect())
+}
+
+/// What the run does after one file.
+enum Next {
+    /// Not this run's to import (done, set aside, or claimed by another run).
+    Skipped,
+    /// Imported, or set aside as failed: go on.
+    Done,
+    /// Stopped before the deadline: a continuation takes over.
+    Stop,
+}
+
+/// One run's files, imported one after another.
+struct Run<'a> {
+    job: &'a ImportJob,
+    source: &'a dyn Source,
+    once: Option<Once>,
+    sink: Arc<dyn Sink>,
+    config: &'a Config,
+    progress: Arc<Progress>,
+    stop_at: StopAt,
+    /// The state document's name.
+    connection: String,
+    run_id: String,
+    summary: RunSummary,
+}
+
+impl Run<'_> {
+    /// Claims, imports and settles one file (`None`: the job's single file, without state).
+    async fn file(&mut self, file: Option<Listed>) -> Result<Next, ImportError> {
         let mut resume = None;
-        if let (Some(once), Some(file)) = (&once, &file) {
-            match claim(once, &connection, &job.source, &run_id, file).await? {
+        if let (Some(once), Some(listed)) = (&self.once, &file) {
+            match claim(once, &self.connection, self.job, &self.run_id, listed).await? {
                 Claimed::No => {
-                    summary.files_skipped += 1;
-                    continue;
+                    self.summary.files_skipped += 1;
+                    return Ok(Next::Skipped);
                 }
                 Claimed::Yes(checkpoint) => resume = checkpoint,
             }
         }
-        let file_job = ImportJob {
-            source: uri.to_owned(),
-            ..job.clone()
-        };
-        let options = pipeline::Options {
-            tracker: once.as_ref().map(|once| Tracker {
-                store: Arc::clone(&once.store),
-                connection: connection.clone(),
-                source: job.source.clone(),
-                uri: uri.to_owned(),
-                run_id: run_id.clone(),
-                claim_ttl: once.claim_ttl,
-                interval: config.checkpoint_interval,
-            }),
-            resume,
-            // Without state there is nowhere to continue from: read to the end.
-            stop_at: stop_at.filter(|_| once.is_some()),
-        };
-        let result = pipeline::run_file(
-            &file_job,
-            source,
-            Arc::clone(&sink),
-            config,
-            Arc::clone(&progress),
-            options,
-        )
-        .await;
-        let imported = match result {
+        let uri = file.as_ref().map_or(&self.job.source, |f| &f.uri).clone();
+        let imported = match self.import(&uri, resume).await {
             Ok(imported) => imported,
-            Err(err) => {
-                if let (Some(once), Some(file)) = (&once, &file) {
-                    release(once, &connection, &job.source, &run_id, &file.uri).await;
-                }
-                return Err(err);
-            }
+            Err(err) => return self.failed(file.as_ref(), err).await,
         };
-        if imported.status == "continued" {
+        let once = self.once.as_ref();
+        if imported.status == Status::Continued {
             // The checkpoint holds the place; the next invocation claims the file again.
-            if let (Some(once), Some(file)) = (&once, &file) {
-                release(once, &connection, &job.source, &run_id, &file.uri).await;
+            if let (Some(once), Some(file)) = (once, &file) {
+                release(once, &self.connection, self.job, &self.run_id, &file.uri).await;
             }
-            summary.status = "continued";
-            summary.add(imported);
-            break;
+            self.summary.status = Status::Continued;
+            self.summary.add(imported);
+            return Ok(Next::Stop);
         }
-        if let Some(once) = &once {
-            mark_done(once, &connection, &job.source, &run_id, &imported).await?;
+        if let Some(once) = once {
+            mark_done(once, &self.connection, self.job, &self.run_id, &imported).await?;
         }
-        if config.emf_metrics {
-            // Alone on stdout: CloudWatch Logs extracts metrics only from a bare EMF line.
-            println!(
-                "{}",
-                metrics::emf_line(&job.source, &imported, Utc::now().timestamp_millis())
-            );
-        }
-        if let Err(err) = source.finish(uri, &job.after_import).await {
+        self.emit_metrics(&imported);
+        if let Err(err) = self.source.finish(&uri, &self.job.after_import).await {
             // Failing now would make Lambda retry and deliver every event again; the file is
             // marked done, so leaving it in place is harmless.
             tracing::warn!(
@@ -202,16 +244,140 @@ pub async fn run(
                 "imported, but after_import failed; the file was left in place"
             );
         }
-        summary.add(imported);
+        self.summary.add(imported);
+        Ok(Next::Done)
     }
-    summary.elapsed_ms = started.elapsed().as_millis() as u64;
-    tracing::info!(
-        source = %summary.source,
-        files_imported = summary.files_imported,
-        files_skipped = summary.files_skipped,
-        "run complete"
-    );
-    Ok(summary)
+
+    async fn import(&self, uri: &str, resume: Option<Checkpoint>) -> Result<Summary, ImportError> {
+        let file_job = ImportJob {
+            source: uri.to_owned(),
+            ..self.job.clone()
+        };
+        let options = pipeline::Options {
+            tracker: self.once.as_ref().map(|once| Tracker {
+                store: Arc::clone(&once.store),
+                connection: self.connection.clone(),
+                source: self.job.source.clone(),
+                uri: uri.to_owned(),
+                run_id: self.run_id.clone(),
+                claim_ttl: once.claim_ttl,
+                interval: self.config.checkpoint_interval,
+            }),
+            resume,
+            // Without state there is nowhere to continue from: read to the end.
+            stop_at: self.stop_at.filter(|_| self.once.is_some()),
+        };
+        pipeline::run_file(
+            &file_job,
+            self.source,
+            Arc::clone(&self.sink),
+            self.config,
+            Arc::clone(&self.progress),
+            options,
+        )
+        .await
+    }
+
+    /// After a file's import failed: a file that can never import at this version is set
+    /// aside (with state) and the run goes on; any other failure ends the run, the claim
+    /// released, so that the files after it wait and stay in order.
+    async fn failed(
+        &mut self,
+        file: Option<&Listed>,
+        err: ImportError,
+    ) -> Result<Next, ImportError> {
+        let (Some(once), Some(file)) = (&self.once, file) else {
+            return Err(err);
+        };
+        if !is_permanent(&err) {
+            release(once, &self.connection, self.job, &self.run_id, &file.uri).await;
+            return Err(err);
+        }
+        let message = shared::report(&err);
+        tracing::error!(
+            file = %file.uri,
+            version = %file.version,
+            error_type = err.kind(),
+            error = %message,
+            "the file can never import at this version; set aside until it changes"
+        );
+        let failed = Failed {
+            version: file.version.clone(),
+            error_type: err.kind().to_owned(),
+            error: message.clone(),
+            failed_at: Utc::now(),
+        };
+        let checkpoint = mark_failed(
+            once,
+            &self.connection,
+            self.job,
+            &self.run_id,
+            &file.uri,
+            failed,
+        )
+        .await?;
+        let summary = failed_summary(self.job, file, &err, message, checkpoint.as_ref());
+        self.emit_metrics(&summary);
+        self.summary.add(summary);
+        Ok(Next::Done)
+    }
+
+    fn emit_metrics(&self, file: &Summary) {
+        if self.config.emf_metrics {
+            // Alone on stdout: CloudWatch Logs extracts metrics only from a bare EMF line.
+            println!(
+                "{}",
+                metrics::emf_line(&self.job.source, file, Utc::now().timestamp_millis())
+            );
+        }
+    }
+}
+
+/// A failure that retrying the same file version cannot fix: the file itself is unreadable as
+/// its profile says (`InvalidFile`: a missing column, not gzip after all, a broken structure).
+fn is_permanent(err: &ImportError) -> bool {
+    err.kind() == "InvalidFile"
+}
+
+/// The summary entry of a file set aside: what its checkpoint says was delivered before the
+/// failure (those records stay delivered), and the error.
+fn failed_summary(
+    job: &ImportJob,
+    file: &Listed,
+    err: &ImportError,
+    message: String,
+    checkpoint: Option<&Checkpoint>,
+) -> Summary {
+    let mark = checkpoint.map(|c| c.mark).unwrap_or_default();
+    let source = SourceRef {
+        uri: file.uri.clone(),
+        version: file.version.clone(),
+    };
+    Summary {
+        import_id: envelope::import_id(&source),
+        source: file.uri.clone(),
+        source_version: file.version.clone(),
+        profile: job
+            .loaded_profile
+            .as_ref()
+            .map_or_else(|| job.profile.clone(), |p| p.name.clone()),
+        status: Status::Failed,
+        error_type: Some(err.kind()),
+        error: Some(message),
+        compression: checkpoint.map_or(crate::decompress::Compression::None, |c| c.compression),
+        bytes_read: 0,
+        records_read: mark.through_record,
+        events_emitted: mark.events,
+        records_rejected: mark.rejected,
+        messages_sent: mark.messages(),
+        batch_requests: 0,
+        message_bytes: 0,
+        delivered_through_record: mark.through_record,
+        resumed_from_record: 0,
+        segments: checkpoint.map_or(1, |c| c.segments),
+        elapsed_ms: 0,
+        rejected: Vec::new(),
+    }
 }
 
 /// Whether a run may import a file, and from where.
@@ -222,18 +388,23 @@ enum Claimed {
     Yes(Option<Checkpoint>),
 }
 
-/// Claims `file` for this run.
+/// Claims `file` for this run, unless it is done or set aside at this version (a set-aside
+/// version is claimed again with `retry_failed`) or another run holds it.
 async fn claim(
     once: &Once,
     connection: &str,
-    source: &str,
+    job: &ImportJob,
     run_id: &str,
     file: &Listed,
 ) -> Result<Claimed, ImportError> {
     let ttl = ChronoDuration::from_std(once.claim_ttl).unwrap_or(ChronoDuration::minutes(2));
-    let claimed = state::update(once.store.as_ref(), connection, source, |state| {
+    let claimed = state::update(once.store.as_ref(), connection, &job.source, |state| {
         let now = Utc::now();
         if state.is_done(&file.uri, &file.version) {
+            return None;
+        }
+        if !job.retry_failed && state.is_failed(&file.uri, &file.version) {
+            tracing::info!(file = %file.uri, "set aside as failed at this version; skipped");
             return None;
         }
         if let Some(other) = state.claimed_by_other(&file.uri, run_id, now) {
@@ -265,23 +436,18 @@ async fn claim(
     })
 }
 
-/// Records `imported` as done and drops this run's claim on it.
+/// Records `imported` as done and drops this run's claim on it (and any earlier failure).
 async fn mark_done(
     once: &Once,
     connection: &str,
-    source: &str,
+    job: &ImportJob,
     run_id: &str,
     imported: &Summary,
 ) -> Result<(), ImportError> {
-    state::update(once.store.as_ref(), connection, source, |state| {
-        if state
-            .claims
-            .get(&imported.source)
-            .is_some_and(|c| c.run_id == run_id)
-        {
-            state.claims.remove(&imported.source);
-        }
+    state::update(once.store.as_ref(), connection, &job.source, |state| {
+        state.release(&imported.source, run_id);
         state.checkpoints.remove(&imported.source);
+        state.failed.remove(&imported.source);
         state.done.insert(
             imported.source.clone(),
             Done {
@@ -301,12 +467,31 @@ async fn mark_done(
     Ok(())
 }
 
+/// Records `uri` as failed at `failed.version` and drops this run's claim on it; returns the
+/// file's checkpoint (what was delivered before the failure), if any.
+async fn mark_failed(
+    once: &Once,
+    connection: &str,
+    job: &ImportJob,
+    run_id: &str,
+    uri: &str,
+    failed: Failed,
+) -> Result<Option<Checkpoint>, ImportError> {
+    let checkpoint = state::update(once.store.as_ref(), connection, &job.source, |state| {
+        state.release(uri, run_id);
+        let checkpoint = state.checkpoint(uri, &failed.version).cloned();
+        state.failed.insert(uri.to_owned(), failed.clone());
+        Some(checkpoint)
+    })
+    .await?;
+    Ok(checkpoint.flatten())
+}
+
 /// Drops this run's claim after a failure, so the next run need not wait for it to expire.
 /// Best effort: an unreleased claim only delays the retry until it expires.
-async fn release(once: &Once, connection: &str, source: &str, run_id: &str, uri: &str) {
-    let released = state::update(once.store.as_ref(), connection, source, |state| {
-        let ours = state.claims.get(uri).is_some_and(|c| c.run_id == run_id);
-        ours.then(|| state.claims.remove(uri))
+async fn release(once: &Once, connection: &str, job: &ImportJob, run_id: &str, uri: &str) {
+    let released = state::update(once.store.as_ref(), connection, &job.source, |state| {
+        state.release(uri, run_id).then_some(())
     })
     .await;
     if let Err(err) = released {

@@ -107,6 +107,9 @@ pub enum SourceError {
         #[source]
         source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
+    /// A URI or address the connection's policy refuses (`ALLOWED_SOURCES`, the network guard).
+    #[error("{uri}: not allowed: {rule}")]
+    NotAllowed { uri: String, rule: String },
     #[error("{uri}: {what} is not supported for this kind of source")]
     Unsupported { uri: String, what: &'static str },
     #[error("{uri}: no such object")]
@@ -270,6 +273,12 @@ impl ImportError {
             | ImportError::NoSource
             | ImportError::NoProfile => "InvalidRequest",
             ImportError::Config { .. } | ImportError::Env(_) => "InvalidConfiguration",
+            // The request named what this deployment may not read or reach; nothing was.
+            ImportError::Source(SourceError::NotAllowed { .. })
+            | ImportError::ProfileUnreadable {
+                source: SourceError::NotAllowed { .. },
+                ..
+            } => "SourceNotAllowed",
             ImportError::Profile(_)
             | ImportError::ProfileTooLarge { .. }
             | ImportError::ProfileNotText { .. } => "InvalidProfile",

@@ -16,7 +16,7 @@ use tokio::time::Instant;
 use crate::config::Config;
 use crate::discovery::{self, Once, RunSummary};
 use crate::error::{ContinueError, ImportError};
-use crate::pipeline::Progress;
+use crate::pipeline::{Progress, Status};
 use crate::request;
 use crate::sink::Sink;
 use crate::source::Sources;
@@ -87,7 +87,7 @@ impl App {
             stop_at,
         )
         .await?;
-        if summary.status == "continued" {
+        if summary.status == Status::Continued {
             self.hand_over(&invocation, &event, segment, &summary)
                 .await?;
         }

@@ -16,7 +16,7 @@
 
 use serde_json::{Value, json};
 
-use crate::pipeline::Summary;
+use crate::pipeline::{Status, Summary};
 
 /// The CloudWatch namespace of the import's metrics.
 pub const NAMESPACE: &str = "CarrierTracking/Import";
@@ -26,13 +26,15 @@ pub const DEFAULT_FUNCTION: &str = "ImportTrackingEvents";
 const MAX_DIMENSION_VALUE: usize = 1024;
 
 /// The metrics of one file: (name, unit).
-const METRICS: [(&str, &str); 6] = [
+const METRICS: [(&str, &str); 7] = [
     ("RecordsRead", "Count"),
     ("EventsEmitted", "Count"),
     ("RecordsRejected", "Count"),
     ("BytesRead", "Bytes"),
     ("DurationMs", "Milliseconds"),
     ("MessagesSent", "Count"),
+    // 1 for a file set aside as failed (it can never import at its version), else 0.
+    ("FilesFailed", "Count"),
 ];
 
 /// One EMF JSON line (no trailing newline) for the import of one file.
@@ -49,6 +51,7 @@ pub fn emf_line(connection: &str, summary: &Summary, now_ms: i64) -> String {
         summary.bytes_read,
         summary.elapsed_ms,
         summary.messages_sent,
+        u64::from(summary.status == Status::Failed),
     ];
     let mut root = serde_json::Map::new();
     root.insert(
@@ -77,7 +80,7 @@ pub fn emf_line(connection: &str, summary: &Summary, now_ms: i64) -> String {
     root.insert("ImportId".into(), summary.import_id.clone().into());
     root.insert("Source".into(), without_userinfo(&summary.source).into());
     root.insert("Profile".into(), summary.profile.clone().into());
-    root.insert("Status".into(), summary.status.into());
+    root.insert("Status".into(), summary.status.as_str().into());
     Value::Object(root).to_string()
 }
 
@@ -129,7 +132,9 @@ mod tests {
             source: "sftp://acme:hunter2@sftp.carrier.example/outbound/2026-11-26.csv".into(),
             source_version: "v1".into(),
             profile: "reference".into(),
-            status: "completed",
+            status: Status::Complete,
+            error_type: None,
+            error: None,
             compression: Compression::None,
             bytes_read: 1_048_576,
             records_read: 1000,
@@ -196,7 +201,8 @@ mod tests {
                 "RecordsRejected",
                 "BytesRead",
                 "DurationMs",
-                "MessagesSent"
+                "MessagesSent",
+                "FilesFailed"
             ]
         );
         for m in metrics {
@@ -209,11 +215,21 @@ mod tests {
         assert_eq!(root["BytesRead"], 1_048_576);
         assert_eq!(root["DurationMs"], 1234);
         assert_eq!(root["MessagesSent"], 4);
+        assert_eq!(root["FilesFailed"], 0);
+        let failed = Summary {
+            status: Status::Failed,
+            ..summary()
+        };
+        let doc: Value = serde_json::from_str(&emf_line("c", &failed, 0)).unwrap();
+        assert_eq!(
+            (doc["FilesFailed"].clone(), doc["Status"].clone()),
+            (1.into(), "failed".into())
+        );
 
         // Context properties, with no credentials anywhere in the line.
         assert_eq!(root["ImportId"], "imp-1");
         assert_eq!(root["Profile"], "reference");
-        assert_eq!(root["Status"], "completed");
+        assert_eq!(root["Status"], "complete");
         assert_eq!(
             root["Source"],
             "sftp://sftp.carrier.example/outbound/2026-11-26.csv"

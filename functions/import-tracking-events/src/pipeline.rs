@@ -79,6 +79,28 @@ impl From<&Rejection> for RejectedRecord {
     }
 }
 
+/// How a file's import, or a whole run, ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Everything was read and delivered.
+    Complete,
+    /// Stopped before the deadline (or `MAX_FILES_PER_RUN`) with a checkpoint to go on from.
+    Continued,
+    /// The file can never import at this version (`InvalidFile`): it is set aside.
+    Failed,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Complete => "complete",
+            Status::Continued => "continued",
+            Status::Failed => "failed",
+        }
+    }
+}
+
 /// What an import did: the Lambda result and the CLI's output.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Summary {
@@ -86,9 +108,14 @@ pub struct Summary {
     pub source: String,
     pub source_version: String,
     pub profile: String,
-    /// `complete`, or `continued` when the run stopped before its deadline and left a
-    /// checkpoint for the next invocation to resume from.
-    pub status: &'static str,
+    /// `complete`; `continued` when the run stopped before its deadline and left a checkpoint
+    /// for the next invocation to resume from; `failed` when the file was set aside.
+    pub status: Status,
+    /// For a `failed` file: the error's `errorType` and message.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_type: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
     /// `gzip` when the source was decompressed while reading, else `none`.
     pub compression: Compression,
     /// Bytes read from the source (compressed bytes, for a gzip'd source).
@@ -578,7 +605,13 @@ pub async fn run_file(
                 source: job.source.clone(),
                 source_version: source_ref.version,
                 profile: profile.name,
-                status: if continued { "continued" } else { "complete" },
+                status: if continued {
+                    Status::Continued
+                } else {
+                    Status::Complete
+                },
+                error_type: None,
+                error: None,
                 compression,
                 bytes_read: progress.bytes_read.load(Ordering::Relaxed) - bytes_before,
                 records_read: final_mark.through_record,
@@ -595,7 +628,7 @@ pub async fn run_file(
             };
             tracing::info!(
                 import_id = %summary.import_id,
-                status = summary.status,
+                status = summary.status.as_str(),
                 records_read = summary.records_read,
                 events_emitted = summary.events_emitted,
                 records_rejected = summary.records_rejected,
@@ -603,7 +636,7 @@ pub async fn run_file(
                 batch_requests = summary.batch_requests,
                 elapsed_ms = summary.elapsed_ms,
                 "import {}",
-                summary.status
+                summary.status.as_str()
             );
             return Ok(summary);
         }

@@ -34,6 +34,8 @@ pub async fn load(profile: &str, source: &dyn Source) -> Result<Profile, ImportE
         uri: profile.to_owned(),
         source,
     };
+    // Profile URIs obey the same ALLOWED_SOURCES as carrier files; built-in names need no read.
+    source.allows(profile).map_err(unreadable)?;
     let opened = source.open(profile, 0).await.map_err(unreadable)?;
     let mut bytes = Vec::new();
     opened

@@ -37,6 +37,9 @@ pub struct ImportJob {
     pub connection: Connection,
     /// What to do with an imported file on its FTP/SFTP server.
     pub after_import: AfterImport,
+    /// `metadata.retry_failed` (or the CLI's `--retry-failed`): import file versions that were
+    /// set aside as failed again.
+    pub retry_failed: bool,
 }
 
 /// Resolves an invocation payload into a job.
@@ -93,6 +96,7 @@ pub fn resolve(event: Value, config: &Config) -> Result<ImportJob, ImportError> 
         ca_certificate: setting("ca_certificate").map(str::to_owned),
         connect_timeout: config.source_connect_timeout,
         read_timeout: config.source_read_timeout,
+        policy: Arc::clone(&config.access),
     };
     let after_import = setting("after_import")
         .map(AfterImport::parse)
@@ -109,7 +113,32 @@ pub fn resolve(event: Value, config: &Config) -> Result<ImportJob, ImportError> 
         loaded_profile: None,
         connection,
         after_import,
+        retry_failed: retry_failed(request.as_ref())?,
     })
+}
+
+/// `metadata.retry_failed`: `true`/`false`, as a JSON boolean or a form's text.
+fn retry_failed(request: Option<&ImportTrackingEventsRequest>) -> Result<bool, ImportError> {
+    let Some(value) = request
+        .and_then(|r| r.metadata.as_ref())
+        .and_then(|m| m.get("retry_failed"))
+    else {
+        return Ok(false);
+    };
+    match value {
+        Value::Bool(b) => Ok(*b),
+        Value::String(s) if s.trim().eq_ignore_ascii_case("true") => Ok(true),
+        Value::String(s) if s.trim().eq_ignore_ascii_case("false") || s.trim().is_empty() => {
+            Ok(false)
+        }
+        _ => Err(ImportError::Source(
+            crate::error::SourceError::InvalidSetting {
+                key: "retry_failed",
+                reason: "expected true or false".into(),
+                source: None,
+            },
+        )),
+    }
 }
 
 fn is_eventbridge_envelope(event: &Value) -> bool {

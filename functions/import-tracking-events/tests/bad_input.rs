@@ -191,9 +191,10 @@ fn a_header_missing_a_required_column_fails_naming_it() {
     assert_eq!(
         failure(&run),
         format!(
-            "tracking-import: reading {}: profile `reference`: the file's header lacks column `EventDate` (for `event_date`); header is: {} (InvalidFile)",
+            "tracking-import: reading {}: profile `reference`: the file's header lacks column `EventDate` (for `event_date`); header is: {:?} (InvalidFile)",
             file.display(),
-            HEADER.replace("EventDate,", "")
+            // Quoted, escaped and cut to its first 120 characters.
+            format!("{}…", &HEADER.replace("EventDate,", "")[..120])
         )
     );
     assert_eq!(

@@ -256,15 +256,16 @@ async fn a_live_claim_is_respected_and_an_expired_one_taken_over() {
 }
 
 #[tokio::test]
-async fn a_failed_file_releases_its_claim_and_is_retried_next_run() {
+async fn a_file_that_can_never_import_is_set_aside_and_a_new_version_imported() {
     let f = fixture().await;
     f.drop_file(
         "outbound/TRACK_20261126.csv",
         b"Wrong,Header\n1,2\n".to_vec(),
     )
     .await;
-    let err = f.run(MINUTE).await.unwrap_err();
-    assert_eq!(err.kind(), "InvalidFile", "{err}");
+    let run = f.run(MINUTE).await.unwrap();
+    assert_eq!((run.files_imported, run.files_failed), (0, 1));
+    assert_eq!(run.files[0].error_type, Some("InvalidFile"));
     let saved = f
         .state
         .load(&state::connection_key(&f.pattern()), &f.pattern())
@@ -272,12 +273,23 @@ async fn a_failed_file_releases_its_claim_and_is_retried_next_run() {
         .unwrap();
     assert!(saved.state.claims.is_empty(), "{:?}", saved.state.claims);
     assert!(saved.state.done.is_empty());
+    let failed = &saved.state.failed[&format!("s3://{}/outbound/TRACK_20261126.csv", f.bucket)];
+    assert_eq!(failed.error_type, "InvalidFile");
+    assert!(failed.error.contains("lacks column"), "{}", failed.error);
 
-    // Fixed by the carrier: a new version, imported by the next run.
+    // The same version is skipped; fixed by the carrier, a new version is imported.
+    let run = f.run(MINUTE).await.unwrap();
+    assert_eq!((run.files_skipped, run.files_failed), (1, 0));
     f.drop_file("outbound/TRACK_20261126.csv", file("OK", 10))
         .await;
     let run = f.run(MINUTE).await.unwrap();
     assert_eq!(run.files_imported, 1);
+    let saved = f
+        .state
+        .load(&state::connection_key(&f.pattern()), &f.pattern())
+        .await
+        .unwrap();
+    assert!(saved.state.failed.is_empty(), "{:?}", saved.state.failed);
 }
 
 #[tokio::test]

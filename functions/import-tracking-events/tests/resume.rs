@@ -20,7 +20,7 @@ use flate2::write::GzEncoder;
 use import_tracking_events::envelope::Envelope;
 use import_tracking_events::error::ContinueError;
 use import_tracking_events::handler::{App, Continuation, Invocation};
-use import_tracking_events::pipeline::{self, Progress};
+use import_tracking_events::pipeline::{self, Progress, Status};
 use import_tracking_events::rejects::RejectLine;
 use import_tracking_events::request::ImportJob;
 use import_tracking_events::source::{
@@ -151,7 +151,7 @@ async fn a_file_outliving_its_deadline_continues_until_it_is_delivered_whole() {
                 .await
                 .unwrap();
             statuses.push(summary.status);
-            if summary.status == "complete" {
+            if summary.status == Status::Complete {
                 break summary;
             }
             assert!(statuses.len() < 100, "{name}: no end in sight");
@@ -169,7 +169,7 @@ async fn a_file_outliving_its_deadline_continues_until_it_is_delivered_whole() {
         assert!(
             statuses[..statuses.len() - 1]
                 .iter()
-                .all(|s| *s == "continued")
+                .all(|s| *s == Status::Continued)
         );
 
         let good = good_records(records, bad_every);

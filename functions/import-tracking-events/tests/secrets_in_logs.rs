@@ -312,6 +312,11 @@ async fn the_lambda_at_trace_never_logs_or_answers_a_refused_password() {
     let mut lambda =
         common::runtime_api::lambda(env!("CARGO_BIN_EXE_import-tracking-events"), &api, &output)
             .env("AWS_LAMBDA_LOG_LEVEL", "TRACE")
+            // The operator lists the test server: loopback is refused otherwise.
+            .env(
+                "ALLOWED_SOURCES",
+                format!("ftp://127.0.0.1:{}/", env("CARRIER_FTP_PORT")),
+            )
             .spawn()
             .unwrap();
     let logs = || std::fs::read_to_string(output.path()).unwrap();

@@ -25,7 +25,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use import_tracking_events::discovery::{self, Once};
 use import_tracking_events::envelope::Envelope;
 use import_tracking_events::error::{ImportError, SinkError};
-use import_tracking_events::pipeline::{self, Progress};
+use import_tracking_events::pipeline::{self, Progress, Status};
 use import_tracking_events::request::ImportJob;
 use import_tracking_events::sink::SqsSink;
 use import_tracking_events::source::{FileSource, S3Source, Sources};
@@ -514,7 +514,7 @@ async fn failed_entries_are_resent_alone_and_every_record_lands_exactly_once() {
         ..Config::default()
     };
     let summary = import(&f, &config).await.unwrap();
-    assert_eq!(summary.status, "complete");
+    assert_eq!(summary.status, Status::Complete);
     assert_eq!(summary.records_read, f.records);
     assert_eq!(summary.events_emitted, f.records);
     assert_eq!(summary.delivered_through_record, f.records);

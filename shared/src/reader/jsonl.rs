@@ -89,7 +89,11 @@ impl<R: AsyncRead + Unpin + Send> JsonLinesReader<R> {
                             out.malformed = Some(reason);
                         }
                     }
-                    Err(err) => out.malformed = Some(format!("not a JSON object: {err}")),
+                    Err(err) => {
+                        // serde's message may quote the value (a whole line of text).
+                        let err = crate::error::excerpt(&err.to_string());
+                        out.malformed = Some(format!("not a JSON object: {err}"));
+                    }
                 }
             }
             if out.malformed.is_some() {

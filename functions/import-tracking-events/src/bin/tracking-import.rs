@@ -51,6 +51,10 @@ struct Args {
     /// profile's path or URI (`file://…`, `s3://…`).
     #[arg(long, value_name = "NAME|URI")]
     profile: Option<String>,
+    /// Import file versions that an earlier run set aside as failed again (the same as
+    /// `metadata.retry_failed = true`).
+    #[arg(long)]
+    retry_failed: bool,
 }
 
 fn main() -> ExitCode {
@@ -94,6 +98,7 @@ async fn run(args: &Args) -> Result<(), ImportError> {
     if let Some(profile) = &args.profile {
         job.profile = profile.clone();
     }
+    job.retry_failed |= args.retry_failed;
 
     // AWS configuration only when AWS is used: a local file into the null or stdout sink needs
     // no credentials and makes no network call.

@@ -5,10 +5,12 @@
 //! job can never put a password or a private key in a log.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use secrecy::SecretString;
 
+use super::AccessPolicy;
 use crate::error::SourceError;
 
 /// Credentials and timeouts for FTP, FTPS and SFTP sources (S3 and files ignore them).
@@ -28,6 +30,8 @@ pub struct Connection {
     pub connect_timeout: Duration,
     /// The longest wait for the next bytes of a file (or the next reply) once connected.
     pub read_timeout: Duration,
+    /// What this connection may read and reach (`ALLOWED_SOURCES` and the network guard).
+    pub policy: Arc<AccessPolicy>,
 }
 
 impl Default for Connection {
@@ -40,6 +44,7 @@ impl Default for Connection {
             ca_certificate: None,
             connect_timeout: Duration::from_secs(15),
             read_timeout: Duration::from_secs(60),
+            policy: Arc::new(AccessPolicy::allow_all()),
         }
     }
 }
@@ -61,6 +66,7 @@ impl fmt::Debug for Connection {
             )
             .field("connect_timeout", &self.connect_timeout)
             .field("read_timeout", &self.read_timeout)
+            .field("policy", &self.policy)
             .finish()
     }
 }

@@ -17,7 +17,6 @@ use secrecy::ExposeSecret;
 use suppaftp::tokio::{AsyncRustlsConnector, AsyncRustlsFtpStream};
 use suppaftp::types::FileType;
 use suppaftp::{FtpError, Status};
-use tokio::net::TcpStream;
 use tokio_rustls::rustls::{self, ClientConfig, RootCertStore};
 
 use super::body::CloseAtEof;
@@ -45,12 +44,8 @@ impl FtpSource {
     async fn connect(&self, uri: &str, remote: &Remote, tls: bool) -> Result<Ftp, SourceError> {
         let c = &self.connection;
         within(c.connect_timeout, uri, "connecting and logging in", async {
-            let tcp = TcpStream::connect((remote.host.as_str(), remote.port))
-                .await
-                .map_err(|source| SourceError::Connect {
-                    uri: uri.to_owned(),
-                    source,
-                })?;
+            // Only to addresses the policy resolved and checked (the network guard).
+            let tcp = c.policy.connect(uri, remote).await?;
             let mut ftp = Ftp::connect_with_stream(tcp)
                 .await
                 .map_err(ftp_err(uri, "greeting"))?;

@@ -11,6 +11,7 @@ mod connection;
 mod file;
 mod ftp;
 mod pattern;
+mod policy;
 mod reopen;
 mod s3;
 mod sftp;
@@ -20,6 +21,7 @@ pub use connection::{Connection, Fingerprint};
 pub use file::FileSource;
 pub use ftp::FtpSource;
 pub use pattern::is_pattern;
+pub use policy::{AccessPolicy, NonPublic, non_public};
 pub use reopen::{ReopenPolicy, Reopening};
 pub use s3::S3Source;
 pub use sftp::SftpSource;
@@ -106,6 +108,11 @@ impl AfterImport {
 pub trait Source: Send + Sync {
     async fn open(&self, uri: &str, offset: u64) -> Result<Opened, SourceError>;
 
+    /// Whether `uri` may be read at all ([`AccessPolicy`]); checked before anything is read.
+    fn allows(&self, _uri: &str) -> Result<(), SourceError> {
+        Ok(())
+    }
+
     /// The files that `pattern_uri` matches, sorted by URI. The last path segment may be a glob
     /// (`*`, `?`, `[a-z]`, `{a,b}`); the directories before it may not.
     async fn list(&self, pattern_uri: &str) -> Result<Vec<Listed>, SourceError> {
@@ -172,7 +179,7 @@ pub enum Location {
 impl Location {
     pub fn parse(uri: &str) -> Result<Location, SourceError> {
         let bad = |reason| SourceError::BadUri {
-            uri: uri.to_owned(),
+            uri: redact_userinfo(uri),
             reason,
         };
         if let Some(rest) = uri.strip_prefix("s3://") {
@@ -215,6 +222,25 @@ impl Location {
         Ok(Location::File {
             path: uri.to_owned(),
         })
+    }
+}
+
+/// `uri` with any password in its user part (`scheme://user:password@host`) replaced, for
+/// errors about a URI that must not repeat a secret someone put in it.
+fn redact_userinfo(uri: &str) -> String {
+    let Some((scheme, rest)) = uri.split_once("://") else {
+        return uri.to_owned();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rsplit_once('@') {
+        Some((userinfo, host)) if userinfo.contains(':') => {
+            let user = userinfo.split(':').next().unwrap_or_default();
+            format!(
+                "{scheme}://{user}:[redacted]@{host}{}",
+                &rest[authority_end..]
+            )
+        }
+        _ => uri.to_owned(),
     }
 }
 
@@ -316,9 +342,11 @@ pub struct Bound<'a> {
 }
 
 impl Bound<'_> {
-    /// The adapter for `uri`'s scheme.
+    /// The adapter for `uri`'s scheme, once the connection's policy allows `uri`.
     fn adapter(&self, uri: &str) -> Result<Box<dyn Source + '_>, SourceError> {
-        Ok(match Location::parse(uri)? {
+        let location = Location::parse(uri)?;
+        self.connection.policy.check(uri)?;
+        Ok(match location {
             Location::S3 { .. } => match &self.sources.s3 {
                 Some(s3) => Box::new(s3.clone()),
                 None => {
@@ -339,6 +367,10 @@ impl Bound<'_> {
 
 #[async_trait]
 impl Source for Bound<'_> {
+    fn allows(&self, uri: &str) -> Result<(), SourceError> {
+        self.connection.policy.check(uri)
+    }
+
     async fn open(&self, uri: &str, offset: u64) -> Result<Opened, SourceError> {
         self.adapter(uri)?.open(uri, offset).await
     }
@@ -446,6 +478,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("ftp_password"), "{err}");
+        assert!(!err.contains("hunter2"), "{err}");
     }
 
     #[test]

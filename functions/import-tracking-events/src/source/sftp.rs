@@ -152,7 +152,9 @@ impl SftpSource {
             }
         };
         let session = within(c.connect_timeout, uri, "connecting and logging in", async {
-            let mut ssh = client::connect(config, (remote.host.as_str(), remote.port), check)
+            // Only to addresses the policy resolved and checked (the network guard).
+            let tcp = c.policy.connect(uri, &remote).await?;
+            let mut ssh = client::connect_stream(config, tcp, check)
                 .await
                 .map_err(|source| {
                     let actual = seen.lock().unwrap_or_else(|p| p.into_inner()).clone();

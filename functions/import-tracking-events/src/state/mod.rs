@@ -39,6 +39,10 @@ pub struct State {
     /// How far each partly imported file got, by file URI: where the next run resumes.
     #[serde(default)]
     pub checkpoints: BTreeMap<String, Checkpoint>,
+    /// File versions that can never import (set aside), by file URI: skipped until the file
+    /// changes, or a run says `retry_failed`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub failed: BTreeMap<String, Failed>,
 }
 
 /// A file version that was delivered whole.
@@ -50,6 +54,16 @@ pub struct Done {
     pub records_read: u64,
     pub events_emitted: u64,
     pub records_rejected: u64,
+}
+
+/// A file version set aside: its import failed for a reason retrying cannot fix.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Failed {
+    pub version: String,
+    /// The failure's `errorType` (`InvalidFile`).
+    pub error_type: String,
+    pub error: String,
+    pub failed_at: DateTime<Utc>,
 }
 
 /// A run's claim on a file version it is importing.
@@ -90,7 +104,22 @@ impl State {
             done: BTreeMap::new(),
             claims: BTreeMap::new(),
             checkpoints: BTreeMap::new(),
+            failed: BTreeMap::new(),
         }
+    }
+
+    /// True when this exact version of `uri` was set aside as failed.
+    pub fn is_failed(&self, uri: &str, version: &str) -> bool {
+        self.failed.get(uri).is_some_and(|f| f.version == version)
+    }
+
+    /// Drops `run_id`'s claim on `uri`; true when there was one to drop.
+    pub fn release(&mut self, uri: &str, run_id: &str) -> bool {
+        let ours = self.claims.get(uri).is_some_and(|c| c.run_id == run_id);
+        if ours {
+            self.claims.remove(uri);
+        }
+        ours
     }
 
     /// The checkpoint of `uri` at `version`, if a run left one.
