@@ -171,7 +171,8 @@ impl Config {
                     .map_err(|reason| ImportError::Config {
                         var: "ALLOWED_SOURCES",
                         reason,
-                    })?,
+                    })?
+                    .refusing_bucket(env::value(&get, "STATE_BUCKET").as_deref()),
             ),
             max_files_per_run: env::number(&get, "MAX_FILES_PER_RUN", d.max_files_per_run)?,
         };

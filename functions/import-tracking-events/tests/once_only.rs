@@ -11,7 +11,7 @@ use common::*;
 use import_tracking_events::Config;
 use import_tracking_events::discovery::{self, Once, RunSummary};
 use import_tracking_events::error::ImportError;
-use import_tracking_events::pipeline::Progress;
+use import_tracking_events::pipeline::{Progress, Status};
 use import_tracking_events::request::ImportJob;
 use import_tracking_events::sink::SqsSink;
 use import_tracking_events::source::{FileSource, S3Source, Sources};
@@ -316,4 +316,51 @@ async fn a_single_file_source_is_also_imported_once_per_version() {
     };
     let err = f.run_job(&missing, MINUTE).await.unwrap_err();
     assert_eq!(err.kind(), "SourceNotFound", "{err}");
+}
+
+#[tokio::test]
+async fn a_run_imports_at_most_max_files_per_run_and_the_next_takes_the_rest() {
+    let f = fixture().await;
+    for day in 1..=3 {
+        f.drop_file(
+            &format!("outbound/TRACK_2026110{day}.csv"),
+            file(&format!("D{day}"), 5),
+        )
+        .await;
+    }
+    let config = Config {
+        max_files_per_run: 2,
+        ..Config::default()
+    };
+    let job = ImportJob {
+        source: f.pattern(),
+        profile: "reference".into(),
+        ..ImportJob::default()
+    };
+    let run = || {
+        discovery::run(
+            &job,
+            &f.sources,
+            Some(Once {
+                store: Arc::new(f.state.clone()),
+                claim_ttl: MINUTE,
+            }),
+            Arc::new(SqsSink::new(f.sqs.clone(), f.queue_url.clone())),
+            &config,
+            Arc::new(Progress::default()),
+            None,
+        )
+    };
+    let first = run().await.unwrap();
+    assert_eq!(
+        (first.status, first.files_imported),
+        (Status::Continued, 2),
+        "the limit stops the run with files left"
+    );
+    let second = run().await.unwrap();
+    assert_eq!(
+        (second.status, second.files_imported, second.files_skipped),
+        (Status::Complete, 1, 2)
+    );
+    assert!(second.files[0].source.ends_with("TRACK_20261103.csv"));
 }

@@ -198,6 +198,9 @@ pub struct AccessPolicy {
     rules: Option<Vec<Rule>>,
     /// Inside Lambda, the defaults are strict; outside (the CLI), they allow everything.
     in_lambda: bool,
+    /// Buckets no request may read whatever the list says: the import's own state bucket
+    /// (other connections' state and rejected records).
+    own_buckets: Vec<String>,
 }
 
 impl AccessPolicy {
@@ -213,7 +216,17 @@ impl AccessPolicy {
                     .collect::<Result<Vec<_>, _>>()?,
             ),
         };
-        Ok(AccessPolicy { rules, in_lambda })
+        Ok(AccessPolicy {
+            rules,
+            in_lambda,
+            own_buckets: Vec::new(),
+        })
+    }
+
+    /// This policy, also refusing every object of `bucket` (the import's own state bucket).
+    pub fn refusing_bucket(mut self, bucket: Option<&str>) -> AccessPolicy {
+        self.own_buckets.extend(bucket.map(str::to_owned));
+        self
     }
 
     /// Allows every URI and every address: the CLI's default, and tests'.
@@ -230,6 +243,9 @@ impl AccessPolicy {
                 rule,
             })
         };
+        if target.scheme == Scheme::S3 && self.own_buckets.contains(&target.host) {
+            return refuse("the import's own state bucket is never a source".into());
+        }
         match &self.rules {
             Some(rules) if rules.iter().any(|r| r.matches(&target)) => Ok(()),
             Some(rules) => refuse(format!(
@@ -441,6 +457,19 @@ mod tests {
             !allowed(&listed, "s3://b/k"),
             "a list replaces the defaults"
         );
+    }
+
+    #[test]
+    fn the_state_bucket_is_never_a_source() {
+        for p in [
+            AccessPolicy::new(None, true).unwrap(),
+            AccessPolicy::new(None, false).unwrap(),
+            policy("s3://"),
+        ] {
+            let p = p.refusing_bucket(Some("state"));
+            assert!(!allowed(&p, "s3://state/import-state/x.json"));
+            assert!(allowed(&p, "s3://drop/k.csv"));
+        }
     }
 
     #[test]
