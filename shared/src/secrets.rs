@@ -196,7 +196,8 @@ impl SecretResolver {
         if let Some(hit) = self.cached(reference) {
             return Ok(hit);
         }
-        let value = self.fetch(reference).await?;
+        // Boxed: the SDK's futures nest deeply, and callers' futures stay small and shallow.
+        let value = Box::pin(self.fetch(reference)).await?;
         if !self.ttl.is_zero() {
             self.cache_lock()
                 .insert(reference.clone(), (Instant::now(), value.clone()));
