@@ -20,6 +20,7 @@ use import_tracking_events::source::{
     Source, Sources,
 };
 use import_tracking_events::{Config, ImportError};
+use shared::secrets::SecretResolver;
 use tokio::io::AsyncReadExt;
 
 /// A server setting exported by local-stack.sh.
@@ -250,6 +251,98 @@ async fn a_wrong_password_is_a_clear_error_that_never_shows_the_password() {
             "{server:?}"
         );
     }
+}
+
+/// Keeps `value` in moto: a Secrets Manager secret (`name` without a leading `/`) or an SSM
+/// SecureString (`/name`); returns the reference to it.
+async fn keep_secret(sdk: &aws_config::SdkConfig, name: &str, value: &str) -> String {
+    if name.starts_with('/') {
+        aws_sdk_ssm::Client::new(sdk)
+            .put_parameter()
+            .name(name)
+            .value(value)
+            .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+            .send()
+            .await
+            .unwrap();
+        return format!("ssm:{name}");
+    }
+    aws_sdk_secretsmanager::Client::new(sdk)
+        .create_secret()
+        .name(name)
+        .secret_string(value)
+        .send()
+        .await
+        .unwrap();
+    format!("secretsmanager:{name}")
+}
+
+#[tokio::test]
+async fn credentials_by_reference_are_resolved_before_connecting() {
+    let sdk = aws().await;
+    let resolver = SecretResolver::new(&sdk, Duration::from_secs(300));
+    let login = serde_json::json!({"password": env("CARRIER_PASSWORD")}).to_string();
+    let password = keep_secret(&sdk, &unique("carrier-tracking/login"), &login).await;
+    let ca = keep_secret(
+        &sdk,
+        &unique("/carrier-tracking/ca"),
+        &read(env("CARRIER_CA_CERT")),
+    )
+    .await;
+    let ssh_key = read(env("CARRIER_SSH_CLIENT_KEY"));
+    let key = keep_secret(&sdk, &unique("carrier-tracking/ssh-key"), &ssh_key).await;
+    for (server, connection) in [
+        (
+            Server::Ftp,
+            Connection {
+                password: Some(format!("{password}#password").into()),
+                ..Server::Ftp.connection()
+            },
+        ),
+        (
+            Server::Ftps,
+            Connection {
+                password: Some(format!("{password}#password").into()),
+                ca_certificate: Some(ca.clone()),
+                ..Server::Ftps.connection()
+            },
+        ),
+        (
+            Server::Sftp,
+            Connection {
+                password: None,
+                private_key: Some(key.clone().into()),
+                ..Server::Sftp.connection()
+            },
+        ),
+    ] {
+        let dir = server.dir();
+        server.put(&format!("{dir}/a.csv"), b"0123456789");
+        let resolved = connection.resolve_secrets(&resolver).await.unwrap();
+        let source = server.source(resolved);
+        let (bytes, _, _) =
+            read_all(source.as_ref(), &server.uri(&format!("{dir}/a.csv")), 0).await;
+        assert_eq!(bytes, b"0123456789", "{server:?}");
+    }
+
+    let missing = "secretsmanager:carrier-tracking/no-such-login#password";
+    let connection = Connection {
+        password: Some(missing.into()),
+        ..Server::Ftp.connection()
+    };
+    let err = connection.resolve_secrets(&resolver).await.unwrap_err();
+    let text = shown(&err);
+    assert!(
+        matches!(&err, SourceError::SecretUnresolved { key: "ftp_password", reference, .. } if reference == missing),
+        "{text}"
+    );
+    assert!(
+        text.starts_with(&format!("ftp_password: {missing}")),
+        "{text}"
+    );
+    assert!(!text.contains(&env("CARRIER_PASSWORD")), "{text}");
+    assert_eq!(ImportError::Source(err).kind(), "SourceUnauthorized");
+    assert!(!format!("{resolver:?}").contains(&env("CARRIER_PASSWORD")));
 }
 
 #[tokio::test]
