@@ -18,6 +18,8 @@
 //! - [`env`]: typed reading of environment configuration.
 //! - [`deadline`]: the Lambda invocation deadline, told apart from what local emulators send.
 //! - [`logging`]: the binaries' log subscriber, which never logs a secret.
+//! - `secrets` (feature `secrets`): credential values that reference a Secrets Manager secret or
+//!   an SSM SecureString, resolved at run time and cached.
 //! - `fuzzing` (feature `fuzzing`): the fuzz targets' entry points, replayed by `cargo test`.
 
 pub mod datetime;
@@ -31,6 +33,8 @@ pub mod mapper;
 pub mod models;
 pub mod profile;
 pub mod reader;
+#[cfg(feature = "secrets")]
+pub mod secrets;
 
 pub use error::{
     EXCERPT_CHARS, Position, ProfileError, ReadError, RejectReason, Rejection, TomlSyntax, excerpt,

@@ -110,6 +110,14 @@ pub enum SourceError {
     /// A URI or address the connection's policy refuses (`ALLOWED_SOURCES`, the network guard).
     #[error("{uri}: not allowed: {rule}")]
     NotAllowed { uri: String, rule: String },
+    /// A credential is a secret reference (see [`shared::secrets`]) that did not resolve. The
+    /// message names the credential and the reference, never a value.
+    #[error("{key}: {source}")]
+    SecretUnresolved {
+        key: &'static str,
+        reference: String,
+        source: shared::secrets::SecretError,
+    },
     #[error("{uri}: {what} is not supported for this kind of source")]
     Unsupported { uri: String, what: &'static str },
     #[error("{uri}: no such object")]
@@ -304,7 +312,10 @@ impl ImportError {
                 | SourceError::Unsupported { .. },
             ) => "InvalidRequest",
             // The credentials are wrong: retrying cannot help, the connection must be fixed.
-            ImportError::Source(SourceError::Unauthorized { .. }) => "SourceUnauthorized",
+            // So is a credential whose secret is missing or may not be read.
+            ImportError::Source(
+                SourceError::Unauthorized { .. } | SourceError::SecretUnresolved { .. },
+            ) => "SourceUnauthorized",
             // The server is not the one the connection pinned or trusts: possibly an attack.
             ImportError::Source(SourceError::HostKeyMismatch { .. } | SourceError::Tls { .. }) => {
                 "SourceUntrusted"

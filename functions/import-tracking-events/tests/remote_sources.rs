@@ -20,6 +20,7 @@ use import_tracking_events::source::{
     Source, Sources,
 };
 use import_tracking_events::{Config, ImportError};
+use shared::secrets::SecretResolver;
 use tokio::io::AsyncReadExt;
 
 /// A server setting exported by local-stack.sh.
@@ -250,6 +251,88 @@ async fn a_wrong_password_is_a_clear_error_that_never_shows_the_password() {
             "{server:?}"
         );
     }
+}
+
+/// Keeps `value` in moto: a Secrets Manager secret (`name` without a leading `/`) or an SSM
+/// SecureString (`/name`); returns the reference to it.
+async fn keep_secret(sdk: &aws_config::SdkConfig, name: &str, value: &str) -> String {
+    if name.starts_with('/') {
+        aws_sdk_ssm::Client::new(sdk)
+            .put_parameter()
+            .name(name)
+            .value(value)
+            .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+            .send()
+            .await
+            .unwrap();
+        return format!("ssm:{name}");
+    }
+    aws_sdk_secretsmanager::Client::new(sdk)
+        .create_secret()
+        .name(name)
+        .secret_string(value)
+        .send()
+        .await
+        .unwrap();
+    format!("secretsmanager:{name}")
+}
+
+#[tokio::test]
+async fn credentials_by_reference_are_resolved_before_connecting() {
+    let sdk = aws().await;
+    let resolver = SecretResolver::new(&sdk, Duration::from_secs(300));
+    let login = serde_json::json!({"password": env("CARRIER_PASSWORD")}).to_string();
+    let login = keep_secret(&sdk, &unique("carrier-tracking/login"), &login).await;
+    let password = Some(format!("{login}#password").into());
+    let ca = read(env("CARRIER_CA_CERT"));
+    let ca = keep_secret(&sdk, &unique("/carrier-tracking/ca"), &ca).await;
+    let key = read(env("CARRIER_SSH_CLIENT_KEY"));
+    let key = keep_secret(&sdk, &unique("carrier-tracking/ssh-key"), &key).await;
+    let connections = [
+        Connection {
+            password: password.clone(),
+            ..Server::Ftp.connection()
+        },
+        Connection {
+            password,
+            ca_certificate: Some(ca),
+            ..Server::Ftps.connection()
+        },
+        Connection {
+            password: None,
+            private_key: Some(key.into()),
+            ..Server::Sftp.connection()
+        },
+    ];
+    for (server, connection) in SERVERS.into_iter().zip(connections) {
+        let path = format!("{}/a.csv", server.dir());
+        server.put(&path, b"0123456789");
+        let resolved = connection.resolve_secrets(&resolver).await.unwrap();
+        let source = server.source(resolved);
+        let (bytes, _, _) = read_all(source.as_ref(), &server.uri(&path), 0).await;
+        assert_eq!(bytes, b"0123456789", "{server:?}");
+    }
+    assert!(!format!("{resolver:?}").contains(&env("CARRIER_PASSWORD")));
+}
+
+#[tokio::test]
+async fn a_credential_reference_that_does_not_resolve_is_unauthorized() {
+    let resolver = SecretResolver::new(&aws().await, Duration::from_secs(300));
+    let missing = "secretsmanager:carrier-tracking/no-such-login#password";
+    let connection = Connection {
+        password: Some(missing.into()),
+        ..Server::Ftp.connection()
+    };
+    let err = connection.resolve_secrets(&resolver).await.unwrap_err();
+    let text = shown(&err);
+    assert!(
+        matches!(&err, SourceError::SecretUnresolved { key: "ftp_password", reference, .. } if reference == missing),
+        "{text}"
+    );
+    let expected = format!("ftp_password: {missing}: Secrets Manager GetSecretValue failed: ");
+    assert!(text.starts_with(&expected), "{text}");
+    assert!(!text.contains(&env("CARRIER_PASSWORD")), "{text}");
+    assert_eq!(ImportError::Source(err).kind(), "SourceUnauthorized");
 }
 
 #[tokio::test]

@@ -14,7 +14,8 @@ pub const DEFAULT_BASE_URL: &str = "https://api-eu.dhl.com";
 pub struct Config {
     /// `CARRIER_BASE_URL`: scheme and host of the carrier API (tests point it at a local server).
     pub carrier_base_url: reqwest::Url,
-    /// `DHL_API_KEY`: the key used when the request brings none. Redacted in `Debug`.
+    /// `DHL_API_KEY`: the key used when the request brings none. Redacted in `Debug`. Like a
+    /// request's key, it may be a secret reference (`secretsmanager:…`, `ssm:…`).
     pub api_key: Option<ApiKey>,
     /// `PROFILE`: the carrier profile whose status map applies (default `dhl`).
     pub profile: String,
@@ -36,6 +37,8 @@ pub struct Config {
     pub deadline_margin: Duration,
     /// `DEFAULT_BUDGET_MS`: the time allowed when the invocation carries no deadline (local runs).
     pub default_budget: Duration,
+    /// `SECRET_CACHE_SECS`: how long a key resolved from a secret reference is reused (0: never).
+    pub secret_cache: Duration,
 }
 
 impl Default for Config {
@@ -53,6 +56,7 @@ impl Default for Config {
             retry_max: Duration::from_secs(5),
             deadline_margin: Duration::from_millis(300),
             default_budget: Duration::from_secs(30),
+            secret_cache: shared::secrets::DEFAULT_CACHE_TTL,
         }
     }
 }
@@ -90,6 +94,7 @@ impl Config {
             retry_max: millis("RETRY_MAX_MS", d.retry_max)?,
             deadline_margin: millis("DEADLINE_MARGIN_MS", d.deadline_margin)?,
             default_budget: millis("DEFAULT_BUDGET_MS", d.default_budget)?,
+            secret_cache: shared::secrets::cache_ttl(&get)?,
         };
         config.validate()
     }
@@ -155,6 +160,7 @@ mod tests {
         assert!(c.api_key.is_none());
         assert_eq!(c.retry_attempts, 3);
         assert_eq!(c.profile, "dhl");
+        assert_eq!(c.secret_cache, Duration::from_secs(300));
     }
 
     #[test]
@@ -164,11 +170,13 @@ mod tests {
             ("DHL_API_KEY", "k-123"),
             ("READ_TIMEOUT_MS", "250"),
             ("RETRY_ATTEMPTS", "5"),
+            ("SECRET_CACHE_SECS", "60"),
         ])
         .unwrap();
         assert_eq!(c.carrier_base_url.as_str(), "http://127.0.0.1:9/");
         assert_eq!(c.read_timeout, Duration::from_millis(250));
         assert_eq!(c.retry_attempts, 5);
+        assert_eq!(c.secret_cache, Duration::from_secs(60));
         assert!(!format!("{c:?}").contains("k-123"));
 
         for (var, value) in [
@@ -177,6 +185,7 @@ mod tests {
             ("RETRY_ATTEMPTS", "0"),
             ("READ_TIMEOUT_MS", "soon"),
             ("RETRY_MAX_MS", "1"),
+            ("SECRET_CACHE_SECS", "-1"),
         ] {
             let err = from(&[(var, value)]).unwrap_err();
             assert_eq!(err.kind(), "InvalidConfiguration");

@@ -52,6 +52,8 @@ pub struct DhlCarrier {
     client: reqwest::Client,
     endpoint: reqwest::Url,
     profile: Profile,
+    /// `DHL_API_KEY`, for a query without a key. [`crate::App`] passes every query its key,
+    /// already resolved when it was a secret reference.
     api_key: Option<ApiKey>,
     retry: RetryPolicy,
     request_timeout: Duration,

@@ -21,6 +21,10 @@ pub enum TrackError {
     },
     #[error("the carrier refused the API key (HTTP {status}){}", detail_suffix(.detail))]
     CarrierUnauthorized { status: u16, detail: Option<String> },
+    /// The API key is a secret reference that did not resolve (missing, not readable, no such
+    /// JSON key): the message names the reference, never a value.
+    #[error("API key: {0}")]
+    ApiKeyUnresolved(#[source] shared::secrets::SecretError),
     #[error("the carrier kept rate-limiting after {attempts} attempt(s)")]
     CarrierRateLimited {
         attempts: u32,
@@ -83,7 +87,11 @@ impl TrackError {
             | TrackError::InvalidRequest(_)
             | TrackError::CarrierRejected { .. } => "InvalidRequest",
             TrackError::TrackingNumberNotFound { .. } => "TrackingNumberNotFound",
-            TrackError::CarrierUnauthorized { .. } => "CarrierUnauthorized",
+            // The key Track was told to use cannot be had: to the platform, the same as a key
+            // the carrier refused (the connection's credentials must be fixed).
+            TrackError::CarrierUnauthorized { .. } | TrackError::ApiKeyUnresolved(_) => {
+                "CarrierUnauthorized"
+            }
             TrackError::CarrierRateLimited { .. } => "CarrierRateLimited",
             TrackError::CarrierUnavailable { .. } => "CarrierUnavailable",
             TrackError::CarrierResponseInvalid(_) | TrackError::CarrierUnexpectedStatus { .. } => {

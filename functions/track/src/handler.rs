@@ -8,6 +8,7 @@ use std::time::Duration;
 use lambda_runtime::LambdaEvent;
 use serde_json::{Map, Value};
 use shared::models::{TrackingRequest, TrackingResponse};
+use shared::secrets::SecretResolver;
 use tokio::time::Instant;
 
 use crate::carrier::{Carrier, TrackQuery};
@@ -25,6 +26,10 @@ pub struct App {
     pub carrier: Arc<dyn Carrier>,
     /// The time allowed when the invocation carries no deadline (local runs, tests).
     pub default_budget: Duration,
+    /// `DHL_API_KEY`: the key used when the request brings none.
+    pub api_key: Option<ApiKey>,
+    /// Resolves keys that are secret references, caching them for the environment's life.
+    pub secrets: Arc<SecretResolver>,
 }
 
 impl App {
@@ -70,7 +75,8 @@ impl App {
         request: TrackingRequest,
         deadline: Instant,
     ) -> Result<TrackingResponse, TrackError> {
-        let query = query_from(&request)?;
+        let mut query = query_from(&request)?;
+        query.api_key = self.api_key_for(query.api_key.take()).await?;
         let tracked = self.carrier.track(&query, deadline).await?;
         for warning in &tracked.warnings {
             tracing::warn!(
@@ -83,6 +89,17 @@ impl App {
             tracking_info: tracked.tracking_info,
             metadata: response_metadata(request.base.metadata, tracked.warnings),
         })
+    }
+}
+
+impl App {
+    /// The key for this call: the request's, else the configured one, resolved when it is a
+    /// secret reference.
+    async fn api_key_for(&self, requested: Option<ApiKey>) -> Result<Option<ApiKey>, TrackError> {
+        match requested.or_else(|| self.api_key.clone()) {
+            Some(key) => Ok(Some(key.resolve(&self.secrets).await?)),
+            None => Ok(None),
+        }
     }
 }
 

@@ -22,12 +22,15 @@ pub mod secret;
 
 use std::sync::Arc;
 
+use shared::secrets::SecretResolver;
+
 pub use carrier::{Carrier, TrackQuery, Tracked};
 pub use config::Config;
 pub use error::TrackError;
 pub use handler::App;
 
-/// Builds the handler from configuration: the profile, the one HTTP client, the DHL adapter.
+/// Builds the handler from configuration: the profile, the one HTTP client, the DHL adapter, and
+/// the resolver of secret references (it loads the AWS configuration only when it meets one).
 /// `main.rs` and the tests share it, so the tests exercise the real wiring.
 pub fn build_app(config: &Config) -> Result<App, TrackError> {
     let profile = shared::Profile::builtin(&config.profile)?;
@@ -36,5 +39,7 @@ pub fn build_app(config: &Config) -> Result<App, TrackError> {
     Ok(App {
         carrier: Arc::new(carrier),
         default_budget: config.default_budget,
+        api_key: config.api_key.clone(),
+        secrets: Arc::new(SecretResolver::from_env(config.secret_cache)),
     })
 }

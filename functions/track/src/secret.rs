@@ -1,7 +1,12 @@
 //! The carrier API key, kept in a type that cannot be printed: `Debug` and `Display` of anything
 //! holding it (config, queries, errors) show `[redacted]`, and the memory is wiped on drop.
+//! A key may be a secret reference (`secretsmanager:…`, `ssm:…`), which [`ApiKey::resolve`]
+//! replaces by the key it names.
 
 use secrecy::{ExposeSecret, SecretString};
+use shared::secrets::SecretResolver;
+
+use crate::error::TrackError;
 
 /// A carrier API key. The only way to the text is [`ApiKey::header_value`].
 #[derive(Clone)]
@@ -10,6 +15,16 @@ pub struct ApiKey(SecretString);
 impl ApiKey {
     pub fn new(key: &str) -> ApiKey {
         ApiKey(SecretString::from(key))
+    }
+
+    /// The key itself: this one, or the one it references, trimmed like a key given directly.
+    /// A reference that does not resolve is [`TrackError::ApiKeyUnresolved`].
+    pub async fn resolve(&self, resolver: &SecretResolver) -> Result<ApiKey, TrackError> {
+        let key = resolver
+            .resolve(&self.0)
+            .await
+            .map_err(TrackError::ApiKeyUnresolved)?;
+        Ok(ApiKey::new(key.expose_secret().trim()))
     }
 
     /// The key as an HTTP header value marked sensitive, so that HTTP-level logging skips it.
@@ -54,5 +69,22 @@ mod tests {
         assert_eq!(header.to_str().unwrap(), "s3cr3t-key");
         assert!(ApiKey::new("line\nbreak").header_value().is_none());
         assert_eq!(key.scrub("bad key s3cr3t-key!"), "bad key [redacted]!");
+    }
+
+    #[tokio::test]
+    async fn a_plain_key_resolves_to_itself_and_a_bad_reference_is_unauthorized() {
+        // A plain key loads no AWS configuration and makes no call.
+        let resolver = SecretResolver::from_env(std::time::Duration::from_secs(300));
+        let key = ApiKey::new(" k-1 ").resolve(&resolver).await.unwrap();
+        assert_eq!(key.header_value().unwrap().to_str().unwrap(), "k-1");
+        let err = ApiKey::new("secretsmanager:#api_key")
+            .resolve(&resolver)
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), "CarrierUnauthorized");
+        assert!(
+            err.to_string()
+                .starts_with("API key: secretsmanager:#api_key: ")
+        );
     }
 }

@@ -713,6 +713,103 @@ async fn the_api_key_never_reaches_logs_or_errors() {
     assert_eq!(dhl.calls().await, 2 + 3);
 }
 
+/// The moto endpoint (scripts/local-stack.sh). The secret-reference tests fail (never skip)
+/// without it.
+fn moto_endpoint() -> String {
+    std::env::var("MOTO_ENDPOINT").expect(
+        "MOTO_ENDPOINT is not set: run the tests with scripts/local-stack.sh run, which starts moto on 127.0.0.1",
+    )
+}
+
+/// AWS configuration for moto: loopback endpoint, dummy credentials.
+async fn moto() -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(moto_endpoint())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_secretsmanager::config::Credentials::new(
+            "test", "test", None, None, "tests",
+        ))
+        .load()
+        .await
+}
+
+/// `app` resolving secret references in moto.
+fn with_moto_secrets(mut app: App, sdk: &aws_config::SdkConfig) -> App {
+    app.secrets = Arc::new(shared::secrets::SecretResolver::new(
+        sdk,
+        Duration::from_secs(300),
+    ));
+    app
+}
+
+#[tokio::test]
+async fn a_key_by_reference_is_resolved_before_dhl_is_called() {
+    let sdk = moto().await;
+    // The name the issue's example uses; created once per moto run (tests may share one).
+    let created = aws_sdk_secretsmanager::Client::new(&sdk)
+        .create_secret()
+        .name("carrier-tracking/dhl")
+        .secret_string(r#"{"api_key":"key-from-secrets-manager"}"#)
+        .send()
+        .await;
+    if let Err(err) = created {
+        let already = err
+            .as_service_error()
+            .is_some_and(|e| e.is_resource_exists_exception());
+        assert!(already, "{err:?}");
+    }
+    let dhl = Dhl::start().await;
+    dhl.mount(
+        on_track()
+            .and(header("DHL-API-Key", "key-from-secrets-manager"))
+            .respond_with(one_express_shipment())
+            .expect(2),
+    )
+    .await;
+    let reference = "secretsmanager:carrier-tracking/dhl#api_key";
+    let app = with_moto_secrets(dhl.app_with(&[("DHL_API_KEY", reference)]), &sdk);
+    let logs = capture_logs();
+    for payload in [
+        json!({"transaction_id": "t", "tracking_number": "1", "metadata": {"api_key": reference}}),
+        // The configured key is a reference too.
+        json!({"transaction_id": "t", "tracking_number": "1"}),
+    ] {
+        app.handle(event(payload)).await.unwrap();
+    }
+    assert_eq!(dhl.calls().await, 2);
+    let logs = logs.text();
+    assert!(logs.contains("GetSecretValue"), "{logs}");
+    assert!(!logs.contains("key-from-secrets-manager"), "{logs}");
+}
+
+#[tokio::test]
+async fn a_key_reference_that_does_not_resolve_is_carrier_unauthorized() {
+    let sdk = moto().await;
+    let dhl = Dhl::start().await;
+    let app = with_moto_secrets(dhl.app(), &sdk);
+    let logs = capture_logs();
+    for reference in [
+        "secretsmanager:carrier-tracking/no-such-secret#api_key",
+        "ssm:/carrier-tracking/no-such-parameter",
+    ] {
+        let err = app
+            .handle(event(json!({"transaction_id": "t", "tracking_number": "1",
+                                 "authorization": {"access_token": reference}})))
+            .await
+            .unwrap_err();
+        let d = diagnostic(err);
+        assert_eq!(d.error_type, "CarrierUnauthorized");
+        assert!(
+            d.error_message
+                .starts_with(&format!("API key: {reference}: ")),
+            "{}",
+            d.error_message
+        );
+    }
+    assert!(logs.text().contains("no-such-secret"), "{}", logs.text());
+    assert_eq!(dhl.calls().await, 0);
+}
+
 #[tokio::test]
 async fn the_sample_event_is_a_request_we_can_answer() {
     let sample: Value = serde_json::from_str(include_str!("../../../events/track.json")).unwrap();

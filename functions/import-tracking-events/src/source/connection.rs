@@ -2,13 +2,16 @@
 //! timeouts the function is configured with.
 //!
 //! Secrets live in [`SecretString`] and this type's `Debug` prints placeholders, so a `{:?}` of a
-//! job can never put a password or a private key in a log.
+//! job can never put a password or a private key in a log. Any credential may instead be a
+//! reference to a Secrets Manager secret or an SSM SecureString ([`shared::secrets`]), replaced
+//! by its value through [`Connection::resolve_secrets`] before the connection is used.
 
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
+use shared::secrets::SecretResolver;
 
 use super::AccessPolicy;
 use crate::error::SourceError;
@@ -46,6 +49,43 @@ impl Default for Connection {
             read_timeout: Duration::from_secs(60),
             policy: Arc::new(AccessPolicy::allow_all()),
         }
+    }
+}
+
+impl Connection {
+    /// This connection with every credential that is a secret reference (`ftp_password`,
+    /// `ssh_private_key`, `ca_certificate`) replaced by the secret it names; plain values are
+    /// kept as they are, and a connection without references makes no AWS call.
+    pub async fn resolve_secrets(
+        &self,
+        resolver: &SecretResolver,
+    ) -> Result<Connection, SourceError> {
+        let ca_certificate = self.ca_certificate.as_deref().map(SecretString::from);
+        let ca_certificate = resolve(resolver, "ca_certificate", ca_certificate.as_ref()).await?;
+        Ok(Connection {
+            password: resolve(resolver, "ftp_password", self.password.as_ref()).await?,
+            private_key: resolve(resolver, "ssh_private_key", self.private_key.as_ref()).await?,
+            ca_certificate: ca_certificate.map(|pem| pem.expose_secret().to_owned()),
+            ..self.clone()
+        })
+    }
+}
+
+async fn resolve(
+    resolver: &SecretResolver,
+    key: &'static str,
+    value: Option<&SecretString>,
+) -> Result<Option<SecretString>, SourceError> {
+    let Some(value) = value else {
+        return Ok(None);
+    };
+    match resolver.resolve(value).await {
+        Ok(resolved) => Ok(Some(resolved)),
+        Err(source) => Err(SourceError::SecretUnresolved {
+            key,
+            reference: source.reference().to_owned(),
+            source,
+        }),
     }
 }
 
@@ -144,6 +184,40 @@ mod tests {
             .to_string();
         assert!(err.contains("SHA256"), "{err}");
         assert!(Fingerprint::parse("SHA256:short").is_err());
+    }
+
+    #[tokio::test]
+    async fn plain_credentials_are_kept_as_they_are() {
+        let c = Connection {
+            username: Some("acme".into()),
+            password: Some("hunter2".into()),
+            ca_certificate: Some("-----BEGIN CERTIFICATE-----abc".into()),
+            ..Connection::default()
+        };
+        // No AWS configuration is loaded for plain values.
+        let resolver = SecretResolver::from_env(Duration::from_secs(300));
+        let r = c.resolve_secrets(&resolver).await.unwrap();
+        assert_eq!(r.password.unwrap().expose_secret(), "hunter2");
+        assert!(r.private_key.is_none());
+        assert_eq!(r.ca_certificate, c.ca_certificate);
+        assert_eq!(r.username, c.username);
+    }
+
+    #[tokio::test]
+    async fn a_bad_reference_names_the_credential() {
+        let c = Connection {
+            private_key: Some("ssm:".into()),
+            ..Connection::default()
+        };
+        let resolver = SecretResolver::from_env(Duration::from_secs(300));
+        let err = c.resolve_secrets(&resolver).await.unwrap_err();
+        assert!(
+            matches!(&err, SourceError::SecretUnresolved { key: "ssh_private_key", reference, .. } if reference == "ssm:"),
+            "{err:?}"
+        );
+        let err = crate::error::ImportError::Source(err);
+        assert_eq!(err.kind(), "SourceUnauthorized");
+        assert!(shared::report(&err).starts_with("ssh_private_key: ssm:"));
     }
 
     #[test]
