@@ -65,6 +65,8 @@ pub struct Config {
     /// `MAX_FILES_PER_RUN`: files one run imports (or sets aside) at most; the rest wait for the
     /// next run or a continuation.
     pub max_files_per_run: usize,
+    /// `SECRET_CACHE_SECS`: how long a resolved credential reference is reused.
+    pub secret_cache: Duration,
 }
 
 /// SQS's own limits.
@@ -99,6 +101,7 @@ impl Default for Config {
             emf_metrics: false,
             access: Arc::new(AccessPolicy::allow_all()),
             max_files_per_run: 100,
+            secret_cache: Duration::from_secs(300),
         }
     }
 }
@@ -175,6 +178,7 @@ impl Config {
                     .refusing_bucket(env::value(&get, "STATE_BUCKET").as_deref()),
             ),
             max_files_per_run: env::number(&get, "MAX_FILES_PER_RUN", d.max_files_per_run)?,
+            secret_cache: shared::secrets::cache_ttl(&get)?,
         };
         config.validate()
     }

@@ -17,10 +17,12 @@ use crate::config::Config;
 use crate::discovery::{self, Once, RunSummary};
 use crate::error::{ContinueError, ImportError};
 use crate::pipeline::{Progress, Status};
-use crate::request;
+use crate::request::{self, ImportJob};
 use crate::sink::Sink;
+use crate::source::Connection;
 use crate::source::Sources;
 use crate::state::StateStore;
+use shared::secrets::SecretResolver;
 
 /// The key a continuation payload wraps the original event in.
 pub const CONTINUATION_KEY: &str = "continuation";
@@ -41,6 +43,8 @@ pub struct App {
     pub state: Option<Arc<dyn StateStore>>,
     /// How a run past its deadline goes on; without it, a stopped run waits for the next one.
     pub continuation: Option<Arc<dyn Continuation>>,
+    /// Resolves credentials given by reference (`secretsmanager:…`, `ssm:…`), with its cache.
+    pub secrets: Arc<SecretResolver>,
 }
 
 /// What the runtime says about one invocation.
@@ -68,7 +72,8 @@ impl App {
         if segment > 1 {
             tracing::info!(segment, "continuing an import past an earlier deadline");
         }
-        let job = request::resolve(event.clone(), &self.config)?;
+        let mut job = request::resolve(event.clone(), &self.config)?;
+        job.connection = resolve_secrets(&job, &self.secrets).await?;
         let source = self.source.bind(&job.connection);
         let once = self.state.as_ref().map(|store| Once {
             store: Arc::clone(store),
@@ -129,6 +134,18 @@ impl App {
         );
         Ok(())
     }
+}
+
+/// The job's connection with its credential references resolved. A source the connection may
+/// not read is refused first: no secret is fetched for a request that will be refused.
+pub async fn resolve_secrets(
+    job: &ImportJob,
+    secrets: &SecretResolver,
+) -> Result<Connection, ImportError> {
+    if job.connection.has_references() {
+        job.connection.policy.check(&job.source)?;
+    }
+    Ok(job.connection.resolve_secrets(secrets).await?)
 }
 
 /// When to stop reading: `margin` before `deadline`, or now when less than that is left.

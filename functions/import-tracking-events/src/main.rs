@@ -7,6 +7,7 @@ use import_tracking_events::sink::SqsSink;
 use import_tracking_events::{Config, ImportError, aws};
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 use serde_json::Value;
+use shared::secrets::SecretResolver;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -26,6 +27,7 @@ async fn main() -> Result<(), Error> {
         sink: Arc::new(SqsSink::new(aws::sqs(&aws_config), queue_url)),
         state: aws::state(&aws_config, &config).map(|s| Arc::new(s) as _),
         continuation: Some(Arc::new(aws::LambdaContinuation::new(&aws_config))),
+        secrets: Arc::new(SecretResolver::new(&aws_config, config.secret_cache)),
         config,
     });
 

@@ -440,6 +440,9 @@ fn local_app() -> App {
         sink: Arc::new(NullSink),
         state: None,
         continuation: None,
+        secrets: Arc::new(shared::secrets::SecretResolver::from_env(
+            std::time::Duration::ZERO,
+        )),
     }
 }
 

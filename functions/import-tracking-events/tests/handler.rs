@@ -62,6 +62,9 @@ async fn app(bucket: &str) -> (App, aws_sdk_sqs::Client, String) {
         sink: Arc::new(SqsSink::new(sqs.clone(), queue_url.clone())),
         state: None,
         continuation: None,
+        secrets: Arc::new(shared::secrets::SecretResolver::from_env(
+            std::time::Duration::ZERO,
+        )),
     };
     (app, sqs, queue_url)
 }

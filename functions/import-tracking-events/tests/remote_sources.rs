@@ -556,6 +556,9 @@ async fn a_plain_csv_imports_end_to_end_over_ftp_and_is_moved_after_import() {
         sink: Arc::new(SqsSink::new(sqs.clone(), queue_url.clone())),
         state: None,
         continuation: None,
+        secrets: Arc::new(shared::secrets::SecretResolver::from_env(
+            std::time::Duration::ZERO,
+        )),
     };
     // Credentials the way Connect hands them over: the password in connection_context.
     let event = serde_json::json!({
@@ -637,6 +640,9 @@ async fn gzipd_files_on_every_server_are_imported_once_through_the_handler() {
             "import-state/".into(),
         ))),
         continuation: None,
+        secrets: Arc::new(shared::secrets::SecretResolver::from_env(
+            std::time::Duration::ZERO,
+        )),
     };
     for server in SERVERS {
         let dir = server.dir();

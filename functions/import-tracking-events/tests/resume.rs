@@ -136,6 +136,9 @@ async fn a_file_outliving_its_deadline_continues_until_it_is_delivered_whole() {
             sink: sink.clone(),
             state: Some(store.clone()),
             continuation: Some(continuation.clone()),
+            secrets: Arc::new(shared::secrets::SecretResolver::from_env(
+                std::time::Duration::ZERO,
+            )),
         };
         let arn = "arn:aws:lambda:us-east-1:123456789012:function:import";
         let mut event =

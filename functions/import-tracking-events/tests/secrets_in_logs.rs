@@ -128,6 +128,9 @@ fn app() -> App {
         sink: Arc::new(NullSink),
         state: None,
         continuation: None,
+        secrets: Arc::new(shared::secrets::SecretResolver::from_env(
+            std::time::Duration::ZERO,
+        )),
     }
 }
 

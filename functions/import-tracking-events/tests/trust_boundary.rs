@@ -414,3 +414,50 @@ async fn a_file_that_can_never_import_is_set_aside_until_it_changes() {
             .ends_with("TRACK_20261102.csv")
     );
 }
+
+#[tokio::test]
+async fn credential_references_resolve_in_the_function_and_a_missing_one_is_unauthorized() {
+    let port = env("CARRIER_FTP_PORT");
+    let dir = unique("refs");
+    let root = std::path::PathBuf::from(env("CARRIER_FTP_ROOT")).join(&dir);
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::write(root.join("a.csv"), good("R")).unwrap();
+    let shared = aws().await;
+    let name = unique("carrier-tracking/ftp-login");
+    let login = json!({"ftp_password": env("CARRIER_PASSWORD")}).to_string();
+    aws_sdk_secretsmanager::Client::new(&shared)
+        .create_secret()
+        .name(&name)
+        .secret_string(login)
+        .send()
+        .await
+        .unwrap();
+    let sqs = aws_sdk_sqs::Client::new(&shared);
+    let queue_url = create_queue(&sqs, 262_144).await;
+    let event = |password: &str| {
+        let mut r = request(&format!("ftp://127.0.0.1:{port}/{dir}/a.csv"), "reference");
+        r["authorization"] = json!({"connection_context": {
+            "ftp_username": env("CARRIER_USER"), "ftp_password": password}});
+        r
+    };
+    let reference = format!("secretsmanager:{name}#ftp_password");
+    let missing = "secretsmanager:carrier-tracking/no-such-secret#ftp_password";
+    let settings = [
+        ("ALLOWED_SOURCES", format!("ftp://127.0.0.1:{port}/")),
+        ("AWS_ENDPOINT_URL", endpoint()),
+        ("QUEUE_URL", queue_url),
+    ];
+    let (answers, logs) = invoke(&settings, &[event(&reference), event(missing)]).await;
+    assert_eq!(answers[0].0, "response", "{}\n{logs}", answers[0].1);
+    assert_eq!(answers[0].1["events_emitted"], 1);
+    let (error_type, message) = refusal(&answers[1]);
+    assert_eq!(error_type, "SourceUnauthorized", "{message}");
+    assert!(message.contains(missing), "names the reference: {message}");
+    let password = env("CARRIER_PASSWORD");
+    assert!(!logs.contains(&password), "{logs}");
+    assert!(
+        !answers
+            .iter()
+            .any(|(_, a)| a.to_string().contains(&password))
+    );
+}

@@ -17,8 +17,9 @@ use import_tracking_events::discovery::{self, Once};
 use import_tracking_events::pipeline::Progress;
 use import_tracking_events::sink::{NullSink, Sink, SqsSink, StdoutSink};
 use import_tracking_events::source::{FileSource, Sources};
-use import_tracking_events::{Config, ImportError, aws, request};
+use import_tracking_events::{Config, ImportError, aws, handler, request};
 use indicatif::{ProgressBar, ProgressStyle};
+use shared::secrets::SecretResolver;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::util::SubscriberInitExt;
 
@@ -99,6 +100,9 @@ async fn run(args: &Args) -> Result<(), ImportError> {
         job.profile = profile.clone();
     }
     job.retry_failed |= args.retry_failed;
+    // Credentials given by reference resolve as in Lambda (AWS config loaded only if needed).
+    job.connection =
+        handler::resolve_secrets(&job, &SecretResolver::from_env(config.secret_cache)).await?;
 
     // AWS configuration only when AWS is used: a local file into the null or stdout sink needs
     // no credentials and makes no network call.

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
-use shared::secrets::SecretResolver;
+use shared::secrets::{SecretRef, SecretResolver};
 
 use super::AccessPolicy;
 use crate::error::SourceError;
@@ -53,6 +53,16 @@ impl Default for Connection {
 }
 
 impl Connection {
+    /// True when a credential is a secret reference (resolving it would ask AWS).
+    pub fn has_references(&self) -> bool {
+        let is_ref = |v: &str| matches!(SecretRef::parse(v), Ok(Some(_)) | Err(_));
+        [&self.password, &self.private_key]
+            .into_iter()
+            .flatten()
+            .any(|s| is_ref(s.expose_secret()))
+            || self.ca_certificate.as_deref().is_some_and(is_ref)
+    }
+
     /// This connection with every credential that is a secret reference (`ftp_password`,
     /// `ssh_private_key`, `ca_certificate`) replaced by the secret it names; plain values are
     /// kept as they are, and a connection without references makes no AWS call.
