@@ -40,6 +40,13 @@ echo "[test] cargo test --workspace" >&2
 mkdir -p .local
 cargo test --workspace 2>&1 | tee .local/test-output.log
 
+# The schema drift test rewrites schema/ under UPDATE_SCHEMA; a run that changed the committed
+# contract must not pass.
+if git rev-parse --is-inside-work-tree >/dev/null 2>&1 && ! git diff --exit-code --stat -- schema/; then
+    echo "[test] schema/ differs from the committed contract (see the diff above)" >&2
+    exit 1
+fi
+
 # Every sample in events/ through `cargo lambda watch` + `cargo lambda invoke`, with the local
 # stand-ins behind it: a sample that stops working fails here.
 echo "[test] scripts/invoke-samples.sh" >&2

@@ -52,13 +52,15 @@ pub fn profile(data: &[u8]) {
     // What validation promises the reader and the mapper.
     if profile.format != Format::Api {
         use crate::profile::Field;
-        for field in [
-            Field::TrackingNumber,
-            Field::CarrierStatusCode,
-            Field::EventDate,
-        ] {
+        for field in [Field::TrackingNumber, Field::CarrierStatusCode] {
             assert!(profile.columns.contains_key(&field), "{field:?} unmapped");
         }
+        // The event's time: a date (with or without its own time column), or one datetime.
+        assert!(
+            profile.columns.contains_key(&Field::EventDate)
+                || profile.columns.contains_key(&Field::EventDateTime),
+            "no event time mapped"
+        );
         if let Some(file) = file {
             read_and_map(&profile, file);
         }

@@ -49,3 +49,42 @@ fn every_corpus_and_regression_input_runs_through_its_target() {
         }
     }
 }
+
+/// Every example profile with its sample file, as the `profile` target's input (TOML, NUL, file):
+/// the encodings, headerless and fixed-width layouts the corpus seeds lack. A profile that maps
+/// `event_datetime` alone must pass the target's checks too.
+#[test]
+fn every_example_profile_and_its_sample_run_through_the_profile_target() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../profiles/examples");
+    let profiles: Vec<PathBuf> = inputs(&dir)
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    assert!(profiles.len() >= 7, "{} example profiles", profiles.len());
+    for profile in profiles {
+        let stem = profile.file_stem().unwrap().to_owned();
+        let sample = inputs(&dir)
+            .into_iter()
+            .find(|p| p.file_stem() == Some(&stem) && p.extension().is_some_and(|e| e != "toml"))
+            .unwrap_or_else(|| panic!("{} has no sample file", profile.display()));
+        let mut data = std::fs::read(&profile).unwrap();
+        data.push(0);
+        data.extend(std::fs::read(&sample).unwrap());
+        eprintln!("profile: {}", profile.display());
+        shared::fuzzing::profile(&data);
+    }
+    // A valid datetime-only profile is not a crash.
+    let datetime_only = concat!(
+        "name = \"dt\"\ncarrier_name = \"DT\"\nformat = \"csv\"\n[columns]\ntracking_number = \"tn\"\n",
+        "carrier_status_code = \"code\"\nevent_datetime = \"at\"\nutc_offset = \"tz\"\n",
+        "[datetime]\ndatetime_format = \"%Y-%m-%dT%H:%M:%S\"\n",
+        "[status_map]\nDL = [\"DE\", \"DELIVERED\"]\n"
+    );
+    let loaded = shared::Profile::from_toml(datetime_only, "dt.toml");
+    assert!(
+        loaded.is_ok(),
+        "{:?}",
+        loaded.err().map(|e| shared::report(&e))
+    );
+    shared::fuzzing::profile(datetime_only.as_bytes());
+}

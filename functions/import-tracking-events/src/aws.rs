@@ -13,12 +13,19 @@ use crate::handler::Continuation;
 use crate::source::{FileSource, S3Source, Sources};
 use crate::state::S3StateStore;
 
+/// Attempts the SDK makes for a throttled or failed (5xx) request, the first included.
+pub const SDK_ATTEMPTS: u32 = 8;
+
+/// How every client retries: throttling and 5xx with exponential backoff, more room than the
+/// default three attempts, since an import must not fail on a passing throttle.
+pub fn retry_config() -> RetryConfig {
+    RetryConfig::standard().with_max_attempts(SDK_ATTEMPTS)
+}
+
 /// Loads the shared AWS configuration.
 pub async fn load() -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
-        // Throttling and 5xx are retried by the SDK with backoff; give it more room than the
-        // default three attempts, since an import must not fail on a passing throttle.
-        .retry_config(RetryConfig::standard().with_max_attempts(8))
+        .retry_config(retry_config())
         .load()
         .await
 }
@@ -83,5 +90,21 @@ impl Continuation for LambdaContinuation {
                 source: Box::new(source),
             })?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn every_client_retries_eight_times_with_backoff() {
+        let shared = load().await;
+        let retry = shared.retry_config().expect("a retry config");
+        assert_eq!(retry.max_attempts(), 8);
+        assert_eq!(retry.mode(), aws_config::retry::RetryMode::Standard);
+        assert!(retry.initial_backoff() > std::time::Duration::ZERO);
+        let sqs = sqs(&shared);
+        assert_eq!(sqs.config().retry_config().unwrap().max_attempts(), 8);
     }
 }

@@ -13,7 +13,6 @@ use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use aws_sdk_sqs::config::retry::RetryConfig;
 use common::*;
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
@@ -414,8 +413,8 @@ async fn fixture(fail: FailurePlan, refuse: RefusalPlan) -> Fixture {
         aws_sdk_sqs::config::Builder::from(&shared)
             .endpoint_url(&proxy.url)
             .retry_config(
-                RetryConfig::standard()
-                    .with_max_attempts(8)
+                // The production policy (8 attempts), with backoff shortened for the test.
+                import_tracking_events::aws::retry_config()
                     .with_initial_backoff(Duration::from_millis(10))
                     .with_max_backoff(Duration::from_millis(200)),
             )
