@@ -74,7 +74,7 @@ impl RunSummary {
     }
 
     fn add(&mut self, file: Summary) {
-        if self.files.is_empty() {
+        if self.import_id.is_empty() && file.status != Status::Failed {
             self.import_id = file.import_id.clone();
         }
         if file.status == Status::Failed {
@@ -112,8 +112,8 @@ pub async fn run(
     stop_at: StopAt,
 ) -> Result<RunSummary, ImportError> {
     let started = std::time::Instant::now();
+    admit(job, source)?;
     let job = &crate::profiles::resolve(job, source).await?;
-    source.allows(&job.source)?;
     let files = files_of(job, source, once.is_some()).await?;
     tracing::info!(source = %job.source, files = files.len(), "run started");
     let mut run = Run {
@@ -130,7 +130,9 @@ pub async fn run(
     };
     let mut attempted = 0;
     for file in files {
-        if attempted == config.max_files_per_run {
+        // Without state a later run could not tell the files this one did from the rest: the
+        // limit needs once-only state to hand over.
+        if attempted == config.max_files_per_run && run.once.is_some() {
             tracing::info!(
                 max_files_per_run = attempted,
                 "file limit of this run reached; the rest wait for a continuation or the next run"
@@ -157,6 +159,23 @@ pub async fn run(
     Ok(summary)
 }
 
+/// Checks what a request names before anything is fetched or read: a built-in profile name
+/// must exist, a profile URI and the source must be allowed ([`Source::allows`]).
+pub fn admit(job: &ImportJob, source: &dyn Source) -> Result<(), ImportError> {
+    if crate::profiles::is_uri(&job.profile) {
+        source
+            .allows(&job.profile)
+            .map_err(|source| ImportError::ProfileUnreadable {
+                uri: job.profile.clone(),
+                source,
+            })?;
+    } else {
+        shared::Profile::builtin(&job.profile)?;
+    }
+    source.allows(&job.source)?;
+    Ok(())
+}
+
 /// The files of a run, oldest first; `[None]` for a single file read without state (no listing
 /// needed, nor supported by every source).
 async fn files_of(
@@ -169,6 +188,14 @@ async fn files_of(
         return Ok(vec![None]);
     }
     let mut listed = source.list(&job.source).await?;
+    // A listed name the policy refuses (`..`, a `\`) would fail every run at the same place.
+    listed.retain(|file| match source.allows(&file.uri) {
+        Ok(()) => true,
+        Err(err) => {
+            tracing::warn!(file = %file.uri, error = %err, "listed, but not allowed; skipped");
+            false
+        }
+    });
     if listed.is_empty() && !pattern {
         return Err(ImportError::Source(SourceError::NotFound {
             uri: job.source.clone(),

@@ -73,6 +73,8 @@ impl App {
             tracing::info!(segment, "continuing an import past an earlier deadline");
         }
         let mut job = request::resolve(event.clone(), &self.config)?;
+        // What the request names is checked before any secret is fetched or anything read.
+        discovery::admit(&job, &self.source.bind(&job.connection))?;
         job.connection = resolve_secrets(&job, &self.secrets).await?;
         let source = self.source.bind(&job.connection);
         let once = self.state.as_ref().map(|store| Once {
@@ -119,6 +121,14 @@ impl App {
             );
             return Ok(());
         };
+        // A retry of set-aside files happens once: the continuation skips what this chain
+        // already failed again, so a chain of continuations cannot loop on them.
+        let mut event = event.clone();
+        for path in ["/metadata", "/detail/metadata"] {
+            if let Some(metadata) = event.pointer_mut(path).and_then(Value::as_object_mut) {
+                metadata.remove("retry_failed");
+            }
+        }
         let payload = json!({ CONTINUATION_KEY: { "segment": segment + 1, "event": event } });
         continuation
             .start(function, &payload)
@@ -136,14 +146,25 @@ impl App {
     }
 }
 
-/// The job's connection with its credential references resolved. A source the connection may
-/// not read is refused first: no secret is fetched for a request that will be refused.
+/// The job's connection with its credential references resolved. A reference is resolved only
+/// when every server the job may send credentials to (its source's, and its profile's) is one
+/// the operator vouches for: `metadata` is what a shipper typed, and must not be able to send
+/// another connection's secret to a server of its choosing.
 pub async fn resolve_secrets(
     job: &ImportJob,
     secrets: &SecretResolver,
 ) -> Result<Connection, ImportError> {
     if job.connection.has_references() {
-        job.connection.policy.check(&job.source)?;
+        let policy = &job.connection.policy;
+        policy.vouches(&job.source)?;
+        if crate::profiles::is_uri(&job.profile) {
+            policy
+                .vouches(&job.profile)
+                .map_err(|source| ImportError::ProfileUnreadable {
+                    uri: job.profile.clone(),
+                    source,
+                })?;
+        }
     }
     Ok(job.connection.resolve_secrets(secrets).await?)
 }

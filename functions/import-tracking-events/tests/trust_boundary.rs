@@ -208,6 +208,38 @@ async fn a_list_matches_buckets_hosts_and_paths_exactly() {
         assert!(message.contains("ALLOWED_SOURCES"), "{message}");
     }
     assert!(refusal(&answers[6]).1.contains("profiles/acme.toml"));
+
+    // What the list allows gets past it (and then finds no such bucket on the local S3); the
+    // import's own state bucket is refused even when the list would allow it.
+    let state_bucket = unique("own-state");
+    let settings = [
+        (
+            "ALLOWED_SOURCES",
+            "s3://carrier-drop/outbound/, s3://".to_owned(),
+        ),
+        ("STATE_BUCKET", state_bucket.clone()),
+        ("AWS_ENDPOINT_URL", endpoint()),
+    ];
+    let payloads = [
+        request(
+            &format!("s3://{}/outbound/a.csv", unique("carrier-drop")),
+            "reference",
+        ),
+        request(
+            &format!("s3://{state_bucket}/import-state/x.json"),
+            "reference",
+        ),
+    ];
+    let (answers, _) = invoke(&settings, &payloads).await;
+    // Listing a bucket the local S3 does not have: past the policy, the bucket is unavailable.
+    let (error_type, message) = refusal(&answers[0]);
+    assert_eq!(
+        error_type, "SourceUnavailable",
+        "allowed, then not there: {message}"
+    );
+    let (error_type, message) = refusal(&answers[1]);
+    assert_eq!(error_type, "SourceNotAllowed");
+    assert!(message.contains("state bucket"), "{message}");
 }
 
 /// Runs the FTP conversation up to PASV by hand: what the server itself answers.
@@ -460,4 +492,15 @@ async fn credential_references_resolve_in_the_function_and_a_missing_one_is_unau
             .iter()
             .any(|(_, a)| a.to_string().contains(&password))
     );
+
+    // A server no entry names (here any ftp:// host is allowed, but none is named) never gets a
+    // resolved secret: a shipper could otherwise send another connection's password anywhere.
+    let unnamed = [
+        ("ALLOWED_SOURCES", "ftp://".to_owned()),
+        ("AWS_ENDPOINT_URL", endpoint()),
+    ];
+    let (answers, _) = invoke(&unnamed, &[event(&reference)]).await;
+    let (error_type, message) = refusal(&answers[0]);
+    assert_eq!(error_type, "SourceNotAllowed", "{message}");
+    assert!(message.contains("credential reference"), "{message}");
 }

@@ -77,6 +77,9 @@ impl AfterImport {
             "keep" => Ok(AfterImport::Keep),
             "delete" => Ok(AfterImport::Delete),
             v => match v.strip_prefix("move:") {
+                Some(dir) if dir.split(['/', '\\']).any(|s| s.trim() == "..") => {
+                    Err(bad("move: may not climb out with `..`"))
+                }
                 Some(dir) if !dir.trim().is_empty() => Ok(AfterImport::Move(
                     dir.trim().trim_end_matches('/').to_owned(),
                 )),
@@ -380,6 +383,13 @@ impl Source for Bound<'_> {
     }
 
     async fn finish(&self, uri: &str, action: &AfterImport) -> Result<(), SourceError> {
+        // A file is moved only to where the connection may read: the policy's prefixes hold.
+        if let Ok(Location::Ftp(r) | Location::Ftps(r) | Location::Sftp(r)) = Location::parse(uri)
+            && let Some(destination) = action.destination(&r.path)
+        {
+            let moved_to = format!("{}{destination}", r.origin(uri));
+            self.connection.policy.check(&moved_to)?;
+        }
         self.adapter(uri)?.finish(uri, action).await
     }
 }
@@ -501,7 +511,14 @@ mod tests {
                 .as_deref(),
             Some("/archive/a.csv")
         );
-        for bad in ["", "move:", "remove", "move"] {
+        for bad in [
+            "",
+            "move:",
+            "remove",
+            "move",
+            "move:../..",
+            "move:a/../../etc",
+        ] {
             let err = AfterImport::parse(bad).unwrap_err().to_string();
             assert!(err.contains("after_import"), "{err}");
         }

@@ -88,9 +88,22 @@ impl Target {
         })
     }
 
-    /// A path that walks up (`..`) or stands still (`.`) could leave any prefix it starts with.
+    /// A path that walks up (`..`) or stands still (`.`) could leave any prefix it starts with;
+    /// Windows servers split at `\` too, and a NUL ends a path early.
     fn has_dot_segments(&self) -> bool {
-        self.path.split('/').any(|s| s == "." || s == "..")
+        self.path.contains('\0') || self.path.split(['/', '\\']).any(|s| s == "." || s == "..")
+    }
+
+    /// S3 names that reach a bucket under another name (access point ARNs and aliases, Object
+    /// Lambda) or are no bucket name at all: a way around the state-bucket refusal.
+    fn is_odd_bucket(&self) -> bool {
+        self.scheme == Scheme::S3
+            && (!self
+                .host
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
+                || self.host.ends_with("-s3alias")
+                || self.host.ends_with("--ol-s3"))
     }
 }
 
@@ -182,12 +195,10 @@ impl Rule {
         self.scheme == target.scheme && host_ok && port_ok && user_ok && path_ok
     }
 
-    /// True when this entry names exactly this server: the operator vouches for its address.
-    fn names(&self, scheme: Scheme, host: &str, port: u16) -> bool {
-        self.scheme.is_network()
-            && scheme.is_network()
-            && self.host.as_deref() == Some(host)
-            && self.port == Some(port)
+    /// True when this entry allows `target` and names its server by host and port: the operator
+    /// vouches for that server's address.
+    fn vouches_for(&self, target: &Target) -> bool {
+        self.scheme.is_network() && self.host.is_some() && self.matches(target)
     }
 }
 
@@ -246,16 +257,15 @@ impl AccessPolicy {
         if target.scheme == Scheme::S3 && self.own_buckets.contains(&target.host) {
             return refuse("the import's own state bucket is never a source".into());
         }
+        if target.is_odd_bucket() {
+            return refuse(
+                "not a plain S3 bucket name (access point ARNs and aliases are refused)".into(),
+            );
+        }
         match &self.rules {
             Some(rules) if rules.iter().any(|r| r.matches(&target)) => Ok(()),
-            Some(rules) => refuse(format!(
-                "it matches no ALLOWED_SOURCES entry ({})",
-                rules
-                    .iter()
-                    .map(|r| r.text.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )),
+            // The list itself is the operator's; the requester is told only that it missed.
+            Some(_) => refuse("it matches no ALLOWED_SOURCES entry".into()),
             None if self.in_lambda && target.scheme == Scheme::File => refuse(
                 "local files are refused inside Lambda unless ALLOWED_SOURCES lists them".into(),
             ),
@@ -263,11 +273,30 @@ impl AccessPolicy {
         }
     }
 
-    /// Whether connections to `remote` must go to public addresses only.
-    fn guards(&self, scheme: Scheme, remote: &Remote) -> bool {
-        let host = remote.host.to_ascii_lowercase();
+    /// Whether credentials given by reference may be sent for `uri`: only to a server an
+    /// `ALLOWED_SOURCES` entry names by host and port (the operator vouches for where its secrets
+    /// go), or anywhere from the CLI with no list. S3 and local files take no such credentials.
+    pub fn vouches(&self, uri: &str) -> Result<(), SourceError> {
+        let target = Target::of(uri)?;
+        let vouched = match &self.rules {
+            _ if !target.scheme.is_network() => true,
+            Some(rules) => rules.iter().any(|r| r.vouches_for(&target)),
+            None => !self.in_lambda,
+        };
+        if vouched {
+            return Ok(());
+        }
+        Err(SourceError::NotAllowed {
+            uri: uri.to_owned(),
+            rule: "a credential reference is resolved only for a server that an ALLOWED_SOURCES entry names by host and port".into(),
+        })
+    }
+
+    /// Whether connections for `target` must go to public addresses only: unless the one entry
+    /// that allows it also names its host and port (scheme, path and user included).
+    fn guards(&self, target: &Target) -> bool {
         match &self.rules {
-            Some(rules) => !rules.iter().any(|r| r.names(scheme, &host, remote.port)),
+            Some(rules) => !rules.iter().any(|r| r.vouches_for(target)),
             None => self.in_lambda,
         }
     }
@@ -283,16 +312,16 @@ impl AccessPolicy {
             .await
             .map_err(connect_err)?
             .collect();
-        let scheme = Target::of(uri)?.scheme;
-        if self.guards(scheme, remote) {
+        if self.guards(&Target::of(uri)?) {
             for addr in &addrs {
                 if let Some(kind) = non_public(addr.ip()) {
+                    // The address stays in the operator's log; the requester learns its kind only.
+                    tracing::warn!(%uri, address = %addr.ip(), "refused a non-public address");
                     return Err(SourceError::NotAllowed {
                         uri: uri.to_owned(),
                         rule: format!(
-                            "{} resolves to {}, a {kind} address; only public addresses are reached unless an ALLOWED_SOURCES entry names this host and port",
+                            "{} resolves to a {kind} address; only public addresses are reached unless an ALLOWED_SOURCES entry names this host and port",
                             remote.host,
-                            addr.ip()
                         ),
                     });
                 }
@@ -362,10 +391,19 @@ fn non_public_v6(ip: Ipv6Addr) -> Option<NonPublic> {
         return non_public_v4(v4);
     }
     let s = ip.segments();
-    // NAT64's well-known prefix 64:ff9b::/96 carries an IPv4 address in its last 32 bits.
-    if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
-        let [.., hi, lo] = s;
-        return non_public_v4(Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo)));
+    let v4 = |hi: u16, lo: u16| Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo));
+    // IPv4 carried inside IPv6: NAT64's well-known prefix 64:ff9b::/96 and the deprecated
+    // IPv4-compatible ::a.b.c.d (last 32 bits), 6to4 2002::/16 (bits 16..48).
+    let [a, b, c, ..] = s;
+    if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] || (s[..6] == [0; 6] && s[6] != 0) {
+        return non_public_v4(v4(s[6], s[7]));
+    }
+    if a == 0x2002 {
+        return non_public_v4(v4(b, c));
+    }
+    // Local-use NAT64 (64:ff9b:1::/48) translates into the operator's own networks.
+    if [a, b, c] == [0x64, 0xff9b, 1] {
+        return Some(NonPublic::Private);
     }
     Some(if ip.is_loopback() {
         NonPublic::Loopback
@@ -425,6 +463,8 @@ mod tests {
             "ftp://10.0.4.7/in/a.csv",
             "ftp://10.0.4.7:2121/inbox/a.csv",
             "ftp://10.0.4.7:2121/in/../etc/passwd",
+            "ftp://10.0.4.7:2121/in/..\\..\\etc\\passwd",
+            "s3://arn:aws:s3:us-east-1:1:accesspoint/carrier-drop/outbound/a.csv",
             "file:///proc/self/environ",
             "/proc/self/environ",
         ] {
@@ -515,6 +555,10 @@ mod tests {
             ("::ffff:127.0.0.1", NonPublic::Loopback),
             ("::ffff:169.254.169.254", NonPublic::LinkLocal),
             ("64:ff9b::a9fe:a9fe", NonPublic::LinkLocal),
+            ("::127.0.0.1", NonPublic::Loopback),
+            ("2002:a9fe:a9fe::1", NonPublic::LinkLocal),
+            ("2002:7f00:1::", NonPublic::Loopback),
+            ("64:ff9b:1::a00:1", NonPublic::Private),
         ] {
             assert_eq!(class(ip), Some(kind), "{ip}");
         }
@@ -527,6 +571,50 @@ mod tests {
         ] {
             assert_eq!(class(public), None, "{public}");
         }
+    }
+
+    #[test]
+    fn references_are_resolved_only_for_servers_the_operator_names() {
+        let named = policy("sftp://sftp.carrier.example/,sftp://");
+        assert!(named.vouches("sftp://sftp.carrier.example/a.csv").is_ok());
+        assert!(named.vouches("sftp://attacker.example/a.csv").is_err());
+        assert!(
+            named.vouches("s3://any/k.csv").is_ok(),
+            "no credentials go to S3"
+        );
+        assert!(
+            AccessPolicy::new(None, true)
+                .unwrap()
+                .vouches("ftp://h/a")
+                .is_err()
+        );
+        assert!(
+            AccessPolicy::new(None, false)
+                .unwrap()
+                .vouches("ftp://h/a")
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn only_the_entry_that_allows_a_uri_can_vouch_for_its_server() {
+        let target = |uri: &str| Target::of(uri).unwrap();
+        // A wildcard lets the path through; the specific entry names the host for /in only.
+        let mixed = policy("ftp://10.0.4.7:2121/in,ftp://,sftp://");
+        assert!(!mixed.guards(&target("ftp://10.0.4.7:2121/in/a.csv")));
+        assert!(
+            mixed.guards(&target("ftp://10.0.4.7:2121/etc/x")),
+            "outside /in"
+        );
+        assert!(
+            mixed.guards(&target("sftp://10.0.4.7:2121/in/a.csv")),
+            "another scheme"
+        );
+        let lookalike = policy("s3://carrier-drop/outbound/");
+        assert!(!allowed(
+            &lookalike,
+            "s3://carrier-drop-s3alias/outbound/a.csv"
+        ));
     }
 
     #[tokio::test]
