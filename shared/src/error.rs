@@ -166,6 +166,26 @@ pub enum ReadError {
     },
 }
 
+impl ReadError {
+    /// The I/O error underneath, with where it happened, if this is one (whichever reader's
+    /// layer it came up through); else the error itself. The import tells a source that failed
+    /// from a file that is broken by it.
+    pub fn into_io(self) -> Result<(Position, std::io::Error), ReadError> {
+        match self {
+            ReadError::Io { position, source } => Ok((position, source)),
+            ReadError::Csv { position, source }
+                if matches!(source.kind(), csv_async::ErrorKind::Io(_)) =>
+            {
+                match source.into_kind() {
+                    csv_async::ErrorKind::Io(io) => Ok((position, io)),
+                    _ => unreachable!("matched above"),
+                }
+            }
+            other => Err(other),
+        }
+    }
+}
+
 /// Why one record was rejected. The record is counted and logged, never sent, never fatal.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RejectReason {

@@ -11,12 +11,14 @@ mod decode;
 mod fixed;
 mod jsonl;
 mod lines;
+mod resume;
 
 pub use self::bounds::{MAX_RECORD_BYTES, RecordTooLong};
 pub use self::csv::CsvReader;
 pub use self::fixed::FixedWidthReader;
 pub use self::jsonl::JsonLinesReader;
 pub use self::lines::MAX_LINE_BYTES;
+pub use self::resume::{Reentry, saved_headers};
 
 use csv_async::{ByteRecord, StringRecord};
 use tokio::io::AsyncRead;
