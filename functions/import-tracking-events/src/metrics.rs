@@ -185,7 +185,11 @@ mod tests {
             root["Connection"],
             "sftp://sftp.carrier.example/outbound/*.csv"
         );
-        assert_eq!(root["Function"], function_name());
+        // Outside Lambda the dimension is the documented default, pinned here.
+        match std::env::var("AWS_LAMBDA_FUNCTION_NAME") {
+            Err(_) => assert_eq!(root["Function"], "ImportTrackingEvents"),
+            Ok(name) => assert_eq!(root["Function"], name.trim()),
+        }
 
         // Every metric a directive names is a number member of the root, with a valid unit.
         let metrics = directive["Metrics"].as_array().unwrap();
