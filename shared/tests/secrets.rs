@@ -2,37 +2,19 @@
 //! whole and JSON-key secrets, SecureStrings, references that do not resolve, the cache and its
 //! TTL, and that no resolved value reaches an error or a log line.
 
-use std::io::Write;
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 use shared::secrets::{SecretError, SecretResolver};
+use test_support::LogBuffer;
 
-/// The moto endpoint. These tests fail (never skip) without it.
-fn endpoint() -> String {
-    std::env::var("MOTO_ENDPOINT").expect(
-        "MOTO_ENDPOINT is not set: run the tests with scripts/local-stack.sh run, which starts moto on 127.0.0.1",
-    )
-}
-
-/// A name unique to this test process and call.
+/// A name unique to this test process and call, under the prefix the template grants.
 fn unique(prefix: &str) -> String {
-    static N: AtomicU32 = AtomicU32::new(0);
-    let n = N.fetch_add(1, Ordering::Relaxed);
-    format!("carrier-tracking/{prefix}-{}-{n}", std::process::id())
+    format!("carrier-tracking/{}", test_support::moto::unique(prefix))
 }
 
 async fn aws() -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(endpoint())
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_secretsmanager::config::Credentials::new(
-            "test", "test", None, None, "tests",
-        ))
-        .load()
-        .await
+    test_support::moto::sdk_config().await
 }
 
 /// A new Secrets Manager secret holding `value`; returns its ARN.
@@ -179,7 +161,7 @@ async fn resolved_values_are_never_logged() {
     let parameter = format!("/{}", unique("logged"));
     put_parameter(&sdk, &parameter, "pw-in-ssm-88").await;
 
-    let logs = Logs::default();
+    let logs = LogBuffer::default();
     let subscriber = tracing_subscriber::fmt()
         .with_max_level(tracing::Level::TRACE)
         .with_writer(logs.clone())
@@ -209,32 +191,5 @@ fn assert_safe(err: &SecretError, reference: &str, values: &[&str]) {
     assert!(text.contains(reference), "{text}");
     for value in values {
         assert!(!text.contains(value), "{text}");
-    }
-}
-
-/// Everything a tracing subscriber writes, in memory.
-#[derive(Clone, Default)]
-struct Logs(Arc<Mutex<Vec<u8>>>);
-
-impl Logs {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
-
-impl Write for Logs {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Logs {
-    type Writer = Logs;
-    fn make_writer(&'a self) -> Logs {
-        self.clone()
     }
 }

@@ -21,6 +21,7 @@ use import_tracking_events::source::{
 };
 use import_tracking_events::{Config, ImportError};
 use shared::secrets::SecretResolver;
+use test_support::moto::keep_secret;
 use tokio::io::AsyncReadExt;
 
 /// A server setting exported by local-stack.sh.
@@ -251,30 +252,6 @@ async fn a_wrong_password_is_a_clear_error_that_never_shows_the_password() {
             "{server:?}"
         );
     }
-}
-
-/// Keeps `value` in moto: a Secrets Manager secret (`name` without a leading `/`) or an SSM
-/// SecureString (`/name`); returns the reference to it.
-async fn keep_secret(sdk: &aws_config::SdkConfig, name: &str, value: &str) -> String {
-    if name.starts_with('/') {
-        aws_sdk_ssm::Client::new(sdk)
-            .put_parameter()
-            .name(name)
-            .value(value)
-            .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
-            .send()
-            .await
-            .unwrap();
-        return format!("ssm:{name}");
-    }
-    aws_sdk_secretsmanager::Client::new(sdk)
-        .create_secret()
-        .name(name)
-        .secret_string(value)
-        .send()
-        .await
-        .unwrap();
-    format!("secretsmanager:{name}")
 }
 
 #[tokio::test]

@@ -10,8 +10,7 @@
 
 mod common;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 
 use import_tracking_events::handler::App;
 use import_tracking_events::sink::NullSink;
@@ -19,6 +18,7 @@ use import_tracking_events::source::{FileSource, Sources};
 use import_tracking_events::{Config, ImportError};
 use serde_json::{Value, json};
 use shared::logging::{self, Format};
+use test_support::LogBuffer;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::util::SubscriberInitExt;
 
@@ -31,32 +31,12 @@ fn env(name: &str) -> String {
     })
 }
 
-/// Everything logged in this process since it started.
-#[derive(Clone, Default)]
-struct Logs(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Logs {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Logs {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
-
 /// The process-wide capture, installed once (a global subscriber sees every thread, including
 /// the blocking pool and the SSH client's tasks).
-fn logs() -> Logs {
-    static LOGS: OnceLock<Logs> = OnceLock::new();
+fn logs() -> LogBuffer {
+    static LOGS: OnceLock<LogBuffer> = OnceLock::new();
     LOGS.get_or_init(|| {
-        let logs = Logs::default();
+        let logs = LogBuffer::default();
         let writer = logs.clone();
         logging::subscriber(EnvFilter::new("trace"), Format::Plain, move || {
             writer.clone()

@@ -457,13 +457,7 @@ async fn credential_references_resolve_in_the_function_and_a_missing_one_is_unau
     let shared = aws().await;
     let name = unique("carrier-tracking/ftp-login");
     let login = json!({"ftp_password": env("CARRIER_PASSWORD")}).to_string();
-    aws_sdk_secretsmanager::Client::new(&shared)
-        .create_secret()
-        .name(&name)
-        .secret_string(login)
-        .send()
-        .await
-        .unwrap();
+    let reference = test_support::moto::keep_secret(&shared, &name, &login).await;
     let sqs = aws_sdk_sqs::Client::new(&shared);
     let queue_url = create_queue(&sqs, 262_144).await;
     let event = |password: &str| {
@@ -472,7 +466,7 @@ async fn credential_references_resolve_in_the_function_and_a_missing_one_is_unau
             "ftp_username": env("CARRIER_USER"), "ftp_password": password}});
         r
     };
-    let reference = format!("secretsmanager:{name}#ftp_password");
+    let reference = format!("{reference}#ftp_password");
     let missing = "secretsmanager:carrier-tracking/no-such-secret#ftp_password";
     let settings = [
         ("ALLOWED_SOURCES", format!("ftp://127.0.0.1:{port}/")),

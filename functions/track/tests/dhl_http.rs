@@ -5,12 +5,13 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use lambda_runtime::{Context, Diagnostic, LambdaEvent};
 use serde_json::{Value, json};
+use test_support::LogBuffer;
 use track::{App, Config, TrackError};
 use wiremock::matchers::{header, method, path, query_param, query_param_is_missing};
 use wiremock::{Mock, MockBuilder, MockServer, ResponseTemplate};
@@ -138,32 +139,18 @@ fn diagnostic(err: TrackError) -> Diagnostic {
 
 /// Everything tracing writes on this thread, at every level, while it is alive.
 struct Logs {
-    buffer: Arc<Mutex<Vec<u8>>>,
+    buffer: LogBuffer,
     _guard: tracing::subscriber::DefaultGuard,
-}
-
-#[derive(Clone)]
-struct Writer(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Writer {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 /// Starts capturing. `#[tokio::test]` runs on one thread, so every log line of the test lands
 /// here.
 fn capture_logs() -> Logs {
-    let buffer = Arc::new(Mutex::new(Vec::new()));
-    let writer = Writer(Arc::clone(&buffer));
+    let buffer = LogBuffer::default();
     let subscriber = tracing_subscriber::fmt()
         .with_max_level(tracing::Level::TRACE)
         .with_ansi(false)
-        .with_writer(move || writer.clone())
+        .with_writer(buffer.clone())
         .finish();
     Logs {
         buffer,
@@ -173,7 +160,7 @@ fn capture_logs() -> Logs {
 
 impl Logs {
     fn text(&self) -> String {
-        String::from_utf8(self.buffer.lock().unwrap().clone()).unwrap()
+        self.buffer.text()
     }
 }
 
@@ -713,24 +700,10 @@ async fn the_api_key_never_reaches_logs_or_errors() {
     assert_eq!(dhl.calls().await, 2 + 3);
 }
 
-/// The moto endpoint (scripts/local-stack.sh). The secret-reference tests fail (never skip)
-/// without it.
-fn moto_endpoint() -> String {
-    std::env::var("MOTO_ENDPOINT").expect(
-        "MOTO_ENDPOINT is not set: run the tests with scripts/local-stack.sh run, which starts moto on 127.0.0.1",
-    )
-}
-
-/// AWS configuration for moto: loopback endpoint, dummy credentials.
+/// AWS configuration for moto (scripts/local-stack.sh): the secret-reference tests fail (never
+/// skip) without it.
 async fn moto() -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(moto_endpoint())
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_secretsmanager::config::Credentials::new(
-            "test", "test", None, None, "tests",
-        ))
-        .load()
-        .await
+    test_support::moto::sdk_config().await
 }
 
 /// `app` resolving secret references in moto.

@@ -7,15 +7,12 @@
 //! Lambda binary is also run at TRACE against a stand-in Runtime API, where lambda_runtime itself
 //! would log the raw invocation, key included.
 
-#[path = "../../import-tracking-events/tests/common/runtime_api.rs"]
-mod runtime_api;
-
-use std::io::Write;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::OnceLock;
 
 use lambda_runtime::{Context, Diagnostic, LambdaEvent};
 use serde_json::{Value, json};
 use shared::logging::{self, Format};
+use test_support::LogBuffer;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::util::SubscriberInitExt;
 use track::Config;
@@ -24,31 +21,11 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const KEY: &str = "s3cr3t-Pa55-xyz-dhl-key";
 
-/// Everything logged in this process since it started.
-#[derive(Clone, Default)]
-struct Logs(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Logs {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Logs {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
-
 /// The process-wide capture, installed once.
-fn logs() -> Logs {
-    static LOGS: OnceLock<Logs> = OnceLock::new();
+fn logs() -> LogBuffer {
+    static LOGS: OnceLock<LogBuffer> = OnceLock::new();
     LOGS.get_or_init(|| {
-        let logs = Logs::default();
+        let logs = LogBuffer::default();
         let writer = logs.clone();
         logging::subscriber(EnvFilter::new("trace"), Format::Plain, move || {
             writer.clone()
@@ -134,9 +111,10 @@ async fn the_lambda_at_trace_never_logs_or_answers_the_key() {
     let dhl = refusing_dhl().await;
     let event = json!({"transaction_id": "t", "tracking_number": "1",
                        "authorization": {"access_token": KEY}});
-    let mut api = runtime_api::RuntimeApi::start(vec![event.to_string().into()]).await;
+    let mut api =
+        test_support::runtime_api::RuntimeApi::start(vec![event.to_string().into()]).await;
     let output = tempfile::NamedTempFile::new().unwrap();
-    let mut lambda = runtime_api::lambda(env!("CARGO_BIN_EXE_track"), &api, &output)
+    let mut lambda = test_support::runtime_api::lambda(env!("CARGO_BIN_EXE_track"), &api, &output)
         .env("CARRIER_BASE_URL", dhl.uri())
         .env("RETRY_ATTEMPTS", "1")
         .env("AWS_LAMBDA_LOG_LEVEL", "TRACE")

@@ -1,12 +1,11 @@
 //! Shared fixtures for tests against the local moto server started by `scripts/test.sh`.
 
-#![allow(dead_code)]
+// Each test binary uses a part of this module.
+#![allow(dead_code, unused_imports)]
 
 pub mod cut;
-pub mod runtime_api;
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU32, Ordering};
 
 use async_trait::async_trait;
 use aws_sdk_sqs::types::QueueAttributeName;
@@ -17,33 +16,12 @@ use serde_json::Value;
 
 pub const HEADER: &str = "TrackingNumber,EventCode,EventDescription,EventDate,EventTime,UtcOffset,City,StateProvince,PostalCode,CountryCode,SignedBy,Latitude,Longitude,EstimatedDelivery,ServiceCode,Weight";
 
-/// The moto endpoint. Tests that need it fail (never skip) without it.
-pub fn endpoint() -> String {
-    std::env::var("MOTO_ENDPOINT").expect(
-        "MOTO_ENDPOINT is not set: run the tests with scripts/test.sh, which starts moto on 127.0.0.1",
-    )
-}
+pub use test_support::moto::{endpoint, unique};
+pub use test_support::runtime_api;
 
-/// A name unique to this test process and call.
-pub fn unique(prefix: &str) -> String {
-    static N: AtomicU32 = AtomicU32::new(0);
-    format!(
-        "{prefix}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
+/// An SDK configuration for the local moto server.
 pub async fn aws() -> aws_config::SdkConfig {
-    // SAFETY of the test: credentials are dummies and the endpoint is loopback.
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(endpoint())
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_s3::config::Credentials::new(
-            "test", "test", None, None, "tests",
-        ))
-        .load()
-        .await
+    test_support::moto::sdk_config().await
 }
 
 pub fn s3(shared: &aws_config::SdkConfig) -> aws_sdk_s3::Client {

@@ -1,0 +1,38 @@
+//! What the workspace's tests share, in one place instead of copies (a dev-dependency only):
+//! the Lambda Runtime API stand-in that runs the real Lambda binaries as Lambda would
+//! ([`runtime_api`]), an in-memory writer for a tracing subscriber ([`LogBuffer`]), and the
+//! settings of the local AWS stand-in that `scripts/test.sh` starts ([`moto`]).
+
+pub mod moto;
+pub mod runtime_api;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+/// Everything a tracing subscriber writes, kept in memory for a test to search.
+#[derive(Clone, Default)]
+pub struct LogBuffer(Arc<Mutex<Vec<u8>>>);
+
+impl LogBuffer {
+    /// What was written so far, as text.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl Write for LogBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogBuffer {
+    type Writer = LogBuffer;
+    fn make_writer(&'a self) -> LogBuffer {
+        self.clone()
+    }
+}
