@@ -3,9 +3,10 @@
 //! Per-record problems are not here: a bad record is a [`shared::Rejection`], counted and logged,
 //! never an error of the import.
 
-use aws_sdk_s3::operation::get_object::GetObjectError;
-use aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Error;
-use aws_sdk_sqs::operation::send_message_batch::SendMessageBatchError;
+/// The protocol or SDK error underneath a domain error. Adapters box their own error types
+/// into it, so no SDK or protocol type leaks into the domain (or into the code that matches on
+/// these enums); the chain is still there for logs and `report`.
+pub type Cause = Box<dyn std::error::Error + Send + Sync>;
 
 /// A failed import.
 #[derive(Debug, thiserror::Error)]
@@ -105,7 +106,7 @@ pub enum SourceError {
         key: &'static str,
         reason: String,
         #[source]
-        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+        source: Option<Cause>,
     },
     /// A URI or address the connection's policy refuses (`ALLOWED_SOURCES`, the network guard).
     #[error("{uri}: not allowed: {rule}")]
@@ -142,13 +143,13 @@ pub enum SourceError {
     S3 {
         uri: String,
         #[source]
-        source: Box<aws_sdk_s3::error::SdkError<GetObjectError>>,
+        source: Cause,
     },
     #[error("{uri}: S3 ListObjectsV2 failed")]
     S3List {
         uri: String,
         #[source]
-        source: Box<aws_sdk_s3::error::SdkError<ListObjectsV2Error>>,
+        source: Cause,
     },
     #[error("{path}: cannot open file")]
     File {
@@ -176,7 +177,7 @@ pub enum SourceError {
         user: String,
         method: &'static str,
         #[source]
-        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+        source: Option<Cause>,
     },
     #[error(
         "{uri}: the server's host key has fingerprint {actual}, not the pinned host_key_fingerprint {expected}; refusing to connect"
@@ -192,28 +193,28 @@ pub enum SourceError {
     Tls {
         uri: String,
         #[source]
-        source: Box<suppaftp::FtpError>,
+        source: Cause,
     },
     #[error("{uri}: FTP {op} failed")]
     Ftp {
         uri: String,
         op: &'static str,
         #[source]
-        source: Box<suppaftp::FtpError>,
+        source: Cause,
     },
     #[error("{uri}: SSH {op} failed")]
     Ssh {
         uri: String,
         op: &'static str,
         #[source]
-        source: Box<russh::Error>,
+        source: Cause,
     },
     #[error("{uri}: SFTP {op} failed")]
     Sftp {
         uri: String,
         op: &'static str,
         #[source]
-        source: Box<russh_sftp::client::error::Error>,
+        source: Cause,
     },
 }
 
@@ -228,13 +229,13 @@ pub enum StateError {
     S3Get {
         uri: String,
         #[source]
-        source: Box<aws_sdk_s3::error::SdkError<GetObjectError>>,
+        source: Cause,
     },
     #[error("{uri}: writing import state failed")]
     S3Put {
         uri: String,
         #[source]
-        source: Box<aws_sdk_s3::error::SdkError<aws_sdk_s3::operation::put_object::PutObjectError>>,
+        source: Cause,
     },
     #[error("{uri}: reading import state failed")]
     Read {
@@ -256,7 +257,7 @@ pub enum StateError {
 #[derive(Debug, thiserror::Error)]
 pub enum SinkError {
     #[error("SQS SendMessageBatch failed")]
-    Sqs(#[source] Box<aws_sdk_sqs::error::SdkError<SendMessageBatchError>>),
+    Sqs(#[source] Cause),
     #[error(
         "{failed} entries were still failing after {attempts} attempts; last: {code}: {message}"
     )]
@@ -346,7 +347,6 @@ pub enum ContinueError {
     Invoke {
         function: String,
         #[source]
-        source:
-            Box<aws_sdk_lambda::error::SdkError<aws_sdk_lambda::operation::invoke::InvokeError>>,
+        source: Cause,
     },
 }
