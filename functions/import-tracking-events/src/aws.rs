@@ -1,15 +1,19 @@
 //! AWS clients, built once per execution environment from the standard configuration chain
 //! (which honours `AWS_ENDPOINT_URL`, so local stand-ins need no code).
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use aws_config::retry::RetryConfig;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::InvocationType;
 use serde_json::Value;
+use shared::secrets::SecretResolver;
 
 use crate::config::Config;
 use crate::error::ContinueError;
-use crate::handler::Continuation;
+use crate::handler::{App, Continuation};
+use crate::sink::Sink;
 use crate::source::{FileSource, S3Source, Sources};
 use crate::state::S3StateStore;
 
@@ -47,6 +51,42 @@ pub fn sources(shared: &aws_config::SdkConfig, config: &Config) -> Sources {
     Sources {
         s3: Some(S3Source::new(s3(shared, config))),
         file: FileSource,
+    }
+}
+
+/// The app for this environment, built the same way for the Lambda and the CLI: local files
+/// always; with `shared` (AWS in use), S3 sources, the state bucket when `STATE_BUCKET` is set, and
+/// (with `continue_in_lambda`) continuations as asynchronous invokes of the function itself.
+/// Credential references resolve through `shared`, else through AWS config loaded when the first
+/// reference is met.
+pub fn app(
+    config: Config,
+    shared: Option<&aws_config::SdkConfig>,
+    sink: Arc<dyn Sink>,
+    continue_in_lambda: bool,
+) -> App {
+    let source = match shared {
+        Some(shared) => sources(shared, &config),
+        None => Sources {
+            s3: None,
+            file: FileSource,
+        },
+    };
+    let secrets = match shared {
+        Some(shared) => SecretResolver::new(shared, config.secret_cache),
+        None => SecretResolver::from_env(config.secret_cache),
+    };
+    App {
+        source: Arc::new(source),
+        sink,
+        state: shared
+            .and_then(|shared| state(shared, &config))
+            .map(|s| Arc::new(s) as _),
+        continuation: shared
+            .filter(|_| continue_in_lambda)
+            .map(|shared| Arc::new(LambdaContinuation::new(shared)) as _),
+        secrets: Arc::new(secrets),
+        config,
     }
 }
 

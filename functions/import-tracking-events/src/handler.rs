@@ -72,7 +72,28 @@ impl App {
         if segment > 1 {
             tracing::info!(segment, "continuing an import past an earlier deadline");
         }
-        let mut job = request::resolve(event.clone(), &self.config)?;
+        let job = request::resolve(event.clone(), &self.config)?;
+        let stop_at = invocation
+            .deadline
+            .map(|d| stop_before(d, self.config.deadline_margin));
+        let summary = self
+            .run_job(job, stop_at, Arc::new(Progress::default()))
+            .await?;
+        if summary.status == Status::Continued {
+            self.hand_over(&invocation, &event, segment, &summary)
+                .await?;
+        }
+        Ok(summary)
+    }
+
+    /// Runs a resolved job: checks what it names, resolves its credential references, and imports
+    /// every new file of its source. The Lambda handler and the CLI both come through here.
+    pub async fn run_job(
+        &self,
+        mut job: ImportJob,
+        stop_at: discovery::StopAt,
+        progress: Arc<Progress>,
+    ) -> Result<RunSummary, ImportError> {
         // What the request names is checked before any secret is fetched or anything read.
         discovery::admit(&job, &self.source.bind(&job.connection))?;
         job.connection = resolve_secrets(&job, &self.secrets).await?;
@@ -81,24 +102,8 @@ impl App {
             store: Arc::clone(store),
             claim_ttl: self.config.claim_ttl,
         });
-        let stop_at = invocation
-            .deadline
-            .map(|d| stop_before(d, self.config.deadline_margin));
-        let summary = discovery::run(
-            &job,
-            &source,
-            once,
-            Arc::clone(&self.sink),
-            &self.config,
-            Arc::new(Progress::default()),
-            stop_at,
-        )
-        .await?;
-        if summary.status == Status::Continued {
-            self.hand_over(&invocation, &event, segment, &summary)
-                .await?;
-        }
-        Ok(summary)
+        let sink = Arc::clone(&self.sink);
+        discovery::run(&job, &source, once, sink, &self.config, progress, stop_at).await
     }
 
     async fn hand_over(

@@ -2,12 +2,11 @@
 
 use std::sync::Arc;
 
-use import_tracking_events::handler::{App, Invocation};
+use import_tracking_events::handler::Invocation;
 use import_tracking_events::sink::SqsSink;
 use import_tracking_events::{Config, ImportError, aws};
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 use serde_json::Value;
-use shared::secrets::SecretResolver;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -22,14 +21,8 @@ async fn main() -> Result<(), Error> {
         reason: "required: the SQS queue the events are sent to".into(),
     })?;
     let aws_config = aws::load().await;
-    let app = Arc::new(App {
-        source: Arc::new(aws::sources(&aws_config, &config)),
-        sink: Arc::new(SqsSink::new(aws::sqs(&aws_config), queue_url)),
-        state: aws::state(&aws_config, &config).map(|s| Arc::new(s) as _),
-        continuation: Some(Arc::new(aws::LambdaContinuation::new(&aws_config))),
-        secrets: Arc::new(SecretResolver::new(&aws_config, config.secret_cache)),
-        config,
-    });
+    let sink = Arc::new(SqsSink::new(aws::sqs(&aws_config), queue_url));
+    let app = Arc::new(aws::app(config, Some(&aws_config), sink, true));
 
     run(service_fn(move |event: LambdaEvent<Value>| {
         let app = Arc::clone(&app);

@@ -13,13 +13,10 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
-use import_tracking_events::discovery::{self, Once};
 use import_tracking_events::pipeline::Progress;
 use import_tracking_events::sink::{NullSink, Sink, SqsSink, StdoutSink};
-use import_tracking_events::source::{FileSource, Sources};
-use import_tracking_events::{Config, ImportError, aws, handler, request};
+use import_tracking_events::{Config, ImportError, aws, request};
 use indicatif::{ProgressBar, ProgressStyle};
-use shared::secrets::SecretResolver;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::util::SubscriberInitExt;
 
@@ -100,9 +97,6 @@ async fn run(args: &Args) -> Result<(), ImportError> {
         job.profile = profile.clone();
     }
     job.retry_failed |= args.retry_failed;
-    // Credentials given by reference resolve as in Lambda (AWS config loaded only if needed).
-    job.connection =
-        handler::resolve_secrets(&job, &SecretResolver::from_env(config.secret_cache)).await?;
 
     // AWS configuration only when AWS is used: a local file into the null or stdout sink needs
     // no credentials and makes no network call.
@@ -131,13 +125,8 @@ async fn run(args: &Args) -> Result<(), ImportError> {
         }
         SinkKind::Null => Arc::new(NullSink),
     };
-    let sources = match &shared {
-        Some(shared) => aws::sources(shared, &config),
-        None => Sources {
-            s3: None,
-            file: FileSource,
-        },
-    };
+    // The same app as the Lambda's, without continuations: a stopped run resumes next time.
+    let app = aws::app(config, shared.as_ref(), sink, false);
 
     let progress = Arc::new(Progress::default());
     let (bar, reporter) = if std::io::stderr().is_terminal() {
@@ -146,18 +135,10 @@ async fn run(args: &Args) -> Result<(), ImportError> {
     } else {
         (None, spawn_progress_lines(Arc::clone(&progress)))
     };
-    let state = shared
-        .as_ref()
-        .and_then(|shared| aws::state(shared, &config));
-    let once = state.map(|store| Once {
-        store: Arc::new(store),
-        claim_ttl: config.claim_ttl,
-    });
     let stop_at = args
         .time_limit
         .map(|secs| tokio::time::Instant::now() + Duration::from_secs_f64(secs.max(0.0)));
-    let source = sources.bind(&job.connection);
-    let result = discovery::run(&job, &source, once, sink, &config, progress, stop_at).await;
+    let result = app.run_job(job, stop_at, progress).await;
     reporter.abort();
     if let Some(bar) = bar {
         bar.finish_and_clear();
