@@ -112,7 +112,8 @@ pub async fn run(
     stop_at: StopAt,
 ) -> Result<RunSummary, ImportError> {
     let started = std::time::Instant::now();
-    admit(job, source)?;
+    // What the job names was admitted by `App::run_job`; every read below goes through the
+    // connection's policy all the same.
     let job = &crate::profiles::resolve(job, source).await?;
     let files = files_of(job, source, once.is_some()).await?;
     tracing::info!(source = %job.source, files = files.len(), "run started");
@@ -165,10 +166,7 @@ pub fn admit(job: &ImportJob, source: &dyn Source) -> Result<(), ImportError> {
     if crate::profiles::is_uri(&job.profile) {
         source
             .allows(&job.profile)
-            .map_err(|source| ImportError::ProfileUnreadable {
-                uri: job.profile.clone(),
-                source,
-            })?;
+            .map_err(ImportError::profile_unreadable(&job.profile))?;
     } else {
         shared::Profile::builtin(&job.profile)?;
     }

@@ -274,6 +274,14 @@ pub enum SinkError {
 }
 
 impl ImportError {
+    /// The error for a profile URI whose source failed or refused it.
+    pub fn profile_unreadable(uri: &str) -> impl FnOnce(SourceError) -> ImportError + '_ {
+        move |source| ImportError::ProfileUnreadable {
+            uri: uri.to_owned(),
+            source,
+        }
+    }
+
     /// A stable name for the kind of failure, for Lambda's `errorType`.
     pub fn kind(&self) -> &'static str {
         match self {

@@ -165,10 +165,7 @@ pub async fn resolve_secrets(
         if crate::profiles::is_uri(&job.profile) {
             policy
                 .vouches(&job.profile)
-                .map_err(|source| ImportError::ProfileUnreadable {
-                    uri: job.profile.clone(),
-                    source,
-                })?;
+                .map_err(ImportError::profile_unreadable(&job.profile))?;
         }
     }
     Ok(job.connection.resolve_secrets(secrets).await?)

@@ -30,13 +30,11 @@ pub async fn load(profile: &str, source: &dyn Source) -> Result<Profile, ImportE
     if !is_uri(profile) {
         return Ok(Profile::builtin(profile)?);
     }
-    let unreadable = |source| ImportError::ProfileUnreadable {
-        uri: profile.to_owned(),
-        source,
-    };
-    // Profile URIs obey the same ALLOWED_SOURCES as carrier files; built-in names need no read.
-    source.allows(profile).map_err(unreadable)?;
-    let opened = source.open(profile, 0).await.map_err(unreadable)?;
+    // Opening goes through the connection's policy: a profile URI obeys ALLOWED_SOURCES.
+    let opened = source
+        .open(profile, 0)
+        .await
+        .map_err(ImportError::profile_unreadable(profile))?;
     let mut bytes = Vec::new();
     opened
         .body

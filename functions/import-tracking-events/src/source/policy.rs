@@ -357,7 +357,8 @@ impl fmt::Display for NonPublic {
     }
 }
 
-/// The class of a non-public address; IPv4 inside IPv6 (mapped, NAT64) is judged as IPv4.
+/// The class of a non-public address; IPv4 inside IPv6 (mapped, compatible, NAT64, 6to4) is
+/// judged as IPv4.
 pub fn non_public(ip: IpAddr) -> Option<NonPublic> {
     match ip {
         IpAddr::V4(v4) => non_public_v4(v4),
