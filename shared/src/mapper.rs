@@ -155,61 +155,16 @@ impl Mapper {
 
         let carrier_code = text(Field::CarrierStatusCode)?;
         let detail_code = text(Field::CarrierDetailCode)?;
-        let pair = match self.status(carrier_code, detail_code) {
-            Some(pair) => pair,
-            None => {
-                let detail = match detail_code {
-                    Some(d) if !self.detail_map.is_empty() => format!(" (detail code {d:?})"),
-                    _ => String::new(),
-                };
-                warnings.push(Cow::Owned(format!(
-                    "carrier status code {:?}{detail} is not in the status map of profile `{}`",
-                    carrier_code.unwrap_or(""),
-                    self.profile_name
-                )));
-                &UNMAPPED
-            }
-        };
+        let pair = self.status_or_unmapped(carrier_code, detail_code, &mut warnings);
         let event_datetime = datetime::iso8601(when.utc, "Z");
         let delivered = matches!(
             pair.status,
             StandardizedStatusCode::Delivered | StandardizedStatusCode::DeliveredToServicePoint
         );
         let actual_delivery = delivered.then(|| Cow::Owned(event_datetime.clone()));
-
-        let geo = match (
-            self.number(rec, Field::Latitude)?,
-            self.number(rec, Field::Longitude)?,
-        ) {
-            (Some(lat), Some(long))
-                if (-90.0..=90.0).contains(&lat) && (-180.0..=180.0).contains(&long) =>
-            {
-                Some(Geo { lat, long })
-            }
-            _ => None,
-        };
-        let weight = match text(Field::Weight)? {
-            None => None,
-            Some(w) => match w.parse::<f64>() {
-                Ok(v) if v.is_finite() && v >= 0.0 => Some(v),
-                _ => {
-                    warnings.push(Cow::Owned(format!("weight {w:?} is not a number; omitted")));
-                    None
-                }
-            },
-        };
-        let estimated = match text(Field::EstimatedDelivery)? {
-            None => None,
-            Some(e) => match self.estimated_delivery(e) {
-                Some(v) => Some(Cow::Owned(v)),
-                None => {
-                    warnings.push(Cow::Owned(format!(
-                        "estimated delivery {e:?} is not a date or date-time; omitted"
-                    )));
-                    None
-                }
-            },
-        };
+        let geo = self.geo(rec)?;
+        let weight = self.weight(rec, &mut warnings)?;
+        let estimated = self.estimated(rec, &mut warnings)?;
         let service_code = text(Field::ServiceCode)?;
         let service_name = text(Field::ServiceName)?;
         let service = (service_code.is_some() || service_name.is_some()).then(|| Service {
@@ -255,6 +210,83 @@ impl Mapper {
             update_method: Some(UpdateMethod::Append),
             error_messages: None,
             warning_messages: (!warnings.is_empty()).then_some(warnings),
+        })
+    }
+
+    /// The standardized pair for a carrier code, or [`UNMAPPED`] with a warning saying so.
+    fn status_or_unmapped<'r>(
+        &'r self,
+        carrier_code: Option<&str>,
+        detail_code: Option<&str>,
+        warnings: &mut Vec<Cow<'r, str>>,
+    ) -> &'r StatusPair {
+        if let Some(pair) = self.status(carrier_code, detail_code) {
+            return pair;
+        }
+        let detail = match detail_code {
+            Some(d) if !self.detail_map.is_empty() => format!(" (detail code {d:?})"),
+            _ => String::new(),
+        };
+        warnings.push(Cow::Owned(format!(
+            "carrier status code {:?}{detail} is not in the status map of profile `{}`",
+            carrier_code.unwrap_or(""),
+            self.profile_name
+        )));
+        &UNMAPPED
+    }
+
+    /// Latitude and longitude, when both are there and on the globe.
+    fn geo(&self, rec: &Record) -> Result<Option<Geo>, RejectReason> {
+        Ok(
+            match (
+                self.number(rec, Field::Latitude)?,
+                self.number(rec, Field::Longitude)?,
+            ) {
+                (Some(lat), Some(long))
+                    if (-90.0..=90.0).contains(&lat) && (-180.0..=180.0).contains(&long) =>
+                {
+                    Some(Geo { lat, long })
+                }
+                _ => None,
+            },
+        )
+    }
+
+    /// The weight, or nothing with a warning when it is not a non-negative number.
+    fn weight<'r>(
+        &self,
+        rec: &'r Record,
+        warnings: &mut Vec<Cow<'r, str>>,
+    ) -> Result<Option<f64>, RejectReason> {
+        let Some(w) = self.text(rec, Field::Weight)? else {
+            return Ok(None);
+        };
+        Ok(match w.parse::<f64>() {
+            Ok(v) if v.is_finite() && v >= 0.0 => Some(v),
+            _ => {
+                warnings.push(Cow::Owned(format!("weight {w:?} is not a number; omitted")));
+                None
+            }
+        })
+    }
+
+    /// The estimated delivery as ISO 8601, or nothing with a warning when it is not a date.
+    fn estimated<'r>(
+        &self,
+        rec: &'r Record,
+        warnings: &mut Vec<Cow<'r, str>>,
+    ) -> Result<Option<Cow<'r, str>>, RejectReason> {
+        let Some(e) = self.text(rec, Field::EstimatedDelivery)? else {
+            return Ok(None);
+        };
+        Ok(match self.estimated_delivery(e) {
+            Some(v) => Some(Cow::Owned(v)),
+            None => {
+                warnings.push(Cow::Owned(format!(
+                    "estimated delivery {e:?} is not a date or date-time; omitted"
+                )));
+                None
+            }
         })
     }
 

@@ -451,60 +451,10 @@ fn map_shipment(
     // (`None` orders below every `Some`, so descending puts it last; the sort is stable.)
     events.sort_by_key(|(time, _)| std::cmp::Reverse(time.map(|t| t.sort_key())));
 
-    // Shipment-level status: DHL's `status`, else the newest event.
-    let (carrier_status_code, carrier_detail_code, carrier_status_description, standardized) =
-        match &status {
-            Some(status) => (
-                status.status_code.clone(),
-                status.status.clone(),
-                description(status),
-                Some(lookup(
-                    profile,
-                    status.status_code.as_deref(),
-                    status.status.as_deref(),
-                    notes,
-                )),
-            ),
-            None => match events.first() {
-                Some((_, newest)) => (
-                    newest.event_code.clone(),
-                    newest.carrier_detail_code.clone(),
-                    newest.description.clone(),
-                    newest
-                        .status_code
-                        .clone()
-                        .zip(newest.status_detail_code.clone()),
-                ),
-                None => (None, None, None, None),
-            },
-        };
-    let failed = carrier_status_code.as_deref() == Some("failure");
-
-    // Proof of delivery goes on the newest delivered event.
+    let current = ShipmentStatus::of(status.as_ref(), &events, profile, notes);
+    let failed = current.code.as_deref() == Some("failure");
     let pod = details.proof_of_delivery.unwrap_or_default();
-    let delivered_at = events
-        .iter()
-        .position(|(_, e)| e.event_code.as_deref() == Some("delivered"));
-    if let Some(index) = delivered_at {
-        let event = &mut events[index].1;
-        event.signer = pod.signed.as_ref().and_then(signer_name);
-        event.proof_of_delivery_url = pod.document_url.clone().or(pod.signature_url.clone());
-    }
-    let delivery_time = match pod.timestamp.as_deref() {
-        Some(raw) => read_time(raw, "proofOfDelivery.timestamp", notes),
-        None => delivered_at.and_then(|i| events[i].0),
-    };
-    let actual_delivery_datetime = delivery_time.and_then(|t| {
-        let utc = t.utc_iso8601();
-        if utc.is_none() {
-            notes.add(format!(
-                "the delivery time {} has no UTC offset; actual_delivery_datetime is left empty (the event keeps it as local time)",
-                t.local_iso8601()
-            ));
-        }
-        utc
-    });
-
+    let actual_delivery_datetime = deliver_on_newest(&mut events, &pod, notes);
     let estimated = estimated_time_of_delivery
         .map(|raw| (raw, "estimatedTimeOfDelivery"))
         .or_else(|| {
@@ -528,22 +478,22 @@ fn map_shipment(
         };
         (dims != Dimensions::default()).then_some(dims)
     });
-    let (standardized_status_code, standardized_status_detail_code) = standardized.unzip();
+    let (standardized_status_code, standardized_status_detail_code) = current.standardized.unzip();
 
     TrackingInfo {
         carrier_name: Some(profile.carrier_name.clone()),
         tracking_number: Some(query.tracking_number.clone()),
         standardized_status_code,
         standardized_status_detail_code,
-        carrier_status_code,
-        carrier_detail_code,
+        carrier_status_code: current.code,
+        carrier_detail_code: current.detail,
         shipping_problem: failed.then_some(true),
         shipping_problem_description: if failed {
-            carrier_status_description.clone()
+            current.description.clone()
         } else {
             None
         },
-        carrier_status_description,
+        carrier_status_description: current.description,
         estimated_delivery_datetime: estimated,
         actual_delivery_datetime,
         weight: measure(details.weight),
@@ -553,6 +503,83 @@ fn map_shipment(
         events: Some(events.into_iter().map(|(_, e)| e).collect()),
         ..Default::default()
     }
+}
+
+/// A shipment's current status: DHL's shipment-level `status`, else its newest event's.
+struct ShipmentStatus {
+    code: Option<String>,
+    detail: Option<String>,
+    description: Option<String>,
+    standardized: Option<(StandardizedStatusCode, StandardizedStatusDetailCode)>,
+}
+
+impl ShipmentStatus {
+    fn of(
+        status: Option<&DhlEvent>,
+        events: &[(Option<ApiTimestamp>, TrackEvent)],
+        profile: &Profile,
+        notes: &mut Notes,
+    ) -> ShipmentStatus {
+        match (status, events.first()) {
+            (Some(status), _) => ShipmentStatus {
+                code: status.status_code.clone(),
+                detail: status.status.clone(),
+                description: description(status),
+                standardized: Some(lookup(
+                    profile,
+                    status.status_code.as_deref(),
+                    status.status.as_deref(),
+                    notes,
+                )),
+            },
+            (None, Some((_, newest))) => ShipmentStatus {
+                code: newest.event_code.clone(),
+                detail: newest.carrier_detail_code.clone(),
+                description: newest.description.clone(),
+                standardized: newest
+                    .status_code
+                    .clone()
+                    .zip(newest.status_detail_code.clone()),
+            },
+            (None, None) => ShipmentStatus {
+                code: None,
+                detail: None,
+                description: None,
+                standardized: None,
+            },
+        }
+    }
+}
+
+/// Puts the proof of delivery on the newest delivered event; returns the delivery's UTC time
+/// (the proof's timestamp, else that event's), or nothing when it has no offset (noted).
+fn deliver_on_newest(
+    events: &mut [(Option<ApiTimestamp>, TrackEvent)],
+    pod: &DhlProofOfDelivery,
+    notes: &mut Notes,
+) -> Option<String> {
+    let delivered_at = events
+        .iter()
+        .position(|(_, e)| e.event_code.as_deref() == Some("delivered"));
+    if let Some(index) = delivered_at {
+        let event = &mut events[index].1;
+        event.signer = pod.signed.as_ref().and_then(signer_name);
+        event.proof_of_delivery_url = pod.document_url.clone().or(pod.signature_url.clone());
+    }
+    let delivery_time = match pod.timestamp.as_deref() {
+        Some(raw) => read_time(raw, "proofOfDelivery.timestamp", notes),
+        None => delivered_at.and_then(|i| events[i].0),
+    };
+    delivery_time.and_then(|t| {
+        let utc = t.utc_iso8601();
+        if utc.is_none() {
+            notes.add(format!(
+                "the delivery time {} has no UTC offset; actual_delivery_datetime is left empty (the event keeps it as local time)",
+                t.local_iso8601()
+            ));
+        }
+        utc
+    })
 }
 
 fn map_event(

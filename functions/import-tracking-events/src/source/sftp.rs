@@ -97,6 +97,8 @@ impl SftpSource {
         SftpSource { connection }
     }
 
+    /// Connects, verifies the host key, logs in and starts the SFTP subsystem, all within
+    /// `SOURCE_CONNECT_TIMEOUT_MS`.
     async fn connect(&self, uri: &str) -> Result<(Remote, Session), SourceError> {
         let Location::Sftp(remote) = Location::parse(uri)? else {
             return Err(SourceError::BadUri {
@@ -104,6 +106,21 @@ impl SftpSource {
                 reason: "not an sftp:// URI",
             });
         };
+        let c = &self.connection;
+        let login = self.login(&remote)?;
+        let session = within(c.connect_timeout, uri, "connecting and logging in", async {
+            let mut ssh = self.handshake(uri, &remote).await?;
+            self.authenticate(uri, &mut ssh, login).await?;
+            let sftp = start_sftp(uri, &ssh).await?;
+            sftp.set_timeout(c.read_timeout.as_secs().max(1));
+            Ok(Session { ssh, sftp })
+        })
+        .await?;
+        Ok((remote, session))
+    }
+
+    /// Who logs in, and with what: checked before any byte is sent.
+    fn login(&self, remote: &Remote) -> Result<Login, SourceError> {
         let c = &self.connection;
         let user = remote
             .user
@@ -133,6 +150,16 @@ impl SftpSource {
                 source: None,
             });
         }
+        Ok(Login { user, key })
+    }
+
+    /// The SSH connection, to an address the policy checked, with the host key verified.
+    async fn handshake(
+        &self,
+        uri: &str,
+        remote: &Remote,
+    ) -> Result<Handle<HostKeyCheck>, SourceError> {
+        let c = &self.connection;
         let seen = Arc::new(Mutex::new(None));
         let check = HostKeyCheck {
             expected: c.host_key_fingerprint.clone(),
@@ -144,95 +171,103 @@ impl SftpSource {
             keepalive_interval: Some(Duration::from_secs(30)),
             ..client::Config::default()
         });
-        let ssh_err = |op| {
-            move |source| SourceError::Ssh {
-                uri: uri.to_owned(),
-                op,
-                source: Box::new(source),
-            }
-        };
-        let session = within(c.connect_timeout, uri, "connecting and logging in", async {
-            // Only to addresses the policy resolved and checked (the network guard).
-            let tcp = c.policy.connect(uri, &remote).await?;
-            let mut ssh = client::connect_stream(config, tcp, check)
-                .await
-                .map_err(|source| {
-                    let actual = seen.lock().unwrap_or_else(|p| p.into_inner()).clone();
-                    match (&c.host_key_fingerprint, actual, source) {
-                        (Some(expected), Some(actual), _) if expected.as_str() != actual => {
-                            SourceError::HostKeyMismatch {
-                                uri: uri.to_owned(),
-                                expected: expected.to_string(),
-                                actual,
-                            }
-                        }
-                        (_, _, russh::Error::IO(source)) => SourceError::Connect {
+        // Only to addresses the policy resolved and checked (the network guard).
+        let tcp = c.policy.connect(uri, remote).await?;
+        client::connect_stream(config, tcp, check)
+            .await
+            .map_err(|source| {
+                let actual = seen.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                match (&c.host_key_fingerprint, actual, source) {
+                    (Some(expected), Some(actual), _) if expected.as_str() != actual => {
+                        SourceError::HostKeyMismatch {
                             uri: uri.to_owned(),
-                            source,
-                        },
-                        (_, _, source) => ssh_err("handshake")(source),
+                            expected: expected.to_string(),
+                            actual,
+                        }
                     }
-                })?;
-
-            let mut tried = Vec::new();
-            let mut authenticated = false;
-            if let Some(key) = key {
-                tried.push("public key");
-                // RSA keys sign with the SHA-2 hash the server asks for; other keys have one.
-                let hash = if key.algorithm().is_rsa() {
-                    ssh.best_supported_rsa_hash()
-                        .await
-                        .map_err(ssh_err("negotiating the RSA signature hash"))?
-                        .flatten()
-                } else {
-                    None
-                };
-                authenticated = ssh
-                    .authenticate_publickey(
-                        user.as_str(),
-                        PrivateKeyWithHashAlg::new(Arc::new(key), hash),
-                    )
-                    .await
-                    .map_err(ssh_err("public key authentication"))?
-                    .success();
-            }
-            if !authenticated && let Some(password) = &c.password {
-                tried.push("password");
-                authenticated = ssh
-                    .authenticate_password(user.as_str(), password.expose_secret())
-                    .await
-                    .map_err(ssh_err("password authentication"))?
-                    .success();
-            }
-            if !authenticated {
-                return Err(SourceError::Unauthorized {
-                    uri: uri.to_owned(),
-                    user: user.clone(),
-                    method: if tried.len() == 2 {
-                        "public key and password"
-                    } else {
-                        tried[0]
+                    (_, _, russh::Error::IO(source)) => SourceError::Connect {
+                        uri: uri.to_owned(),
+                        source,
                     },
-                    source: None,
-                });
-            }
-            let channel = ssh
-                .channel_open_session()
-                .await
-                .map_err(ssh_err("opening a session channel"))?;
-            channel
-                .request_subsystem(true, "sftp")
-                .await
-                .map_err(ssh_err("starting the sftp subsystem"))?;
-            let sftp = SftpSession::new(channel.into_stream())
-                .await
-                .map_err(sftp_err(uri, "init"))?;
-            sftp.set_timeout(c.read_timeout.as_secs().max(1));
-            Ok(Session { ssh, sftp })
-        })
-        .await?;
-        Ok((remote, session))
+                    (_, _, source) => ssh_err(uri, "handshake")(source),
+                }
+            })
     }
+
+    /// Public key first (when there is one), then the password.
+    async fn authenticate(
+        &self,
+        uri: &str,
+        ssh: &mut Handle<HostKeyCheck>,
+        login: Login,
+    ) -> Result<(), SourceError> {
+        let Login { user, key } = login;
+        let mut tried = Vec::new();
+        let mut authenticated = false;
+        if let Some(key) = key {
+            tried.push("public key");
+            // RSA keys sign with the SHA-2 hash the server asks for; other keys have one.
+            let hash = if key.algorithm().is_rsa() {
+                ssh.best_supported_rsa_hash()
+                    .await
+                    .map_err(ssh_err(uri, "negotiating the RSA signature hash"))?
+                    .flatten()
+            } else {
+                None
+            };
+            authenticated = ssh
+                .authenticate_publickey(
+                    user.as_str(),
+                    PrivateKeyWithHashAlg::new(Arc::new(key), hash),
+                )
+                .await
+                .map_err(ssh_err(uri, "public key authentication"))?
+                .success();
+        }
+        if !authenticated && let Some(password) = &self.connection.password {
+            tried.push("password");
+            authenticated = ssh
+                .authenticate_password(user.as_str(), password.expose_secret())
+                .await
+                .map_err(ssh_err(uri, "password authentication"))?
+                .success();
+        }
+        if authenticated {
+            return Ok(());
+        }
+        Err(SourceError::Unauthorized {
+            uri: uri.to_owned(),
+            user,
+            method: if tried.len() == 2 {
+                "public key and password"
+            } else {
+                tried[0]
+            },
+            source: None,
+        })
+    }
+}
+
+/// Who logs in to an SFTP server: the user, and the private key when there is one (the
+/// password stays in the connection).
+struct Login {
+    user: String,
+    key: Option<russh::keys::PrivateKey>,
+}
+
+/// Opens a session channel running the SFTP subsystem.
+async fn start_sftp(uri: &str, ssh: &Handle<HostKeyCheck>) -> Result<SftpSession, SourceError> {
+    let channel = ssh
+        .channel_open_session()
+        .await
+        .map_err(ssh_err(uri, "opening a session channel"))?;
+    channel
+        .request_subsystem(true, "sftp")
+        .await
+        .map_err(ssh_err(uri, "starting the sftp subsystem"))?;
+    SftpSession::new(channel.into_stream())
+        .await
+        .map_err(sftp_err(uri, "init"))
 }
 
 #[async_trait]
@@ -350,6 +385,14 @@ impl Source for SftpSource {
 fn modified(meta: &Metadata) -> Option<DateTime<Utc>> {
     meta.mtime
         .and_then(|secs| DateTime::<Utc>::from_timestamp(i64::from(secs), 0))
+}
+
+fn ssh_err<'a>(uri: &'a str, op: &'static str) -> impl FnOnce(russh::Error) -> SourceError + 'a {
+    move |source| SourceError::Ssh {
+        uri: uri.to_owned(),
+        op,
+        source: Box::new(source),
+    }
 }
 
 fn sftp_err<'a>(uri: &'a str, op: &'static str) -> impl FnOnce(SftpError) -> SourceError + 'a {
