@@ -101,7 +101,7 @@ impl Default for Config {
             emf_metrics: false,
             access: Arc::new(AccessPolicy::allow_all()),
             max_files_per_run: 100,
-            secret_cache: Duration::from_secs(300),
+            secret_cache: shared::secrets::DEFAULT_CACHE_TTL,
         }
     }
 }

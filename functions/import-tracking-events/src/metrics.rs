@@ -17,6 +17,7 @@
 use serde_json::{Value, json};
 
 use crate::pipeline::{Status, Summary};
+use crate::source::without_userinfo;
 
 /// The CloudWatch namespace of the import's metrics.
 pub const NAMESPACE: &str = "CarrierTracking/Import";
@@ -90,21 +91,6 @@ fn function_name() -> String {
         .ok()
         .filter(|name| !name.trim().is_empty())
         .unwrap_or_else(|| DEFAULT_FUNCTION.to_owned())
-}
-
-/// `uri` without the user-info part of its authority (`scheme://user:pass@host/…` →
-/// `scheme://host/…`). Anything that is not `scheme://…` is returned as it is.
-fn without_userinfo(uri: &str) -> String {
-    let Some(scheme_end) = uri.find("://") else {
-        return uri.to_owned();
-    };
-    let authority_start = scheme_end + 3;
-    let rest = &uri[authority_start..];
-    let authority_len = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    match rest[..authority_len].rfind('@') {
-        Some(at) => format!("{}{}", &uri[..authority_start], &rest[at + 1..]),
-        None => uri.to_owned(),
-    }
 }
 
 /// A valid dimension value: not empty, at most [`MAX_DIMENSION_VALUE`] bytes (cut at a character

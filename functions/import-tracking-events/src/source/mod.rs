@@ -182,7 +182,7 @@ pub enum Location {
 impl Location {
     pub fn parse(uri: &str) -> Result<Location, SourceError> {
         let bad = |reason| SourceError::BadUri {
-            uri: redact_userinfo(uri),
+            uri: without_userinfo(uri),
             reason,
         };
         if let Some(rest) = uri.strip_prefix("s3://") {
@@ -228,22 +228,19 @@ impl Location {
     }
 }
 
-/// `uri` with any password in its user part (`scheme://user:password@host`) replaced, for
-/// errors about a URI that must not repeat a secret someone put in it.
-fn redact_userinfo(uri: &str) -> String {
-    let Some((scheme, rest)) = uri.split_once("://") else {
+/// `uri` without the user-info part of its authority, for messages, metrics and logs that
+/// must not repeat a password someone put in a URI (`scheme://user:pass@host/…` →
+/// `scheme://host/…`). Anything that is not `scheme://…` is returned as it is.
+pub fn without_userinfo(uri: &str) -> String {
+    let Some(scheme_end) = uri.find("://") else {
         return uri.to_owned();
     };
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    match rest[..authority_end].rsplit_once('@') {
-        Some((userinfo, host)) if userinfo.contains(':') => {
-            let user = userinfo.split(':').next().unwrap_or_default();
-            format!(
-                "{scheme}://{user}:[redacted]@{host}{}",
-                &rest[authority_end..]
-            )
-        }
-        _ => uri.to_owned(),
+    let authority_start = scheme_end + 3;
+    let rest = &uri[authority_start..];
+    let authority_len = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_len].rfind('@') {
+        Some(at) => format!("{}{}", &uri[..authority_start], &rest[at + 1..]),
+        None => uri.to_owned(),
     }
 }
 
