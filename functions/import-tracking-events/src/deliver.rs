@@ -15,10 +15,10 @@ use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use tokio::sync::{mpsc, watch};
 
-use crate::checkpoint::Mark;
 use crate::envelope::Batch;
 use crate::error::SinkError;
 use crate::sink::Sink;
+use crate::state::Mark;
 
 /// How hard to try before giving up on an entry.
 #[derive(Debug, Clone, Copy)]

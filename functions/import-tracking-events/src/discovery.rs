@@ -8,10 +8,9 @@
 
 use std::sync::Arc;
 
-use chrono::{Duration as ChronoDuration, Utc};
+use chrono::Utc;
 use serde::Serialize;
 
-use crate::checkpoint::Tracker;
 use crate::config::Config;
 use crate::envelope::{self, SourceRef};
 use crate::error::{ImportError, SourceError};
@@ -20,7 +19,7 @@ use crate::pipeline::{self, Progress, Status, Summary};
 use crate::request::ImportJob;
 use crate::sink::Sink;
 use crate::source::{Listed, Source, is_pattern};
-use crate::state::{self, Checkpoint, Claim, Done, Failed, StateStore};
+use crate::state::{Checkpoint, Done, Failed, FileLease, Ledger, Once};
 
 /// What one run did, over every file it imported.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -92,12 +91,6 @@ impl RunSummary {
     }
 }
 
-/// Where a run keeps its once-only state and checkpoints, and how long its claims last.
-pub struct Once {
-    pub store: Arc<dyn StateStore>,
-    pub claim_ttl: std::time::Duration,
-}
-
 /// When a run must stop reading to leave time for delivering, checkpointing and handing over.
 pub type StopAt = Option<tokio::time::Instant>;
 
@@ -120,20 +113,18 @@ pub async fn run(
     let mut run = Run {
         job,
         source,
-        once,
         sink,
         config,
         progress,
         stop_at,
-        connection: state::connection_key(&job.source),
-        run_id: uuid::Uuid::new_v4().to_string(),
+        ledger: once.map(|once| Ledger::new(&once, &job.source, config.checkpoint_interval)),
         summary: RunSummary::new(job),
     };
     let mut attempted = 0;
     for file in files {
         // Without state a later run could not tell the files this one did from the rest: the
         // limit needs once-only state to hand over.
-        if attempted == config.max_files_per_run && run.once.is_some() {
+        if attempted == config.max_files_per_run && run.ledger.is_some() {
             tracing::info!(
                 max_files_per_run = attempted,
                 "file limit of this run reached; the rest wait for a continuation or the next run"
@@ -217,47 +208,45 @@ enum Next {
 struct Run<'a> {
     job: &'a ImportJob,
     source: &'a dyn Source,
-    once: Option<Once>,
     sink: Arc<dyn Sink>,
     config: &'a Config,
     progress: Arc<Progress>,
     stop_at: StopAt,
-    /// The state document's name.
-    connection: String,
-    run_id: String,
+    /// This run's hold on the once-only state; `None` for runs without state.
+    ledger: Option<Arc<Ledger>>,
     summary: RunSummary,
 }
 
 impl Run<'_> {
     /// Claims, imports and settles one file (`None`: the job's single file, without state).
     async fn file(&mut self, file: Option<Listed>) -> Result<Next, ImportError> {
-        let mut resume = None;
-        if let (Some(once), Some(listed)) = (&self.once, &file) {
-            match claim(once, &self.connection, self.job, &self.run_id, listed).await? {
-                Claimed::No => {
-                    self.summary.files_skipped += 1;
-                    return Ok(Next::Skipped);
-                }
-                Claimed::Yes(checkpoint) => resume = checkpoint,
-            }
+        let mut lease = None;
+        if let (Some(ledger), Some(listed)) = (&self.ledger, &file) {
+            let claimed = ledger
+                .claim(&listed.uri, &listed.version, self.job.retry_failed)
+                .await?;
+            let Some(claimed) = claimed else {
+                self.summary.files_skipped += 1;
+                return Ok(Next::Skipped);
+            };
+            lease = Some(claimed);
         }
         let uri = file.as_ref().map_or(&self.job.source, |f| &f.uri).clone();
-        let imported = match self.import(&uri, resume).await {
+        let imported = match self.import(&uri, lease.as_mut()).await {
             Ok(imported) => imported,
-            Err(err) => return self.failed(file.as_ref(), err).await,
+            Err(err) => return self.failed(file.as_ref(), lease, err).await,
         };
-        let once = self.once.as_ref();
         if imported.status == Status::Continued {
             // The checkpoint holds the place; the next invocation claims the file again.
-            if let (Some(once), Some(file)) = (once, &file) {
-                release(once, &self.connection, self.job, &self.run_id, &file.uri).await;
+            if let Some(lease) = &lease {
+                lease.release().await;
             }
             self.summary.status = Status::Continued;
             self.summary.add(imported);
             return Ok(Next::Stop);
         }
-        if let Some(once) = once {
-            mark_done(once, &self.connection, self.job, &self.run_id, &imported).await?;
+        if let Some(lease) = &lease {
+            lease.done(done(&imported)).await?;
         }
         self.emit_metrics(&imported);
         if let Err(err) = self.source.finish(&uri, &self.job.after_import).await {
@@ -273,24 +262,21 @@ impl Run<'_> {
         Ok(Next::Done)
     }
 
-    async fn import(&self, uri: &str, resume: Option<Checkpoint>) -> Result<Summary, ImportError> {
+    async fn import(
+        &self,
+        uri: &str,
+        mut lease: Option<&mut FileLease>,
+    ) -> Result<Summary, ImportError> {
         let file_job = ImportJob {
             source: uri.to_owned(),
             ..self.job.clone()
         };
+        let resume = lease.as_mut().and_then(|lease| lease.take_resume());
         let options = pipeline::Options {
-            tracker: self.once.as_ref().map(|once| Tracker {
-                store: Arc::clone(&once.store),
-                connection: self.connection.clone(),
-                source: self.job.source.clone(),
-                uri: uri.to_owned(),
-                run_id: self.run_id.clone(),
-                claim_ttl: once.claim_ttl,
-                interval: self.config.checkpoint_interval,
-            }),
             resume,
+            lease: lease.map(|lease| &*lease),
             // Without state there is nowhere to continue from: read to the end.
-            stop_at: self.stop_at.filter(|_| self.once.is_some()),
+            stop_at: self.stop_at.filter(|_| self.ledger.is_some()),
         };
         pipeline::run_file(
             &file_job,
@@ -309,13 +295,14 @@ impl Run<'_> {
     async fn failed(
         &mut self,
         file: Option<&Listed>,
+        lease: Option<FileLease>,
         err: ImportError,
     ) -> Result<Next, ImportError> {
-        let (Some(once), Some(file)) = (&self.once, file) else {
+        let (Some(lease), Some(file)) = (lease, file) else {
             return Err(err);
         };
         if !is_permanent(&err) {
-            release(once, &self.connection, self.job, &self.run_id, &file.uri).await;
+            lease.release().await;
             return Err(err);
         }
         let message = shared::report(&err);
@@ -332,15 +319,7 @@ impl Run<'_> {
             error: message.clone(),
             failed_at: Utc::now(),
         };
-        let checkpoint = mark_failed(
-            once,
-            &self.connection,
-            self.job,
-            &self.run_id,
-            &file.uri,
-            failed,
-        )
-        .await?;
+        let checkpoint = lease.failed(failed).await?;
         let summary = failed_summary(self.job, file, &err, message, checkpoint.as_ref());
         self.emit_metrics(&summary);
         self.summary.add(summary);
@@ -405,122 +384,17 @@ fn failed_summary(
     }
 }
 
-/// Whether a run may import a file, and from where.
-enum Claimed {
-    /// Done at this version, or another run holds it.
-    No,
-    /// Claimed; resume from this checkpoint if an earlier run left one at this version.
-    Yes(Option<Checkpoint>),
-}
-
-/// Claims `file` for this run, unless it is done or set aside at this version (a set-aside
-/// version is claimed again with `retry_failed`) or another run holds it.
-async fn claim(
-    once: &Once,
-    connection: &str,
-    job: &ImportJob,
-    run_id: &str,
-    file: &Listed,
-) -> Result<Claimed, ImportError> {
-    let ttl = ChronoDuration::from_std(once.claim_ttl).unwrap_or(ChronoDuration::minutes(2));
-    let claimed = state::update(once.store.as_ref(), connection, &job.source, |state| {
-        let now = Utc::now();
-        if state.is_done(&file.uri, &file.version) {
-            return None;
-        }
-        if !job.retry_failed && state.is_failed(&file.uri, &file.version) {
-            tracing::info!(file = %file.uri, "set aside as failed at this version; skipped");
-            return None;
-        }
-        if let Some(other) = state.claimed_by_other(&file.uri, run_id, now) {
-            tracing::info!(file = %file.uri, run = %other.run_id, "another run is importing this file");
-            return None;
-        }
-        // A checkpoint of another version is of a file that has since been replaced.
-        if state
-            .checkpoints
-            .get(&file.uri)
-            .is_some_and(|c| c.version != file.version)
-        {
-            state.checkpoints.remove(&file.uri);
-        }
-        state.claims.insert(
-            file.uri.clone(),
-            Claim {
-                version: file.version.clone(),
-                run_id: run_id.to_owned(),
-                expires_at: now + ttl,
-            },
-        );
-        Some(state.checkpoint(&file.uri, &file.version).cloned())
-    })
-    .await?;
-    Ok(match claimed {
-        Some(checkpoint) => Claimed::Yes(checkpoint),
-        None => Claimed::No,
-    })
-}
-
-/// Records `imported` as done and drops this run's claim on it (and any earlier failure).
-async fn mark_done(
-    once: &Once,
-    connection: &str,
-    job: &ImportJob,
-    run_id: &str,
-    imported: &Summary,
-) -> Result<(), ImportError> {
-    state::update(once.store.as_ref(), connection, &job.source, |state| {
-        state.release(&imported.source, run_id);
-        state.checkpoints.remove(&imported.source);
-        state.failed.remove(&imported.source);
-        state.done.insert(
-            imported.source.clone(),
-            Done {
-                // What was actually read: if the file changed between listing and opening, the
-                // listed version was never imported and will be seen as new next run.
-                version: imported.source_version.clone(),
-                import_id: imported.import_id.clone(),
-                imported_at: Utc::now(),
-                records_read: imported.records_read,
-                events_emitted: imported.events_emitted,
-                records_rejected: imported.records_rejected,
-            },
-        );
-        Some(())
-    })
-    .await?;
-    Ok(())
-}
-
-/// Records `uri` as failed at `failed.version` and drops this run's claim on it; returns the
-/// file's checkpoint (what was delivered before the failure), if any.
-async fn mark_failed(
-    once: &Once,
-    connection: &str,
-    job: &ImportJob,
-    run_id: &str,
-    uri: &str,
-    failed: Failed,
-) -> Result<Option<Checkpoint>, ImportError> {
-    let checkpoint = state::update(once.store.as_ref(), connection, &job.source, |state| {
-        state.release(uri, run_id);
-        let checkpoint = state.checkpoint(uri, &failed.version).cloned();
-        state.failed.insert(uri.to_owned(), failed.clone());
-        Some(checkpoint)
-    })
-    .await?;
-    Ok(checkpoint.flatten())
-}
-
-/// Drops this run's claim after a failure, so the next run need not wait for it to expire.
-/// Best effort: an unreleased claim only delays the retry until it expires.
-async fn release(once: &Once, connection: &str, job: &ImportJob, run_id: &str, uri: &str) {
-    let released = state::update(once.store.as_ref(), connection, &job.source, |state| {
-        state.release(uri, run_id).then_some(())
-    })
-    .await;
-    if let Err(err) = released {
-        tracing::warn!(file = %uri, error = %shared::report(&err), "could not release the claim");
+/// What the state records of a file delivered whole: the version actually read (if the file
+/// changed between listing and opening, the listed version was never imported and is new to
+/// the next run).
+fn done(imported: &Summary) -> Done {
+    Done {
+        version: imported.source_version.clone(),
+        import_id: imported.import_id.clone(),
+        imported_at: Utc::now(),
+        records_read: imported.records_read,
+        events_emitted: imported.events_emitted,
+        records_rejected: imported.records_rejected,
     }
 }
 

@@ -12,8 +12,8 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use shared::models::ImportedTrackingEvent;
 
-use crate::checkpoint::Mark;
 use crate::config::SQS_MAX_ENTRIES;
+use crate::state::Mark;
 
 /// The `schema` of every message.
 pub const SCHEMA: &str = "tracking-events.v1";

@@ -14,14 +14,14 @@ use serde_json::{Value, json};
 use tokio::time::Instant;
 
 use crate::config::Config;
-use crate::discovery::{self, Once, RunSummary};
+use crate::discovery::{self, RunSummary};
 use crate::error::{ContinueError, ImportError};
 use crate::pipeline::{Progress, Status};
 use crate::request::{self, ImportJob};
 use crate::sink::Sink;
 use crate::source::Connection;
 use crate::source::Sources;
-use crate::state::StateStore;
+use crate::state::{Once, StateStore};
 use shared::secrets::SecretResolver;
 
 /// The key a continuation payload wraps the original event in.

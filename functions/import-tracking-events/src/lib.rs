@@ -29,7 +29,6 @@
 //! The `tracking-import` binary runs the same pipeline from the command line.
 
 pub mod aws;
-pub mod checkpoint;
 pub mod config;
 pub mod decompress;
 pub mod deliver;
@@ -42,7 +41,6 @@ pub mod memory;
 pub mod metrics;
 pub mod pipeline;
 pub mod profiles;
-pub mod rejects;
 pub mod request;
 pub mod sink;
 pub mod source;

@@ -5,17 +5,22 @@
 mod common;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use common::*;
 use import_tracking_events::Config;
-use import_tracking_events::discovery::{self, Once, RunSummary};
+use import_tracking_events::discovery::{self, RunSummary};
+use import_tracking_events::envelope::{Envelope, Message};
 use import_tracking_events::error::ImportError;
+use import_tracking_events::error::SinkError;
+use import_tracking_events::error::StateError;
 use import_tracking_events::pipeline::{Progress, Status};
 use import_tracking_events::request::ImportJob;
-use import_tracking_events::sink::SqsSink;
+use import_tracking_events::sink::{FailedEntry, Sink, SqsSink};
 use import_tracking_events::source::{FileSource, S3Source, Sources};
-use import_tracking_events::state::{self, Claim, S3StateStore, StateStore};
+use import_tracking_events::state::{self, Claim, Ledger, Once, S3StateStore, StateStore};
+use tokio::sync::oneshot;
 
 struct Fixture {
     s3: aws_sdk_s3::Client,
@@ -218,6 +223,107 @@ async fn overlapping_runs_never_both_import_a_file() {
     assert_eq!(unique.len(), events.len(), "every event delivered once");
 }
 
+/// A state store that stops its first write after the load that preceded it, until told to go
+/// on: another run's write lands in between, so the store itself must refuse this one.
+struct PausedWriter {
+    inner: S3StateStore,
+    pause: std::sync::Mutex<Option<(oneshot::Sender<()>, oneshot::Receiver<()>)>>,
+    conflicts: AtomicU64,
+}
+
+#[async_trait::async_trait]
+impl StateStore for PausedWriter {
+    async fn load(&self, connection: &str, source: &str) -> Result<state::Versioned, StateError> {
+        self.inner.load(connection, source).await
+    }
+
+    async fn store(
+        &self,
+        connection: &str,
+        state: &state::State,
+        tag: Option<&str>,
+    ) -> Result<String, StateError> {
+        let pause = self.pause.lock().unwrap().take();
+        if let Some((loaded, go)) = pause {
+            loaded.send(()).unwrap();
+            go.await.unwrap();
+        }
+        let stored = self.inner.store(connection, state, tag).await;
+        if matches!(stored, Err(StateError::Conflict { .. })) {
+            self.conflicts.fetch_add(1, Ordering::SeqCst);
+        }
+        stored
+    }
+
+    async fn store_rejects(
+        &self,
+        connection: &str,
+        import_id: &str,
+        part: u64,
+        body: Vec<u8>,
+    ) -> Result<(), StateError> {
+        self.inner
+            .store_rejects(connection, import_id, part, body)
+            .await
+    }
+
+    async fn load_rejects(
+        &self,
+        connection: &str,
+        import_id: &str,
+        part: u64,
+    ) -> Result<Option<Vec<u8>>, StateError> {
+        self.inner.load_rejects(connection, import_id, part).await
+    }
+}
+
+/// Two runs claim one file at the same moment, forced to overlap: run A has loaded the state
+/// document and is about to write its claim when run B claims the file. S3 must refuse A's
+/// write (`If-None-Match: *` when the document is new, `If-Match` on the ETag A read when it
+/// exists), and A, reloading, must find B's claim and skip the file.
+#[tokio::test]
+async fn a_claim_racing_another_is_refused_by_the_conditional_write() {
+    let f = fixture().await;
+    let source = f.pattern();
+    let connection = state::connection_key(&source);
+    let once = |store: Arc<dyn StateStore>| Once {
+        store,
+        claim_ttl: MINUTE,
+    };
+    for (round, name) in [("new document", "TRACK_1.csv"), ("existing", "TRACK_2.csv")] {
+        let uri = format!("s3://{}/outbound/{name}", f.bucket);
+        let (loaded_tx, loaded) = oneshot::channel();
+        let (go, go_rx) = oneshot::channel();
+        let paused = Arc::new(PausedWriter {
+            inner: f.state.clone(),
+            pause: std::sync::Mutex::new(Some((loaded_tx, go_rx))),
+            conflicts: AtomicU64::new(0),
+        });
+        let a = Ledger::new(&once(paused.clone()), &source, MINUTE);
+        let b = Ledger::new(&once(Arc::new(f.state.clone())), &source, MINUTE);
+        let racing = tokio::spawn({
+            let (a, uri) = (Arc::clone(&a), uri.clone());
+            async move { a.claim(&uri, "v1", false).await.map(|l| l.is_some()) }
+        });
+        loaded.await.unwrap();
+        let won = b.claim(&uri, "v1", false).await.unwrap();
+        assert!(won.is_some(), "{round}: B claims the free file");
+        go.send(()).unwrap();
+        let a_claimed = racing.await.unwrap().unwrap();
+        assert!(
+            !a_claimed,
+            "{round}: A, the slower writer, must not claim it too"
+        );
+        assert_eq!(
+            paused.conflicts.load(Ordering::SeqCst),
+            1,
+            "{round}: S3 refused A's first write"
+        );
+        let saved = f.state.load(&connection, &source).await.unwrap().state;
+        assert_eq!(saved.claims[&uri].run_id, b.run_id(), "{round}");
+    }
+}
+
 #[tokio::test]
 async fn a_live_claim_is_respected_and_an_expired_one_taken_over() {
     let f = fixture().await;
@@ -267,6 +373,124 @@ async fn a_live_claim_is_respected_and_an_expired_one_taken_over() {
     let run = f.run(MINUTE).await.unwrap();
     assert_eq!((run.files_imported, run.files_skipped), (1, 0));
     assert_eq!(f.delivered().await.len() as u64, run.events_emitted);
+}
+
+/// A sink that refuses every message holding `tag` while `failing` is set.
+struct Refusing {
+    kept: Collect,
+    tag: &'static str,
+    failing: AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl Sink for Refusing {
+    async fn send(&self, entries: &[&Message]) -> Result<Vec<FailedEntry>, SinkError> {
+        let mut failed = Vec::new();
+        let mut kept = Vec::new();
+        for (index, entry) in entries.iter().enumerate() {
+            let body = entry.body();
+            let refused = self.failing.load(Ordering::SeqCst)
+                && String::from_utf8_lossy(&body).contains(self.tag);
+            if refused {
+                failed.push(FailedEntry {
+                    index,
+                    code: "ServiceUnavailable".into(),
+                    message: "refused for the test".into(),
+                });
+            } else {
+                kept.push(body);
+            }
+        }
+        self.kept.0.lock().unwrap().extend(kept);
+        Ok(failed)
+    }
+}
+
+/// Three files, the second of which cannot be delivered: the first is done, the run ends with
+/// the second's failure (its claim released), and the third is not even opened, so files stay
+/// in order. The next run imports the second, then the third.
+#[tokio::test]
+async fn a_file_that_fails_ends_the_run_and_the_files_after_it_wait() {
+    let dir = tempfile::tempdir().unwrap();
+    let uri = |day: u32| format!("file://{}/TRACK_202611{day:02}.csv", dir.path().display());
+    for (day, tag) in [(1, "AAA"), (2, "BBB"), (3, "CCC")] {
+        let path = dir.path().join(format!("TRACK_202611{day:02}.csv"));
+        std::fs::write(path, file(tag, 30)).unwrap();
+    }
+    let job = ImportJob {
+        source: format!("file://{}/TRACK_*.csv", dir.path().display()),
+        profile: "reference".into(),
+        ..ImportJob::default()
+    };
+    let store: Arc<dyn StateStore> = Arc::new(state::MemoryStateStore::default());
+    let sink = Arc::new(Refusing {
+        kept: Collect::default(),
+        tag: "BBB",
+        failing: AtomicBool::new(true),
+    });
+    let config = Config {
+        send_attempts: 2,
+        send_retry_base: Duration::from_millis(1),
+        ..Config::default()
+    };
+    let sources = Sources {
+        s3: None,
+        file: FileSource,
+    };
+    let source = sources.bind(&job.connection);
+    let run = || {
+        discovery::run(
+            &job,
+            &source,
+            Some(Once {
+                store: Arc::clone(&store),
+                claim_ttl: MINUTE,
+            }),
+            sink.clone(),
+            &config,
+            Arc::new(Progress::default()),
+            None,
+        )
+    };
+    let err = run().await.unwrap_err();
+    assert_eq!(err.kind(), "DeliveryFailed", "{err}");
+    let connection = state::connection_key(&job.source);
+    let doc = store.load(&connection, &job.source).await.unwrap().state;
+    assert_eq!(doc.done.keys().cloned().collect::<Vec<_>>(), [uri(1)]);
+    assert!(doc.claims.is_empty(), "the failed file's claim is released");
+    assert!(
+        doc.failed.is_empty(),
+        "a delivery failure is not the file's fault"
+    );
+    assert!(
+        !doc.checkpoints.contains_key(&uri(3)),
+        "the third was never opened"
+    );
+    let tags = |bodies: &[Vec<u8>]| -> Vec<String> {
+        let mut tags: Vec<String> = bodies
+            .iter()
+            .flat_map(|b| {
+                serde_json::from_slice::<Envelope<serde_json::Value>>(b)
+                    .unwrap()
+                    .events
+            })
+            .map(|e| e["tracking_info"]["tracking_number"].as_str().unwrap()[..3].to_owned())
+            .collect();
+        tags.dedup();
+        tags
+    };
+    assert_eq!(tags(&sink.kept.0.lock().unwrap()), ["AAA"]);
+
+    sink.failing.store(false, Ordering::SeqCst);
+    let next = run().await.unwrap();
+    let files: Vec<&str> = next.files.iter().map(|f| f.source.as_str()).collect();
+    assert_eq!(files, [uri(2), uri(3)]);
+    assert_eq!((next.files_imported, next.files_skipped), (2, 1));
+    assert_eq!(
+        tags(&sink.kept.0.lock().unwrap()),
+        ["AAA", "BBB", "CCC"],
+        "every file's events after the one before"
+    );
 }
 
 #[tokio::test]

@@ -21,11 +21,11 @@ use import_tracking_events::envelope::Envelope;
 use import_tracking_events::error::ContinueError;
 use import_tracking_events::handler::{App, Continuation, Invocation};
 use import_tracking_events::pipeline::{self, Progress, Status};
-use import_tracking_events::rejects::RejectLine;
 use import_tracking_events::request::ImportJob;
 use import_tracking_events::source::{
     Connection, FileSource, FtpSource, S3Source, Source, Sources,
 };
+use import_tracking_events::state::RejectLine;
 use import_tracking_events::state::{self, MemoryStateStore, S3StateStore, StateStore};
 use import_tracking_events::{Config, Summary};
 use serde_json::{Value, json};
@@ -116,12 +116,32 @@ async fn a_file_outliving_its_deadline_continues_until_it_is_delivered_whole() {
     // Each invocation reads a few thousand records before its first delivery lands (the
     // pipeline's buffers), so the file is several times that.
     let (csv, records) = reference_file(3_000_000, bad_every);
-    for (name, bytes) in [("plain.csv", csv.clone()), ("packed.csv.gz", gzip(&csv))] {
+    // The state (checkpoints, and the rejects refilled part by part on every resume) in memory,
+    // and in S3 on moto as deployed.
+    let on_s3 = {
+        let s3 = s3(&aws().await);
+        let bucket = unique("continue-state");
+        s3.create_bucket().bucket(&bucket).send().await.unwrap();
+        S3StateStore::new(s3, bucket, "import-state/".into())
+    };
+    let cases: [(&str, Vec<u8>, Arc<dyn StateStore>); 3] = [
+        (
+            "plain.csv",
+            csv.clone(),
+            Arc::new(MemoryStateStore::default()),
+        ),
+        (
+            "packed.csv.gz",
+            gzip(&csv),
+            Arc::new(MemoryStateStore::default()),
+        ),
+        ("on-s3.csv", csv.clone(), Arc::new(on_s3)),
+    ];
+    for (name, bytes, store) in cases {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(name);
         std::fs::write(&path, &bytes).unwrap();
         let uri = format!("file://{}", path.display());
-        let store = Arc::new(MemoryStateStore::default());
         let sink = Arc::new(Collect::default());
         let continuation = Arc::new(Recorded::default());
         let app = App {
@@ -186,16 +206,7 @@ async fn a_file_outliving_its_deadline_continues_until_it_is_delivered_whole() {
         assert_eq!(file.messages_sent, chunks, "{name}");
 
         // Every rejected record is in the rejects object once, in order, with its raw text.
-        let rejects: Vec<RejectLine> = store
-            .rejects()
-            .values()
-            .flat_map(|part| {
-                part.split(|&b| b == b'\n')
-                    .filter(|l| !l.is_empty())
-                    .map(|l| serde_json::from_slice::<RejectLine>(l).unwrap())
-                    .collect::<Vec<_>>()
-            })
-            .collect();
+        let rejects = stored_rejects(store.as_ref(), &uri, &file.import_id).await;
         let rejected: Vec<u64> = rejects.iter().map(|r| r.record).collect();
         let expected: Vec<u64> = (1..=records).filter(|n| n % bad_every == 0).collect();
         assert_eq!(rejected, expected, "{name}: rejects object");
@@ -220,6 +231,33 @@ async fn a_file_outliving_its_deadline_continues_until_it_is_delivered_whole() {
         );
         assert_eq!(doc.done[&uri].events_emitted, good.len() as u64);
     }
+}
+
+/// Every line of an import's rejects object, read through the store part by part (the part
+/// after the last is absent).
+async fn stored_rejects(store: &dyn StateStore, source: &str, import_id: &str) -> Vec<RejectLine> {
+    let connection = state::connection_key(source);
+    let mut lines = Vec::new();
+    for part in 0.. {
+        let Some(body) = store
+            .load_rejects(&connection, import_id, part)
+            .await
+            .unwrap()
+        else {
+            break;
+        };
+        let text = String::from_utf8(body).unwrap();
+        let part_lines: Vec<RejectLine> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert!(
+            part_lines.len() as u64 <= state::PART_RECORDS,
+            "part {part}"
+        );
+        lines.extend(part_lines);
+    }
+    lines
 }
 
 fn s3_job(uri: &str) -> ImportJob {
@@ -333,9 +371,10 @@ async fn an_ftp_transfer_cut_mid_file_is_reopened_with_rest() {
     }
 }
 
-/// The CLI with S3 state and SQS on moto, sends slowed by a proxy, killed with SIGKILL once a
-/// checkpoint is recorded, then run again: it resumes at the checkpoint, and only chunks after
-/// it are sent twice (identically).
+/// The CLI with S3 state and SQS on moto, its sends stalled mid-file by a proxy that stops
+/// answering, killed with SIGKILL once a checkpoint is recorded, then run again once its claim
+/// has lapsed: it resumes at the checkpoint, and only chunks after it are sent twice
+/// (identically).
 #[tokio::test]
 async fn a_run_killed_with_sigkill_resumes_from_its_checkpoint() {
     let shared = aws().await;
@@ -351,13 +390,9 @@ async fn a_run_killed_with_sigkill_resumes_from_its_checkpoint() {
     let (csv, records) = reference_file(1_200_000, 0);
     put_object(&s3, &bucket, "outbound/file.csv", csv).await;
     let queue_url = create_queue(&sqs, 16_384).await;
-    let slow = CutProxy::start_slow(
-        socket_of(&endpoint()),
-        u64::MAX,
-        0,
-        Duration::from_millis(60),
-    )
-    .await;
+    // SQS answers ~15 KB of responses (some ten batches, ~100 of the file's ~400 chunks), then nothing:
+    // the first run cannot finish before the test kills it, however fast it runs.
+    let stalling = CutProxy::start_stalling(socket_of(&endpoint()), 15_000).await;
     let uri = format!("s3://{bucket}/outbound/file.csv");
     let dir = tempfile::tempdir().unwrap();
     let event = dir.path().join("event.json");
@@ -367,12 +402,12 @@ async fn a_run_killed_with_sigkill_resumes_from_its_checkpoint() {
             .to_string(),
     )
     .unwrap();
-    let cli = |event: &Path| {
+    let cli = |event: &Path, sqs: &str| {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_tracking-import"));
         cmd.arg("--event")
             .arg(event)
             .env("AWS_ENDPOINT_URL", endpoint())
-            .env("AWS_ENDPOINT_URL_SQS", slow.url())
+            .env("AWS_ENDPOINT_URL_SQS", sqs)
             .env("QUEUE_URL", &queue_url)
             .env("STATE_BUCKET", &state_bucket)
             .env("MAX_MESSAGE_BYTES", "16384")
@@ -396,7 +431,7 @@ async fn a_run_killed_with_sigkill_resumes_from_its_checkpoint() {
             .cloned()
     };
 
-    let mut first = cli(&event).spawn().unwrap();
+    let mut first = cli(&event, &stalling.url()).spawn().unwrap();
     let mut waited = Duration::ZERO;
     loop {
         if checkpoint().await.is_some_and(|c| c.mark.next_chunk > 20) {
@@ -405,17 +440,17 @@ async fn a_run_killed_with_sigkill_resumes_from_its_checkpoint() {
         if first.try_wait().unwrap().is_some() {
             let out = first.wait_with_output().unwrap();
             panic!(
-                "the first run ended before a checkpoint was seen: {}\n{}",
+                "the first run ended, though its sends stall: {}\n{}",
                 String::from_utf8_lossy(&out.stdout),
                 String::from_utf8_lossy(&out.stderr)
             );
         }
         assert!(
-            waited < Duration::from_secs(60),
-            "no checkpoint within a minute"
+            waited < Duration::from_secs(120),
+            "no checkpoint within two minutes"
         );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-        waited += Duration::from_millis(25);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        waited += Duration::from_millis(50);
     }
     first.kill().unwrap(); // SIGKILL
     first.wait().unwrap();
@@ -424,10 +459,14 @@ async fn a_run_killed_with_sigkill_resumes_from_its_checkpoint() {
         .expect("the checkpoint outlives the process");
     assert!(last.mark.through_record > 0 && last.mark.through_record < records);
 
-    // The dead run's claim lapses after CLAIM_TTL_SECS; a run before that skips the file.
-    tokio::time::sleep(Duration::from_millis(1_500)).await;
-    // Off the runtime: the slow proxy runs on it.
-    let mut again = cli(&event);
+    // The dead run's claim lapses CLAIM_TTL_SECS after its last renewal; nothing renews it now.
+    // (A run before that would skip the file.)
+    let claim = store.load(&connection, &uri).await.unwrap().state.claims[&uri].clone();
+    let left = (claim.expires_at - chrono::Utc::now())
+        .to_std()
+        .unwrap_or_default();
+    tokio::time::sleep(left + Duration::from_millis(10)).await;
+    let mut again = cli(&event, &endpoint());
     let second = tokio::task::spawn_blocking(move || again.output())
         .await
         .unwrap()
@@ -464,9 +503,9 @@ async fn a_run_killed_with_sigkill_resumes_from_its_checkpoint() {
 /// at the record's byte, with the header line put back where the format has one.
 #[tokio::test]
 async fn every_example_profile_resumes_after_any_record() {
-    use import_tracking_events::checkpoint::Mark;
     use import_tracking_events::decompress::Compression;
     use import_tracking_events::state::Checkpoint;
+    use import_tracking_events::state::Mark;
 
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../profiles/examples");
     let examples = [

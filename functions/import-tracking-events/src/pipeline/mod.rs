@@ -12,7 +12,7 @@
 //! the encoders interleave.
 //!
 //! Batches carry [`Mark`]s (settled points of the file); delivery publishes the furthest one
-//! whose batches all landed, and the [`Tracker`] checkpoints it. An import resumed from a
+//! whose batches all landed, and the file's [`OpenLease`] checkpoints it. An import resumed from a
 //! checkpoint reopens the file at the mark's byte (or, for gzip, reads from the start) and skips
 //! the settled records, so it cuts the same chunks the interrupted run would have.
 
@@ -35,19 +35,16 @@ mod start;
 
 use self::encode::Encoded;
 use self::open::OpenedFile;
-use self::pack::RejectsOut;
 use self::read::{ReadStage, StopRule};
 use self::settle::{Outcome, Settle};
 use self::stages::{Downstream, Wiring};
-use crate::checkpoint::{FileVersion, Mark, Tracker};
 use crate::config::Config;
 use crate::decompress::Compression;
 use crate::error::{ImportError, SourceError};
-use crate::rejects::Rejects;
 use crate::request::ImportJob;
 use crate::sink::Sink;
 use crate::source::Source;
-use crate::state::Checkpoint;
+use crate::state::{Checkpoint, FileLease, OpenLease};
 
 /// Records handed to an encoder at a time: large enough to amortize channel hops, small enough
 /// that the buffers held along the pipeline stay a few MiB. A batch's JSON (~350 KiB) becomes a
@@ -135,9 +132,10 @@ pub struct Summary {
 
 /// How a file's import may be resumed, checkpointed and cut short.
 #[derive(Default)]
-pub struct Options {
-    /// Records checkpoints and rejects in the state store; `None` for runs without state.
-    pub tracker: Option<Tracker>,
+pub struct Options<'a> {
+    /// The run's claim on the file: checkpoints and rejects go to the state store through it;
+    /// `None` for runs without state.
+    pub lease: Option<&'a FileLease>,
     /// Where an earlier run stopped on this file version.
     pub resume: Option<Checkpoint>,
     /// Stop reading at this instant, deliver what was read, checkpoint, and answer
@@ -164,7 +162,7 @@ pub async fn run_file(
     sink: Arc<dyn Sink>,
     config: &Config,
     progress: Arc<Progress>,
-    options: Options,
+    options: Options<'_>,
 ) -> Result<Summary, ImportError> {
     FileImport {
         job,
@@ -186,7 +184,7 @@ pub struct FileImport<'a> {
     pub config: &'a Config,
     /// Shared by a run's files (one live display).
     pub progress: Arc<Progress>,
-    pub options: Options,
+    pub options: Options<'a>,
 }
 
 impl FileImport<'_> {
@@ -197,14 +195,14 @@ impl FileImport<'_> {
         // This file's own counts are what it adds to the run's progress.
         let bytes_before = self.progress.bytes_read.load(Ordering::Relaxed);
         let Options {
-            tracker,
+            lease,
             resume,
             stop_at,
         } = self.options;
         let (job, config) = (self.job, self.config);
         let opened = OpenedFile::open(job, self.source, config, &self.progress, resume).await?;
-        let rejects = match &tracker {
-            Some(tracker) => Some(rejects_of(tracker, &opened.file, opened.mark).await?),
+        let lease: Option<OpenLease> = match lease {
+            Some(lease) => Some(lease.open(opened.file.clone(), opened.mark).await?),
             None => None,
         };
         let stopped = Arc::new(AtomicBool::new(false));
@@ -214,11 +212,7 @@ impl FileImport<'_> {
             source: opened.source_ref.clone(),
             import_id: opened.file.import_id.clone(),
             from: opened.mark,
-            rejects: rejects.clone().map(|writer| RejectsOut {
-                writer,
-                source: opened.source_ref.clone(),
-                import_id: opened.file.import_id.clone(),
-            }),
+            lease: lease.clone(),
             stopped: Arc::clone(&stopped),
         };
         let (upstream, downstream) = Downstream::spawn(wiring, self.sink, config);
@@ -243,12 +237,10 @@ impl FileImport<'_> {
         }
         .run();
         let following = async {
-            let Some(tracker) = &tracker else {
+            let Some(lease) = &lease else {
                 return Ok(());
             };
-            let followed = tracker
-                .follow(&opened.file, upstream.marks, rejects.as_ref())
-                .await;
+            let followed = lease.follow(upstream.marks).await;
             if followed.is_err() {
                 cancelled.store(true, Ordering::Relaxed);
             }
@@ -260,9 +252,8 @@ impl FileImport<'_> {
         let outcome = Outcome::rank(delivery, follow, packed, read);
         let settle = Settle {
             job,
-            tracker,
+            lease,
             file: opened.file,
-            rejects,
             from: opened.mark,
             profile: opened.profile.name,
             progress: self.progress,
@@ -271,18 +262,6 @@ impl FileImport<'_> {
         };
         settle.run(outcome, stopped.load(Ordering::SeqCst)).await
     }
-}
-
-/// The rejects object of this file version, refilled up to `from` when resuming.
-async fn rejects_of(
-    tracker: &Tracker,
-    file: &FileVersion,
-    from: Mark,
-) -> Result<Arc<tokio::sync::Mutex<Rejects>>, ImportError> {
-    let store = Arc::clone(&tracker.store);
-    let connection = tracker.connection.clone();
-    let rejects = Rejects::resume(store, connection, file.import_id.clone(), from.rejected).await?;
-    Ok(Arc::new(tokio::sync::Mutex::new(rejects)))
 }
 
 /// A read error as the import reports it: a source that could not be reopened (or changed

@@ -12,7 +12,6 @@ use tokio::io::AsyncReadExt;
 
 use super::start::Start;
 use super::{Counting, Progress, read_error};
-use crate::checkpoint::{FileVersion, Mark};
 use crate::config::Config;
 use crate::decompress::{self, Compression};
 use crate::envelope::{self, SourceRef};
@@ -20,6 +19,7 @@ use crate::error::ImportError;
 use crate::request::ImportJob;
 use crate::source::{Opened, ReopenPolicy, Reopening, Source};
 use crate::state::Checkpoint;
+use crate::state::{FileVersion, Mark};
 
 /// A file opened for reading, with everything the stages need to know about it.
 pub(super) struct OpenedFile<'a> {

@@ -14,23 +14,15 @@ use shared::Position;
 use tokio::sync::mpsc;
 
 use super::{Encoded, MAX_REJECTIONS_LISTED, RejectedRecord};
-use crate::checkpoint::Mark;
-use crate::envelope::{Batch, Batcher, Message, Packer, Piece, SourceRef};
+use crate::envelope::{Batch, Batcher, Message, Packer, Piece};
 use crate::error::ImportError;
-use crate::rejects::{self, RejectLine, Rejects};
+use crate::state::{Mark, OpenLease};
 
 /// A message never spans more records than this (it is closed early when it would), so that
 /// a file of mostly rejected records still reaches settled points to checkpoint at. Real
 /// messages hold a few hundred events, so this never cuts one in a healthy file; and because it
 /// depends only on record numbers, chunking stays deterministic.
 const MESSAGE_SPAN_RECORDS: u64 = 65_536;
-
-/// Where the packer writes rejects: the store's writer, and what each line names.
-pub(super) struct RejectsOut {
-    pub writer: Arc<tokio::sync::Mutex<Rejects>>,
-    pub source: SourceRef,
-    pub import_id: String,
-}
 
 /// The packer's running account of what is settled, over the whole file.
 #[derive(Debug, Clone, Copy)]
@@ -131,7 +123,8 @@ pub(super) struct PackStage {
     packer: Packer,
     out: Out,
     settled: Settled,
-    rejects: Option<RejectsOut>,
+    /// Where rejected records are kept (runs with state).
+    lease: Option<OpenLease>,
     /// Set by the reader when it stopped before the end of the file.
     stopped: Arc<AtomicBool>,
     /// The first rejected records, for the summary.
@@ -144,7 +137,7 @@ impl PackStage {
         packer: Packer,
         batcher: Batcher,
         from: Mark,
-        rejects: Option<RejectsOut>,
+        lease: Option<OpenLease>,
         stopped: Arc<AtomicBool>,
     ) -> PackStage {
         PackStage {
@@ -157,7 +150,7 @@ impl PackStage {
                 marks: VecDeque::new(),
             },
             settled: Settled::from(from),
-            rejects,
+            lease,
             stopped,
             listed: Vec::new(),
         }
@@ -297,27 +290,11 @@ impl PackStage {
         &self,
         position: Position,
         reason: &str,
-        mut raw: String,
+        raw: String,
     ) -> Result<(), ImportError> {
-        let Some(out) = &self.rejects else {
-            return Ok(());
-        };
-        let raw_truncated = rejects::cap_raw(&mut raw);
-        out.writer
-            .lock()
-            .await
-            .add(&RejectLine {
-                import_id: out.import_id.clone(),
-                source: out.source.uri.clone(),
-                version: out.source.version.clone(),
-                record: position.record,
-                line: position.line,
-                byte: position.byte,
-                reason: reason.to_owned(),
-                raw,
-                raw_truncated,
-            })
-            .await?;
+        if let Some(lease) = &self.lease {
+            lease.reject(position, reason, raw).await?;
+        }
         Ok(())
     }
 }

@@ -14,7 +14,7 @@ use tokio::time::Instant;
 use super::encode::RecordBatch;
 use super::start::Shift;
 use super::{BATCH_RECORDS, Progress};
-use crate::checkpoint::Mark;
+use crate::state::Mark;
 
 /// When reading must stop before the end of the file.
 pub(super) struct StopRule<'a> {

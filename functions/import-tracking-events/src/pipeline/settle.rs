@@ -8,11 +8,10 @@ use std::sync::atomic::Ordering;
 use tokio::time::Instant;
 
 use super::{Progress, RejectedRecord, Status, Summary};
-use crate::checkpoint::{FileVersion, Mark, Tracker};
 use crate::deliver::{self, Delivered};
 use crate::error::{ImportError, StateError};
-use crate::rejects::Rejects;
 use crate::request::ImportJob;
+use crate::state::{FileVersion, Mark, OpenLease};
 
 /// How the stages ended.
 pub(super) enum Outcome {
@@ -63,9 +62,9 @@ impl Outcome {
 /// What settling an import needs of the file it imported.
 pub(super) struct Settle<'a> {
     pub job: &'a ImportJob,
-    pub tracker: Option<Tracker>,
+    /// The file's lease, for runs with state.
+    pub lease: Option<OpenLease>,
     pub file: FileVersion,
-    pub rejects: Option<Arc<tokio::sync::Mutex<Rejects>>>,
     /// Where this run started (an earlier run's checkpoint, or the start of the file).
     pub from: Mark,
     pub profile: String,
@@ -93,13 +92,12 @@ impl Settle<'_> {
         stopped: bool,
     ) -> Result<Summary, ImportError> {
         let end = delivered.mark;
-        if stopped && let Some(tracker) = &self.tracker {
-            tracker
-                .save(&self.file, end, self.rejects.as_ref())
-                .await
-                .map_err(ImportError::State)?;
-        } else if let Some(rejects) = &self.rejects {
-            rejects.lock().await.flush().await?;
+        if let Some(lease) = &self.lease {
+            if stopped {
+                lease.save(end).await.map_err(ImportError::State)?;
+            } else {
+                lease.flush().await?;
+            }
         }
         let summary = Summary {
             import_id: self.file.import_id,
@@ -145,7 +143,7 @@ impl Settle<'_> {
     /// Whatever stopped the import, what was delivered stays delivered: the next run resumes
     /// after it instead of sending it all again.
     async fn failed(self, delivered: Delivered, mut failure: ImportError) -> ImportError {
-        let Some(tracker) = &self.tracker else {
+        let Some(lease) = &self.lease else {
             return failure;
         };
         if matches!(failure, ImportError::State(StateError::ClaimLost { .. }))
@@ -154,10 +152,7 @@ impl Settle<'_> {
             return failure;
         }
         let source = &self.job.source;
-        match tracker
-            .save(&self.file, delivered.mark, self.rejects.as_ref())
-            .await
-        {
+        match lease.save(delivered.mark).await {
             Ok(()) => {
                 if let ImportError::Delivery { checkpointed, .. } = &mut failure {
                     *checkpointed = true;

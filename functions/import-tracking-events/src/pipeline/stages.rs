@@ -10,13 +10,13 @@ use tokio::task::JoinHandle;
 
 use super::RejectedRecord;
 use super::encode::{Encoded, Encoder, RecordBatch};
-use super::pack::{PackIo, PackStage, RejectsOut};
-use crate::checkpoint::Mark;
+use super::pack::{PackIo, PackStage};
 use crate::config::Config;
 use crate::deliver::{self, Delivered, RetryPolicy};
 use crate::envelope::{Batch, Batcher, Packer, SourceRef};
 use crate::error::ImportError;
 use crate::sink::Sink;
+use crate::state::{Mark, OpenLease};
 
 /// The reader's ends of the channels.
 pub(super) struct Upstream {
@@ -43,7 +43,8 @@ pub(super) struct Wiring {
     pub import_id: String,
     /// The settled point this run starts from.
     pub from: Mark,
-    pub rejects: Option<RejectsOut>,
+    /// Where rejected records are kept (runs with state).
+    pub lease: Option<OpenLease>,
     /// Set by the reader when it stops early.
     pub stopped: Arc<AtomicBool>,
 }
@@ -91,7 +92,7 @@ impl Downstream {
             batches: batch_tx,
         };
         let batcher = Batcher::new(config.max_batch_bytes);
-        let packing = PackStage::new(io, packer, batcher, w.from, w.rejects, w.stopped);
+        let packing = PackStage::new(io, packer, batcher, w.from, w.lease, w.stopped);
         let retry = RetryPolicy {
             attempts: config.send_attempts,
             base_delay: config.send_retry_base,

@@ -4,11 +4,20 @@
 //! imported and each file a run is importing right now (a claim). Every change is a
 //! compare-and-swap on the whole document (S3 conditional writes), so two overlapping runs cannot
 //! both claim one file: the slower writer sees a conflict, reloads, and finds the claim.
+//!
+//! A run changes the document only through its [`Ledger`] and the [`FileLease`] of each file it
+//! claims (`lease.rs`); checkpoints and the rejects object are parts of that lease.
 
+mod checkpoint;
+mod lease;
 mod memory;
+mod rejects;
 mod s3;
 
+pub use checkpoint::{Checkpoint, FileVersion, Mark};
+pub use lease::{FileLease, Ledger, Once, OpenLease};
 pub use memory::MemoryStateStore;
+pub use rejects::{MAX_RAW_BYTES, PART_RECORDS, RejectLine};
 pub use s3::S3StateStore;
 
 use std::collections::BTreeMap;
@@ -17,8 +26,6 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::checkpoint::Mark;
-use crate::decompress::Compression;
 use crate::error::StateError;
 
 /// The document's format, so a future change can be recognised.
@@ -74,26 +81,6 @@ pub struct Claim {
     pub run_id: String,
     /// After this, the claim is void: its run died or ran out of time without releasing it.
     pub expires_at: DateTime<Utc>,
-}
-
-/// How far a file version is delivered. Written while importing (after chunks are confirmed)
-/// and when a run stops early; removed once the file is done.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Checkpoint {
-    pub version: String,
-    pub import_id: String,
-    /// `gzip` files cannot be entered mid-stream: they are read again from the start, skipping
-    /// the records the checkpoint covers.
-    pub compression: Compression,
-    #[serde(flatten)]
-    pub mark: Mark,
-    /// The file's header fields (CSV), so reading can resume at `byte` without the header line.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub headers: Option<Vec<String>>,
-    /// Invocations that have worked on this file version so far.
-    pub segments: u64,
-    pub run_id: String,
-    pub updated_at: DateTime<Utc>,
 }
 
 impl State {

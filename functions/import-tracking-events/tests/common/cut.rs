@@ -7,8 +7,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::Duration;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
@@ -53,16 +52,20 @@ impl Cuts {
 /// Relays `client` ⇄ `server`, cutting both once the server has sent `cut_after` bytes (if a
 /// cut is left for this connection when it gets there).
 async fn relay(client: TcpStream, server: TcpStream, cut_after: u64, cuts: Arc<Cuts>) {
-    relay_slowly(client, server, cut_after, cuts, Duration::ZERO).await
+    relay_within(client, server, cut_after, cuts, None).await
 }
 
-/// [`relay`], pausing `delay` before passing on each read from the server.
-async fn relay_slowly(
+/// What a stalling proxy still relays from its server, in bytes, over all its connections.
+type Budget = Arc<AtomicU64>;
+
+/// [`relay`], holding the connection open without passing on anything more once `budget` (if
+/// any) is spent: a server that stops answering.
+async fn relay_within(
     client: TcpStream,
     server: TcpStream,
     cut_after: u64,
     cuts: Arc<Cuts>,
-    delay: Duration,
+    budget: Option<Budget>,
 ) {
     let (mut client_read, mut client_write) = client.into_split();
     let (mut server_read, mut server_write) = server.into_split();
@@ -77,8 +80,15 @@ async fn relay_slowly(
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
-        if !delay.is_zero() {
-            tokio::time::sleep(delay).await;
+        if let Some(budget) = &budget {
+            let spent = budget
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| {
+                    left.checked_sub(n as u64)
+                })
+                .is_err();
+            if spent {
+                std::future::pending::<()>().await;
+            }
         }
         if sent + n as u64 >= cut_after && cuts.take() {
             let keep = (cut_after - sent) as usize;
@@ -117,18 +127,20 @@ impl Drop for CutProxy {
 
 impl CutProxy {
     pub async fn start(upstream: SocketAddr, cut_after: u64, cuts: u32) -> CutProxy {
-        CutProxy::start_slow(upstream, cut_after, cuts, Duration::ZERO).await
+        let (addr, cuts, accept) = listen(upstream, cuts, move |client, server, cuts| {
+            relay(client, server, cut_after, cuts)
+        })
+        .await;
+        CutProxy { addr, cuts, accept }
     }
 
-    /// A proxy that also delays every read from the server by `delay` (a slow network).
-    pub async fn start_slow(
-        upstream: SocketAddr,
-        cut_after: u64,
-        cuts: u32,
-        delay: Duration,
-    ) -> CutProxy {
-        let (addr, cuts, accept) = listen(upstream, cuts, move |client, server, cuts| {
-            relay_slowly(client, server, cut_after, cuts, delay)
+    /// A proxy that relays the server's first `budget` bytes (over all connections), then holds
+    /// every connection open and relays nothing more: the client stalls there, however fast
+    /// it is, until the test is done with it.
+    pub async fn start_stalling(upstream: SocketAddr, budget: u64) -> CutProxy {
+        let budget: Budget = Arc::new(AtomicU64::new(budget));
+        let (addr, cuts, accept) = listen(upstream, 0, move |client, server, cuts| {
+            relay_within(client, server, u64::MAX, cuts, Some(Arc::clone(&budget)))
         })
         .await;
         CutProxy { addr, cuts, accept }

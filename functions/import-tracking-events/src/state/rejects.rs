@@ -8,8 +8,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::StateStore;
 use crate::error::StateError;
-use crate::state::StateStore;
 
 /// Rejections per part: with raw text capped at [`MAX_RAW_BYTES`], a part stays a few MB.
 pub const PART_RECORDS: u64 = 1000;
@@ -34,7 +34,7 @@ pub struct RejectLine {
 }
 
 /// Cuts `raw` to [`MAX_RAW_BYTES`] at a character boundary; `true` when it was cut.
-pub fn cap_raw(raw: &mut String) -> bool {
+pub(super) fn cap_raw(raw: &mut String) -> bool {
     if raw.len() <= MAX_RAW_BYTES {
         return false;
     }
@@ -47,7 +47,7 @@ pub fn cap_raw(raw: &mut String) -> bool {
 }
 
 /// The rejects of one import, written part by part.
-pub struct Rejects {
+pub(super) struct Rejects {
     store: std::sync::Arc<dyn StateStore>,
     connection: String,
     import_id: String,
@@ -63,7 +63,7 @@ pub struct Rejects {
 impl Rejects {
     /// Rejects of an import that has `already` rejections behind it (0 at the start of a file):
     /// the part they end in is reloaded and cut back to them.
-    pub async fn resume(
+    pub(super) async fn resume(
         store: std::sync::Arc<dyn StateStore>,
         connection: String,
         import_id: String,
@@ -106,7 +106,7 @@ impl Rejects {
     }
 
     /// Adds the next rejection; writes its part once the part is full.
-    pub async fn add(&mut self, line: &RejectLine) -> Result<(), StateError> {
+    pub(super) async fn add(&mut self, line: &RejectLine) -> Result<(), StateError> {
         serde_json::to_writer(&mut self.part, line).expect("a reject line serializes");
         self.part.push(b'\n');
         self.count += 1;
@@ -121,7 +121,7 @@ impl Rejects {
     }
 
     /// Stores the current part as it is, when it has lines not yet stored.
-    pub async fn flush(&mut self) -> Result<(), StateError> {
+    pub(super) async fn flush(&mut self) -> Result<(), StateError> {
         if self.lines == self.stored_lines {
             return Ok(());
         }
