@@ -1,13 +1,49 @@
 //! What the workspace's tests share, in one place instead of copies (a dev-dependency only):
 //! the Lambda Runtime API stand-in that runs the real Lambda binaries as Lambda would
-//! ([`runtime_api`]), an in-memory writer for a tracing subscriber ([`LogBuffer`]), and the
+//! ([`runtime_api`]), a stand-in of the Lambda Invoke API that the import's continuations call
+//! ([`invoke_api`]), an in-memory writer for a tracing subscriber ([`LogBuffer`]), and the
 //! settings of the local AWS stand-in that `scripts/test.sh` starts ([`moto`]).
 
+pub mod invoke_api;
 pub mod moto;
 pub mod runtime_api;
 
+use std::convert::Infallible;
+use std::future::Future;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
+
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::{Request, Response};
+
+/// Serves HTTP/1.1 on a free port of 127.0.0.1, answering every request with `handle`; returns
+/// the `host:port`. The server lives as long as the test's runtime.
+pub(crate) async fn serve_http<S, F, Fut>(state: Arc<S>, handle: F) -> String
+where
+    S: Send + Sync + 'static,
+    F: Fn(Arc<S>, Request<Incoming>) -> Fut + Copy + Send + Sync + 'static,
+    Fut: Future<Output = Response<Full<Bytes>>> + Send + 'static,
+{
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    tokio::spawn(async move {
+        loop {
+            let (stream, _) = listener.accept().await.unwrap();
+            let state = Arc::clone(&state);
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |req| {
+                    let state = Arc::clone(&state);
+                    async move { Ok::<_, Infallible>(handle(state, req).await) }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    address
+}
 
 /// Everything a tracing subscriber writes, kept in memory for a test to search.
 #[derive(Clone, Default)]

@@ -276,6 +276,38 @@ fn a_10_mb_field_is_read_and_only_an_event_too_large_to_send_is_rejected() {
 }
 
 #[test]
+fn a_record_over_16_mib_fails_the_file_after_the_records_before_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("huge-record.csv");
+    let mut out = std::fs::File::create(&file).unwrap();
+    writeln!(out, "{HEADER},Note").unwrap();
+    let record_1 = row(1, "Delivered", "");
+    out.write_all(record_1.as_bytes()).unwrap();
+    // 17 MiB in a column the profile does not map: too long to hold, whatever is in it.
+    let huge = "x".repeat(17 * 1024 * 1024);
+    out.write_all(row(2, "Delivered", &huge).as_bytes())
+        .unwrap();
+    out.write_all(row(3, "Delivered", "").as_bytes()).unwrap();
+    drop(out);
+
+    let run = import(&file, "reference");
+    let record_2 = (HEADER.len() + ",Note\n".len() + record_1.len()) as u64;
+    assert_eq!(
+        failure(&run),
+        format!(
+            "tracking-import: reading {}: reading the file failed at record 2 (line 3, byte {record_2}): the record starting at byte {record_2} is longer than 16777216 bytes (a quote that is never closed, or not a delimited text file) (InvalidFile)",
+            file.display()
+        )
+    );
+    let events: Vec<Value> = run
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(tracking_numbers(&events), [tn(1)]);
+}
+
+#[test]
 fn invalid_utf8_rejects_the_record_only_where_a_mapped_column_has_it() {
     let (events, summary) = completed(&import(&corpus("invalid-utf8.csv"), "reference"));
     // Record 2's invalid byte is in `Note`, which the profile does not map.
@@ -381,29 +413,32 @@ fn a_json_lines_file_with_one_broken_line_rejects_that_line_only() {
     );
 }
 
-/// Profiles are compiled in (until they can be loaded from a URI), so a bad one cannot reach
-/// the CLI; this is the loader every built-in goes through, and the error the import reports.
+/// A profile file named by the event (a path, relative to where the CLI runs) is loaded before
+/// anything is read, and one that does not load fails the run naming the file and the key.
 #[test]
-fn a_profile_with_an_unknown_field_fails_to_load_naming_it() {
-    let load = |name: &str| {
-        let text = std::fs::read_to_string(corpus(name)).unwrap();
-        let err = ImportError::from(shared::Profile::from_toml(&text, name).unwrap_err());
-        assert_eq!(err.kind(), "InvalidProfile");
-        shared::report(&err)
+fn a_profile_with_an_unknown_field_or_key_fails_to_load_naming_it() {
+    let load = |profile: &str| {
+        // A file whose records would be sent under a profile that loads.
+        let run = import(&corpus("nul-bytes.csv"), profile);
+        assert_eq!(run.stdout, "", "nothing is sent");
+        failure(&run).to_owned()
     };
     assert_eq!(
         load("unknown-field.toml"),
-        "profile `acme-town` (unknown-field.toml): unknown Connect field `town` in [columns]; known fields: tracking_number, carrier_status_code, carrier_detail_code, carrier_status_description, event_date, event_time, event_datetime, utc_offset, city, state, postal_code, country, company, signer, latitude, longitude, estimated_delivery, service_code, service_name, weight"
+        "tracking-import: profile `acme-town` (unknown-field.toml): unknown Connect field `town` in [columns]; known fields: tracking_number, carrier_status_code, carrier_detail_code, carrier_status_description, event_date, event_time, event_datetime, utc_offset, city, state, postal_code, country, company, signer, latitude, longitude, estimated_delivery, service_code, service_name, weight (InvalidProfile)"
     );
     let message = load("unknown-key.toml");
     assert!(
-        message.starts_with("profile `unknown-key.toml` is not valid TOML for a profile: "),
+        message.starts_with(
+            "tracking-import: profile `unknown-key.toml` is not valid TOML for a profile: "
+        ),
         "{message}"
     );
     assert!(
         message.contains("unknown field `timezone`") && message.contains("line 4"),
         "{message}"
     );
+    assert!(message.ends_with(" (InvalidProfile)"), "{message}");
 }
 
 #[test]

@@ -694,3 +694,41 @@ async fn gzipd_files_on_every_server_are_imported_once_through_the_handler() {
         drain(&sqs, &queue_url).await;
     }
 }
+
+/// A server that accepts the TCP connection and then never says a word (no FTP greeting, no SSH
+/// banner): the CLI, configured with `SOURCE_CONNECT_TIMEOUT_MS`, gives up connecting after
+/// exactly that long, as `SourceUnavailable` naming the URI and the limit.
+#[test]
+fn a_server_that_never_answers_times_out_after_source_connect_timeout_ms() {
+    // Never accepted: the kernel completes each handshake and queues the connection.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let dir = tempfile::tempdir().unwrap();
+    for scheme in ["ftp", "ftps", "sftp"] {
+        let uri = format!("{scheme}://127.0.0.1:{port}/outbound/a.csv");
+        let event = dir.path().join(format!("{scheme}.json"));
+        let body = serde_json::json!({"transaction_id": "t", "metadata": {
+            "source": uri, "profile": "reference",
+            "ftp_username": "carrier", "ftp_password": "pw"}});
+        std::fs::write(&event, body.to_string()).unwrap();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_tracking-import"))
+            .arg("--event")
+            .arg(&event)
+            .args(["--sink", "null"])
+            .env("SOURCE_CONNECT_TIMEOUT_MS", "300")
+            .env_remove("SOURCE_READ_TIMEOUT_MS")
+            .env_remove("STATE_BUCKET")
+            .env_remove("ALLOWED_SOURCES")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{scheme}: {stderr}");
+        assert_eq!(
+            stderr.trim_end().lines().last().unwrap(),
+            format!(
+                "tracking-import: {uri}: connecting and logging in timed out after 300ms (SourceUnavailable)"
+            ),
+            "{scheme}"
+        );
+    }
+}

@@ -7,14 +7,13 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use common::cut::{CutProxy, FtpCutProxy, socket_of};
+use common::cut::{CutProxy, Cuts, FtpCutProxy, socket_of};
 use common::*;
 use flate2::write::GzEncoder;
 use import_tracking_events::envelope::Envelope;
@@ -23,7 +22,7 @@ use import_tracking_events::handler::{App, Continuation, Invocation};
 use import_tracking_events::pipeline::{self, Progress, Status};
 use import_tracking_events::request::ImportJob;
 use import_tracking_events::source::{
-    Connection, FileSource, FtpSource, S3Source, Source, Sources,
+    Connection, FileSource, Fingerprint, FtpSource, S3Source, SftpSource, Source, Sources,
 };
 use import_tracking_events::state::RejectLine;
 use import_tracking_events::state::{self, MemoryStateStore, S3StateStore, StateStore};
@@ -35,62 +34,6 @@ fn gzip(data: &[u8]) -> Vec<u8> {
     let mut enc = GzEncoder::new(Vec::new(), flate2::Compression::fast());
     enc.write_all(data).unwrap();
     enc.finish().unwrap()
-}
-
-/// The good records of a [`reference_file`] with `bad_every`.
-fn good_records(records: u64, bad_every: u64) -> Vec<u64> {
-    (1..=records)
-        .filter(|n| bad_every == 0 || !n.is_multiple_of(bad_every))
-        .collect()
-}
-
-/// Checks that `messages` deliver exactly `good` (tracking numbers of these records, in order)
-/// under one import id, chunk numbers 1..=N without gaps; a chunk may appear more than once only
-/// from `replays_from` on, and its copies must be identical. Returns the number of chunks.
-fn exactly_once(messages: &[Envelope<Value>], good: &[u64], replays_from: u64) -> u64 {
-    let mut chunks: BTreeMap<u64, &Envelope<Value>> = BTreeMap::new();
-    for m in messages {
-        assert_eq!(m.import_id, messages[0].import_id, "one import id");
-        if let Some(earlier) = chunks.insert(m.chunk, m) {
-            assert!(
-                m.chunk >= replays_from,
-                "chunk {} was sent twice, but it was settled before the last checkpoint (chunk {replays_from} on may repeat)",
-                m.chunk
-            );
-            assert_eq!(
-                earlier, m,
-                "a replayed chunk {} differs from the first",
-                m.chunk
-            );
-        }
-    }
-    let numbers: Vec<u64> = chunks.keys().copied().collect();
-    assert_eq!(
-        numbers,
-        (1..=numbers.len() as u64).collect::<Vec<_>>(),
-        "chunk numbers have no gaps"
-    );
-    let delivered: Vec<String> = chunks
-        .values()
-        .flat_map(|m| m.events.iter())
-        .map(|e| {
-            e["tracking_info"]["tracking_number"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        })
-        .collect();
-    let expected: Vec<String> = good.iter().map(|&n| tracking_number(n)).collect();
-    assert_eq!(delivered.len(), expected.len(), "events delivered");
-    assert!(delivered == expected, "every good record once, in order");
-    numbers.len() as u64
-}
-
-fn decode(bodies: &[Vec<u8>]) -> Vec<Envelope<Value>> {
-    bodies
-        .iter()
-        .map(|b| serde_json::from_slice(b).unwrap())
-        .collect()
 }
 
 /// Records each continuation it is asked to start.
@@ -300,6 +243,95 @@ fn quick_retries() -> Config {
     }
 }
 
+/// Imports `bytes` (named `name`) from `uri` through `source`, behind a proxy that must have cut
+/// the transfer twice (`cuts`): every record arrives exactly once and no byte is read twice.
+async fn survives_two_cuts(
+    source: &dyn Source,
+    uri: &str,
+    cuts: &Cuts,
+    bytes: &[u8],
+    records: u64,
+    name: &str,
+) {
+    let (result, bodies) = import_via(source, uri, &quick_retries()).await;
+    let summary = result.unwrap_or_else(|e| panic!("{name}: {}", shared::report(&e)));
+    assert_eq!(cuts.made(), 2, "{name}: the proxy cut twice");
+    assert_eq!(summary.records_read, records, "{name}");
+    assert_eq!(
+        summary.bytes_read,
+        bytes.len() as u64,
+        "{name}: no byte read twice"
+    );
+    exactly_once(&decode(&bodies), &good_records(records, 0), u64::MAX);
+}
+
+/// A carrier server's setting, exported by scripts/local-stack.sh.
+fn carrier_env(name: &str) -> String {
+    std::env::var(name)
+        .unwrap_or_else(|_| panic!("{name} is not set: run under scripts/local-stack.sh"))
+}
+
+/// The test servers' account, with room for a slow machine.
+fn carrier_login() -> Connection {
+    Connection {
+        username: Some(carrier_env("CARRIER_USER")),
+        password: Some(carrier_env("CARRIER_PASSWORD").into()),
+        connect_timeout: Duration::from_secs(10),
+        read_timeout: Duration::from_secs(20),
+        ..Connection::default()
+    }
+}
+
+/// A proxy in front of a carrier server that cuts transfers: FTP's (which relays the data
+/// connections too), or a plain TCP one (SFTP runs in one connection).
+enum Cutter {
+    Ftp(FtpCutProxy),
+    Tcp(CutProxy),
+}
+
+impl Cutter {
+    fn port(&self) -> u16 {
+        match self {
+            Cutter::Ftp(p) => p.addr.port(),
+            Cutter::Tcp(p) => p.addr.port(),
+        }
+    }
+
+    fn cuts(&self) -> &Cuts {
+        match self {
+            Cutter::Ftp(p) => &p.cuts,
+            Cutter::Tcp(p) => &p.cuts,
+        }
+    }
+}
+
+/// A file, plain and gzip'd, on the `scheme` server, imported through `source` from a fresh
+/// proxy that cuts each transfer twice, a third of the way through what is left to read.
+async fn cut_twice_on_the_server(scheme: &str, source: &dyn Source) {
+    let server = scheme.to_uppercase();
+    let root = std::path::PathBuf::from(carrier_env(&format!("CARRIER_{server}_ROOT")));
+    let dir = unique(&format!("{scheme}cut"));
+    std::fs::create_dir_all(root.join(&dir)).unwrap();
+    let upstream = format!(
+        "{}:{}",
+        carrier_env("CARRIER_HOST"),
+        carrier_env(&format!("CARRIER_{server}_PORT"))
+    )
+    .parse()
+    .unwrap();
+    let (csv, records) = reference_file(1_500_000, 0);
+    for (name, bytes) in [("plain.csv", csv.clone()), ("packed.csv.gz", gzip(&csv))] {
+        std::fs::write(root.join(&dir).join(name), &bytes).unwrap();
+        let cut_after = bytes.len() as u64 / 3;
+        let proxy = match scheme {
+            "ftp" => Cutter::Ftp(FtpCutProxy::start(upstream, cut_after, 2).await),
+            _ => Cutter::Tcp(CutProxy::start(upstream, cut_after, 2).await),
+        };
+        let uri = format!("{scheme}://127.0.0.1:{}/{dir}/{name}", proxy.port());
+        survives_two_cuts(source, &uri, proxy.cuts(), &bytes, records, name).await;
+    }
+}
+
 /// S3 through a proxy that drops the download twice, mid-body: the object is reopened with a
 /// `Range` at the next unread byte, plain and gzip'd alike, and the import is exact.
 #[tokio::test]
@@ -319,16 +351,7 @@ async fn an_s3_download_cut_mid_body_is_reopened_where_it_broke() {
         );
         let source = S3Source::new(via_proxy);
         let uri = format!("s3://{bucket}/{key}");
-        let (result, bodies) = import_via(&source, &uri, &quick_retries()).await;
-        let summary = result.unwrap();
-        assert_eq!(proxy.cuts.made(), 2, "{key}: the proxy cut twice");
-        assert_eq!(summary.records_read, records, "{key}");
-        assert_eq!(
-            summary.bytes_read,
-            bytes.len() as u64,
-            "{key}: no byte read twice"
-        );
-        exactly_once(&decode(&bodies), &good_records(records, 0), u64::MAX);
+        survives_two_cuts(&source, &uri, &proxy.cuts, &bytes, records, key).await;
     }
 }
 
@@ -336,39 +359,97 @@ async fn an_s3_download_cut_mid_body_is_reopened_where_it_broke() {
 /// reopened with `REST` at the next unread byte.
 #[tokio::test]
 async fn an_ftp_transfer_cut_mid_file_is_reopened_with_rest() {
-    let env = |k: &str| {
-        std::env::var(k)
-            .unwrap_or_else(|_| panic!("{k} is not set: run under scripts/local-stack.sh"))
+    cut_twice_on_the_server("ftp", &FtpSource::new(carrier_login())).await;
+}
+
+/// SFTP through a proxy that drops the SSH connection twice mid-file: the file is reopened in a
+/// new session (its host key checked again) and read on from the next unread offset.
+#[tokio::test]
+async fn an_sftp_transfer_cut_mid_file_is_reopened_at_the_next_offset() {
+    let source = SftpSource::new(Connection {
+        host_key_fingerprint: Some(
+            Fingerprint::parse(&carrier_env("CARRIER_SSH_HOST_KEY_FINGERPRINT")).unwrap(),
+        ),
+        ..carrier_login()
+    });
+    cut_twice_on_the_server("sftp", &source).await;
+}
+
+/// `tracking-import --time-limit 0`: each run stops once something new is delivered,
+/// checkpoints and reports `continued` (exit code 0); running the same event again resumes there,
+/// until a run reports `complete`. Without `STATE_BUCKET` there is nowhere to resume from, and
+/// the time limit is ignored: the file is read to its end.
+#[tokio::test]
+async fn the_cli_time_limit_stops_and_the_next_run_resumes() {
+    let shared = aws().await;
+    let s3 = s3(&shared);
+    let sqs = aws_sdk_sqs::Client::new(&shared);
+    let state_bucket = new_bucket(&s3, "time-limit-state").await;
+    let queue_url = create_queue(&sqs, 16_384).await;
+    let (csv, records) = reference_file(800_000, 0);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("file.csv");
+    std::fs::write(&path, &csv).unwrap();
+    let event = dir.path().join("event.json");
+    std::fs::write(
+        &event,
+        json!({"transaction_id": "t-1", "metadata": {"source": path, "profile": "reference"}})
+            .to_string(),
+    )
+    .unwrap();
+    let run = |state_bucket: Option<&str>| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tracking-import"));
+        cmd.arg("--event")
+            .arg(&event)
+            .args(["--time-limit", "0"])
+            .env("AWS_ENDPOINT_URL", endpoint())
+            .env("QUEUE_URL", &queue_url)
+            .env("MAX_MESSAGE_BYTES", "16384")
+            // Few records in flight, so that a stop leaves most of the file to the next runs.
+            .env("ENCODE_WORKERS", "1")
+            .env("SEND_CONCURRENCY", "1")
+            .env_remove("STATE_BUCKET");
+        if let Some(bucket) = state_bucket {
+            cmd.env("STATE_BUCKET", bucket);
+        }
+        let out = cmd.output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+        summary
     };
-    let root = std::path::PathBuf::from(env("CARRIER_FTP_ROOT"));
-    let dir = unique("ftpcut");
-    std::fs::create_dir_all(root.join(&dir)).unwrap();
-    let (csv, records) = reference_file(1_500_000, 0);
-    for (name, bytes) in [("plain.csv", csv.clone()), ("packed.csv.gz", gzip(&csv))] {
-        std::fs::write(root.join(&dir).join(name), &bytes).unwrap();
-        let upstream = format!("{}:{}", env("CARRIER_HOST"), env("CARRIER_FTP_PORT"))
-            .parse()
-            .unwrap();
-        let proxy = FtpCutProxy::start(upstream, bytes.len() as u64 / 3, 2).await;
-        let source = FtpSource::new(Connection {
-            username: Some(env("CARRIER_USER")),
-            password: Some(env("CARRIER_PASSWORD").into()),
-            connect_timeout: Duration::from_secs(10),
-            read_timeout: Duration::from_secs(20),
-            ..Connection::default()
-        });
-        let uri = format!("ftp://127.0.0.1:{}/{dir}/{name}", proxy.addr.port());
-        let (result, bodies) = import_via(&source, &uri, &quick_retries()).await;
-        let summary = result.unwrap();
-        assert_eq!(proxy.cuts.made(), 2, "{name}: the proxy cut twice");
-        assert_eq!(summary.records_read, records, "{name}");
-        assert_eq!(
-            summary.bytes_read,
-            bytes.len() as u64,
-            "{name}: no byte read twice"
-        );
-        exactly_once(&decode(&bodies), &good_records(records, 0), u64::MAX);
+
+    let mut summaries: Vec<Value> = Vec::new();
+    while summaries.last().is_none_or(|s| s["status"] != "complete") {
+        assert!(summaries.len() < 50, "no end in sight");
+        let summary = run(Some(&state_bucket));
+        if summary["status"] != "complete" {
+            assert_eq!(summary["status"], "continued", "{summary}");
+        }
+        summaries.push(summary);
     }
+    assert!(
+        summaries.len() >= 2,
+        "the first run stopped at its time limit"
+    );
+    let last = &summaries[summaries.len() - 1]["files"][0];
+    assert_eq!(last["segments"], summaries.len());
+    assert_eq!(last["records_read"], records, "counts over the whole file");
+    for pair in summaries.windows(2) {
+        let (before, after) = (&pair[0]["files"][0], &pair[1]["files"][0]);
+        assert_eq!(
+            after["resumed_from_record"], before["delivered_through_record"],
+            "each run resumes where the one before stopped"
+        );
+    }
+    let messages = drain_envelopes(&sqs, &queue_url).await;
+    exactly_once(&messages, &good_records(records, 0), u64::MAX);
+
+    // No state: the time limit cannot stop the run.
+    let whole = run(None);
+    assert_eq!(whole["status"], "complete", "{whole}");
+    assert_eq!(whole["files"][0]["records_read"], records);
+    assert_eq!(whole["files"][0]["resumed_from_record"], 0);
 }
 
 /// The CLI with S3 state and SQS on moto, its sends stalled mid-file by a proxy that stops

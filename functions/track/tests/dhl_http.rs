@@ -1,7 +1,10 @@
 //! Track end to end against a real local HTTP server (wiremock) replaying DHL-shaped answers:
 //! the request DHL receives, the Connect response we build, and every failure's Lambda error
-//! type. Short timeouts and backoff keep the suite fast; no test asserts on elapsed time (what
-//! the retry loop chose to wait is read from its log line instead).
+//! type. Call counts are exact, so no answer may race a clock: the timeouts are the function's
+//! own generous defaults (a loaded machine never turns a prompt answer into a timeout and a
+//! retry), the one timeout test uses a server that never answers while the test runs (every
+//! attempt times out, however slow the machine), and only backoff is short. No test asserts on
+//! elapsed time (what the retry loop chose to wait is read from its log line instead).
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
@@ -87,9 +90,9 @@ fn on_track() -> MockBuilder {
 fn test_config(base_url: &str, extra: &[(&str, &str)]) -> Config {
     let base: [(&str, &str); 7] = [
         ("CARRIER_BASE_URL", base_url),
-        ("CONNECT_TIMEOUT_MS", "500"),
-        ("READ_TIMEOUT_MS", "250"),
-        ("REQUEST_TIMEOUT_MS", "1000"),
+        ("CONNECT_TIMEOUT_MS", "3000"),
+        ("READ_TIMEOUT_MS", "10000"),
+        ("REQUEST_TIMEOUT_MS", "15000"),
         ("RETRY_ATTEMPTS", "3"),
         ("RETRY_BASE_MS", "5"),
         ("RETRY_MAX_MS", "50"),
@@ -102,6 +105,17 @@ fn test_config(base_url: &str, extra: &[(&str, &str)]) -> Config {
             .map(|(_, v)| v.to_string())
     };
     Config::from_lookup(lookup).unwrap()
+}
+
+/// An invocation context whose deadline is `ms` from now.
+fn deadline_in(ms: u64) -> Context {
+    let mut context = Context::default();
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    context.deadline = now_ms + ms;
+    context
 }
 
 fn event(payload: Value) -> LambdaEvent<Value> {
@@ -517,13 +531,8 @@ async fn a_retry_after_past_the_invocation_deadline_fails_at_once() {
     )
     .await;
     let app = dhl.app_with(&[("RETRY_MAX_MS", "10000")]);
-    let mut context = Context::default();
-    let now_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64;
     // 3 s left: the 5 s the server asks for would end past the deadline.
-    context.deadline = now_ms + 3_000;
+    let context = deadline_in(3_000);
     let logs = capture_logs();
     let err = app
         .handle(LambdaEvent::new(request("1"), context))
@@ -579,9 +588,17 @@ async fn truncated_json_is_carrier_response_invalid() {
 
 #[tokio::test]
 async fn a_server_slower_than_the_read_timeout_is_unavailable() {
-    // The server would answer after 2 s; the read timeout is 250 ms.
-    let dhl = Dhl::answering(one_express_shipment().set_delay(Duration::from_secs(2))).await;
-    let d = diagnostic(dhl.invoke(request("1")).await.unwrap_err());
+    // The server answers after a minute, long after the test is over: every attempt waits on it.
+    let dhl = Dhl::answering(one_express_shipment().set_delay(Duration::from_secs(60))).await;
+    // Only the read timeout can end an attempt in time for three of them before the deadline:
+    // without it, the first attempt would run into the deadline and be the only one.
+    let app = dhl.app_with(&[("READ_TIMEOUT_MS", "250"), ("REQUEST_TIMEOUT_MS", "60000")]);
+    let context = deadline_in(20_000);
+    let err = app
+        .handle(LambdaEvent::new(request("1"), context))
+        .await
+        .unwrap_err();
+    let d = diagnostic(err);
     assert_eq!(d.error_type, "CarrierUnavailable");
     assert!(
         d.error_message.contains("after 3 attempt(s)") && d.error_message.contains("timed out"),

@@ -5,10 +5,11 @@
 
 pub mod cut;
 
+use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
-use aws_sdk_sqs::types::QueueAttributeName;
+use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, QueueAttributeName};
 use import_tracking_events::envelope::{Envelope, Message};
 use import_tracking_events::error::SinkError;
 use import_tracking_events::sink::{FailedEntry, Sink};
@@ -30,6 +31,13 @@ pub fn s3(shared: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
             .force_path_style(true)
             .build(),
     )
+}
+
+/// A new, empty bucket whose name starts with `prefix`.
+pub async fn new_bucket(s3: &aws_sdk_s3::Client, prefix: &str) -> String {
+    let bucket = unique(prefix);
+    s3.create_bucket().bucket(&bucket).send().await.unwrap();
+    bucket
 }
 
 pub async fn put_object(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, body: Vec<u8>) {
@@ -75,19 +83,38 @@ pub async fn drain(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> Vec<(usize, En
             empty_polls += 1;
             continue;
         }
-        for m in messages {
+        let mut deletes = Vec::new();
+        for (n, m) in messages.into_iter().enumerate() {
             let body = m.body.unwrap();
             out.push((body.len(), serde_json::from_str(&body).unwrap()));
-            sqs.delete_message()
-                .queue_url(queue_url)
-                .receipt_handle(m.receipt_handle.unwrap())
-                .send()
-                .await
-                .unwrap();
+            deletes.push(
+                DeleteMessageBatchRequestEntry::builder()
+                    .id(n.to_string())
+                    .receipt_handle(m.receipt_handle.unwrap())
+                    .build()
+                    .unwrap(),
+            );
         }
+        let deleted = sqs
+            .delete_message_batch()
+            .queue_url(queue_url)
+            .set_entries(Some(deletes))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(deleted.failed, [], "every message read is deleted");
     }
     out.sort_by_key(|(_, e)| e.chunk);
     out
+}
+
+/// Every message on the queue (deleted as read), as envelopes in chunk order.
+pub async fn drain_envelopes(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> Vec<Envelope<Value>> {
+    drain(sqs, queue_url)
+        .await
+        .into_iter()
+        .map(|(_, m)| m)
+        .collect()
 }
 
 /// A deterministic reference-layout file of about `bytes` bytes. Every `bad_every`-th record
@@ -129,6 +156,63 @@ pub fn reference_file(bytes: usize, bad_every: u64) -> (Vec<u8>, u64) {
 /// The tracking number of record `n` in [`reference_file`].
 pub fn tracking_number(n: u64) -> String {
     format!("1RC{n:015}")
+}
+
+/// The good records of a [`reference_file`] with `bad_every`.
+pub fn good_records(records: u64, bad_every: u64) -> Vec<u64> {
+    (1..=records)
+        .filter(|n| bad_every == 0 || !n.is_multiple_of(bad_every))
+        .collect()
+}
+
+/// Checks that `messages` deliver exactly `good` (tracking numbers of these records, in order)
+/// under one import id, chunk numbers 1..=N without gaps; a chunk may appear more than once only
+/// from `replays_from` on, and its copies must be identical. Returns the number of chunks.
+pub fn exactly_once(messages: &[Envelope<Value>], good: &[u64], replays_from: u64) -> u64 {
+    let mut chunks: BTreeMap<u64, &Envelope<Value>> = BTreeMap::new();
+    for m in messages {
+        assert_eq!(m.import_id, messages[0].import_id, "one import id");
+        if let Some(earlier) = chunks.insert(m.chunk, m) {
+            assert!(
+                m.chunk >= replays_from,
+                "chunk {} was sent twice, but it was settled before the last checkpoint (chunk {replays_from} on may repeat)",
+                m.chunk
+            );
+            assert_eq!(
+                earlier, m,
+                "a replayed chunk {} differs from the first",
+                m.chunk
+            );
+        }
+    }
+    let numbers: Vec<u64> = chunks.keys().copied().collect();
+    assert_eq!(
+        numbers,
+        (1..=numbers.len() as u64).collect::<Vec<_>>(),
+        "chunk numbers have no gaps"
+    );
+    let delivered: Vec<String> = chunks
+        .values()
+        .flat_map(|m| m.events.iter())
+        .map(|e| {
+            e["tracking_info"]["tracking_number"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    let expected: Vec<String> = good.iter().map(|&n| tracking_number(n)).collect();
+    assert_eq!(delivered.len(), expected.len(), "events delivered");
+    assert!(delivered == expected, "every good record once, in order");
+    numbers.len() as u64
+}
+
+/// Message bodies as envelopes.
+pub fn decode(bodies: &[Vec<u8>]) -> Vec<Envelope<Value>> {
+    bodies
+        .iter()
+        .map(|b| serde_json::from_slice(b).unwrap())
+        .collect()
 }
 
 /// Keeps every message body it is sent.
