@@ -1,8 +1,11 @@
 //! What the workspace's tests share, in one place instead of copies (a dev-dependency only):
 //! the Lambda Runtime API stand-in that runs the real Lambda binaries as Lambda would
 //! ([`runtime_api`]), an in-memory writer for a tracing subscriber ([`LogBuffer`]), and the
-//! settings of the local AWS stand-in that `scripts/test.sh` starts ([`moto`]).
+//! settings of the local AWS stand-in that `scripts/test.sh` starts ([`moto`]), and the carrier
+//! answers the tests and the sample stand-in share ([`fixtures`], [`carrier_stand_in`]).
 
+pub mod carrier_stand_in;
+pub mod fixtures;
 pub mod moto;
 pub mod runtime_api;
 
