@@ -39,3 +39,31 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogBuffer {
         self.clone()
     }
 }
+
+/// Everything tracing writes on this thread, at every level, while it is alive.
+pub struct LogCapture {
+    buffer: LogBuffer,
+    _guard: tracing::subscriber::DefaultGuard,
+}
+
+/// Starts capturing. `#[tokio::test]` runs on one thread, so every log line of such a test
+/// lands here.
+pub fn capture_logs() -> LogCapture {
+    let buffer = LogBuffer::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(buffer.clone())
+        .finish();
+    LogCapture {
+        buffer,
+        _guard: tracing::subscriber::set_default(subscriber),
+    }
+}
+
+impl LogCapture {
+    /// What was logged so far.
+    pub fn text(&self) -> String {
+        self.buffer.text()
+    }
+}

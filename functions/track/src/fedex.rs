@@ -69,12 +69,9 @@ impl FedexCarrier {
 #[async_trait::async_trait]
 impl Carrier for FedexCarrier {
     async fn track(&self, query: &TrackQuery, deadline: Instant) -> Result<Tracked, TrackError> {
-        let body = self
-            .oauth
-            .track_body(query, deadline, |bearer| self.request(query, bearer))
+        let body: FedexResponse = (self.oauth)
+            .track_json(query, deadline, |bearer| self.request(query, bearer))
             .await?;
-        let body: FedexResponse =
-            serde_json::from_slice(&body).map_err(TrackError::CarrierResponseInvalid)?;
         to_tracked(body, query, &self.profile)
     }
 }

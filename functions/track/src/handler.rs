@@ -181,20 +181,7 @@ pub fn query_from(request: &TrackingRequest) -> Result<TrackQuery, TrackError> {
         .and_then(nonempty)
         .or_else(|| request.base.metadata_str("api_key").and_then(nonempty))
         .map(|k| ApiKey::new(&k));
-    // OAuth client credentials: what the registration form collected, in the connection's
-    // context first, then in metadata.
-    let context = request
-        .base
-        .authorization
-        .as_ref()
-        .and_then(|a| a.connection_context.as_ref());
-    let credential = |key: &str| {
-        context
-            .and_then(|c| c.get(key))
-            .and_then(Value::as_str)
-            .and_then(nonempty)
-            .or_else(|| request.base.metadata_str(key).and_then(nonempty))
-    };
+    let credential = |key: &str| credential(request, key).and_then(nonempty);
     Ok(TrackQuery {
         tracking_number,
         transaction_id: request.base.transaction_id.clone(),
@@ -205,6 +192,18 @@ pub fn query_from(request: &TrackingRequest) -> Result<TrackQuery, TrackError> {
         origin_country_code: hint(&["originCountryCode", "origin_country_code"]),
         api_key,
     })
+}
+
+/// An OAuth client credential (`client_id`, `client_secret`): what the registration form
+/// collected, in the connection's context first, then in metadata.
+fn credential<'a>(request: &'a TrackingRequest, key: &str) -> Option<&'a str> {
+    let authorization = request.base.authorization.as_ref();
+    authorization
+        .and_then(|a| a.connection_context.as_ref())
+        .and_then(|c| c.get(key))
+        .and_then(Value::as_str)
+        .filter(|v| !v.trim().is_empty())
+        .or_else(|| request.base.metadata_str(key))
 }
 
 /// The response's `metadata`. Connect echoes a response's metadata into later requests of the

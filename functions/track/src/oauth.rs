@@ -247,16 +247,16 @@ impl OAuth {
         }
     }
 
-    /// One tracking call under a bearer token, through the retry loop; the body of its 200.
-    /// `request` builds the call around the `Authorization` header value. 401 refreshes the
+    /// One tracking call under a bearer token, through the retry loop; the JSON of its 200 as
+    /// `T`. `request` builds the call around the `Authorization` header value. 401 refreshes the
     /// token once ([`OAuth::authorized`]); 403 is `CarrierUnauthorized`, 404
     /// `TrackingNumberNotFound`, 400/422 `CarrierRejected`.
-    pub async fn track_body(
+    pub async fn track_json<T: serde::de::DeserializeOwned>(
         &self,
         query: &TrackQuery,
         deadline: Instant,
         request: impl Fn(HeaderValue) -> reqwest::RequestBuilder,
-    ) -> Result<Vec<u8>, TrackError> {
+    ) -> Result<T, TrackError> {
         let carrier = self.endpoint.carrier;
         let request = &request;
         self.authorized(query, deadline, |token| async move {
@@ -282,7 +282,9 @@ impl OAuth {
                 })
                 .await;
             match read {
-                Ok(Reading::Body(body)) => Authorized::Done(Ok(body)),
+                Ok(Reading::Body(body)) => Authorized::Done(
+                    serde_json::from_slice(&body).map_err(TrackError::CarrierResponseInvalid),
+                ),
                 Ok(Reading::TokenRefused(err)) => Authorized::TokenRejected(err),
                 Ok(Reading::Failed(err)) | Err(err) => Authorized::Done(Err(err)),
             }

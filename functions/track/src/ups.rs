@@ -73,12 +73,9 @@ impl UpsCarrier {
 #[async_trait::async_trait]
 impl Carrier for UpsCarrier {
     async fn track(&self, query: &TrackQuery, deadline: Instant) -> Result<Tracked, TrackError> {
-        let body = self
-            .oauth
-            .track_body(query, deadline, |bearer| self.request(query, bearer))
+        let body: UpsResponse = (self.oauth)
+            .track_json(query, deadline, |bearer| self.request(query, bearer))
             .await?;
-        let body: UpsResponse =
-            serde_json::from_slice(&body).map_err(TrackError::CarrierResponseInvalid)?;
         to_tracked(body, query, &self.profile)
     }
 }

@@ -5,10 +5,10 @@
 
 mod common;
 
-use common::{
-    CLIENT_ID, CLIENT_SECRET, Carrier, Kind, diagnostic, event, fixture, request, track_json,
-};
-use serde_json::{Value, json};
+use common::{CLIENT_ID, CLIENT_SECRET, Carrier, Kind, diagnostic, event, request, track_json};
+use serde_json::json;
+use wiremock::Mock;
+use wiremock::matchers::{body_string, path};
 
 #[tokio::test]
 async fn delivered_with_signer_maps_every_field() {
@@ -48,10 +48,7 @@ async fn delivered_with_signer_maps_every_field() {
             ]
         }})
     );
-    assert_eq!(
-        (fedex.token_calls().await, fedex.track_calls().await),
-        (1, 1)
-    );
+    assert_eq!(fedex.calls().await, (1, 1));
 }
 
 #[tokio::test]
@@ -78,47 +75,35 @@ async fn in_transit_across_time_zones_keeps_instants_and_local_times_apart() {
         (&info["weight"], &info["package_count"]),
         (&json!(2.5), &json!(1))
     );
-    let events: Vec<_> = info["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| {
-            (
-                e["event_datetime"].clone(),
-                e["event_datetime_local"].clone(),
-                e["event_code"].clone(),
-                e["status_detail_code"].clone(),
-            )
-        })
-        .collect();
+    let fields = [
+        "event_datetime",
+        "event_datetime_local",
+        "event_code",
+        "status_detail_code",
+    ];
     assert_eq!(
-        events,
+        common::event_fields(&response, &fields),
         [
-            (
-                json!("2026-11-25T09:12:00Z"),
-                json!("2026-11-25T03:12:00"),
-                json!("DP"),
-                json!("HUB_SCAN_OUT")
-            ),
-            (
-                json!("2026-11-25T05:40:00Z"),
-                json!("2026-11-24T23:40:00"),
-                json!("AR"),
-                json!("HUB_SCAN_IN")
-            ),
-            (
-                json!("2026-11-25T01:05:00Z"),
-                json!("2026-11-24T17:05:00"),
-                json!("PU"),
-                json!("PICKED_UP")
-            ),
+            json!([
+                "2026-11-25T09:12:00Z",
+                "2026-11-25T03:12:00",
+                "DP",
+                "HUB_SCAN_OUT"
+            ]),
+            json!([
+                "2026-11-25T05:40:00Z",
+                "2026-11-24T23:40:00",
+                "AR",
+                "HUB_SCAN_IN"
+            ]),
+            json!([
+                "2026-11-25T01:05:00Z",
+                "2026-11-24T17:05:00",
+                "PU",
+                "PICKED_UP"
+            ]),
             // The label scan has no offset: local time only, never passed off as UTC.
-            (
-                Value::Null,
-                json!("2026-11-24T09:31:00"),
-                json!("OC"),
-                json!("SHIPMENT_CREATED")
-            ),
+            json!([null, "2026-11-24T09:31:00", "OC", "SHIPMENT_CREATED"]),
         ]
     );
     assert_eq!(info["events"][2]["city"], "SAN JOSE");
@@ -146,10 +131,7 @@ async fn not_found_in_a_200_is_tracking_number_not_found() {
          TRACKING.TRACKINGNUMBER.NOTFOUND: Tracking number cannot be found. Please correct the \
          tracking number and try again."
     );
-    assert_eq!(
-        (fedex.token_calls().await, fedex.track_calls().await),
-        (1, 1)
-    );
+    assert_eq!(fedex.calls().await, (1, 1));
 }
 
 #[tokio::test]
@@ -175,10 +157,7 @@ async fn client_credentials_come_from_the_context_then_metadata_then_configurati
         app.handle(event(payload)).await.unwrap();
     }
     // One client, one token, whichever place named it.
-    assert_eq!(
-        (fedex.token_calls().await, fedex.track_calls().await),
-        (1, 3)
-    );
+    assert_eq!(fedex.calls().await, (1, 3));
     let none = fedex
         .app()
         .handle(event(json!({"transaction_id": "t",
@@ -189,63 +168,16 @@ async fn client_credentials_come_from_the_context_then_metadata_then_configurati
     assert_eq!(fedex.token_calls().await, 1);
 }
 
-#[tokio::test]
-async fn a_token_is_reused_until_60_s_before_it_expires() {
-    common::a_token_is_reused_until_60_s_before_it_expires(Kind::Fedex).await;
-}
-
-#[tokio::test]
-async fn a_401_refetches_the_token_once() {
-    common::a_401_refetches_the_token_once(Kind::Fedex).await;
-}
-
-#[tokio::test]
-async fn a_refused_client_is_carrier_unauthorized() {
-    common::a_refused_client_is_carrier_unauthorized(Kind::Fedex).await;
-}
-
-#[tokio::test]
-async fn a_rate_limited_token_endpoint_is_retried() {
-    common::a_rate_limited_token_endpoint_is_retried(Kind::Fedex).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn five_concurrent_invocations_make_one_token_request() {
-    common::concurrent_invocations_share_one_token_request(Kind::Fedex).await;
-}
-
-#[tokio::test]
-async fn secrets_and_tokens_are_never_shown() {
-    common::secrets_and_tokens_are_never_shown(Kind::Fedex).await;
-}
+token_cache_tests!(Kind::Fedex);
 
 #[tokio::test]
 async fn the_sample_event_is_a_request_we_can_answer() {
-    let sample: Value =
-        serde_json::from_str(include_str!("../../../events/track-fedex.json")).unwrap();
     let fedex = Carrier::start(Kind::Fedex).await;
-    wiremock::Mock::given(wiremock::matchers::path("/oauth/token"))
-        .and(wiremock::matchers::body_string(
-            "grant_type=client_credentials&client_id=replace-with-your-FedEx-API-key\
-             &client_secret=replace-with-your-FedEx-secret-key",
-        ))
-        .respond_with(fedex.token("tok-sample", 3599))
-        .expect(1)
-        .mount(&fedex.server)
-        .await;
-    fedex
-        .on_track("794843185271", "tok-sample")
-        .respond_with(fixture("fedex/in-transit.json"))
-        .expect(1)
-        .mount(&fedex.server)
-        .await;
-    let response = fedex.app().handle(event(sample)).await.unwrap();
-    assert_eq!(
-        response
-            .tracking_info
-            .standardized_status_code
-            .unwrap()
-            .as_str(),
-        "IT"
-    );
+    // The sample's own placeholder credentials, as FedEx must receive them.
+    let token = Mock::given(path("/oauth/token")).and(body_string(
+        "grant_type=client_credentials&client_id=replace-with-your-FedEx-API-key\
+         &client_secret=replace-with-your-FedEx-secret-key",
+    ));
+    let sample = include_str!("../../../events/track-fedex.json");
+    assert_eq!(common::sample_status(&fedex, sample, token).await, "IT");
 }

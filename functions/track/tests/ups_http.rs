@@ -5,8 +5,11 @@
 
 mod common;
 
-use common::{Carrier, Kind, diagnostic, event, fixture, json_answer, request, track_json};
+use base64::Engine;
+use common::{Carrier, Kind, diagnostic, event, json_answer, request, track_json};
 use serde_json::{Value, json};
+use wiremock::Mock;
+use wiremock::matchers::{header, path};
 
 #[tokio::test]
 async fn delivered_with_signer_maps_every_field() {
@@ -43,7 +46,7 @@ async fn delivered_with_signer_maps_every_field() {
             ]
         }})
     );
-    assert_eq!((ups.token_calls().await, ups.track_calls().await), (1, 1));
+    assert_eq!(ups.calls().await, (1, 1));
 }
 
 #[tokio::test]
@@ -68,50 +71,33 @@ async fn in_transit_across_time_zones_keeps_instants_and_local_times_apart() {
     assert_eq!(info["estimated_delivery_datetime"], "2026-11-26T23:30:00");
     assert_eq!(info["actual_delivery_datetime"], Value::Null);
     assert_eq!(info["weight"], 5.5);
-    let times: Vec<_> = info["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| {
-            (
-                e["event_datetime"].clone(),
-                e["event_datetime_local"].clone(),
-                e["city"].clone(),
-                e["status_detail_code"].clone(),
-            )
-        })
-        .collect();
+    let fields = [
+        "event_datetime",
+        "event_datetime_local",
+        "city",
+        "status_detail_code",
+    ];
     assert_eq!(
-        times,
+        common::event_fields(&response, &fields),
         [
             // gmtOffset -05:00 (gmtTime in the older HH:MM:SS form).
-            (
-                json!("2026-11-25T04:15:00Z"),
-                json!("2026-11-24T23:15:00"),
-                json!("Louisville"),
-                json!("IN_TRANSIT")
-            ),
+            json!([
+                "2026-11-25T04:15:00Z",
+                "2026-11-24T23:15:00",
+                "Louisville",
+                "IN_TRANSIT"
+            ]),
             // No gmtOffset: the offset is the difference to gmtDate/gmtTime (-08:00); the
             // local time came as "83000".
-            (
-                json!("2026-11-24T16:30:00Z"),
-                json!("2026-11-24T08:30:00"),
-                json!("Ontario"),
-                json!("IN_TRANSIT")
-            ),
+            json!([
+                "2026-11-24T16:30:00Z",
+                "2026-11-24T08:30:00",
+                "Ontario",
+                "IN_TRANSIT"
+            ]),
             // No GMT fields: local time only, never passed off as UTC.
-            (
-                Value::Null,
-                json!("2026-11-23T18:05:00"),
-                json!("Phoenix"),
-                json!("PICKED_UP")
-            ),
-            (
-                Value::Null,
-                json!("2026-11-22T10:10:10"),
-                Value::Null,
-                json!("SHIPMENT_CREATED")
-            ),
+            json!([null, "2026-11-23T18:05:00", "Phoenix", "PICKED_UP"]),
+            json!([null, "2026-11-22T10:10:10", null, "SHIPMENT_CREATED"]),
         ]
     );
     // An empty postal code is no postal code.
@@ -145,7 +131,7 @@ async fn not_found_is_tracking_number_not_found_whether_200_with_a_warning_or_40
             )
         );
     }
-    assert_eq!((ups.token_calls().await, ups.track_calls().await), (1, 2));
+    assert_eq!(ups.calls().await, (1, 2));
 }
 
 #[tokio::test]
@@ -172,76 +158,16 @@ async fn an_unmapped_status_type_is_un_with_a_warning() {
     );
 }
 
-#[tokio::test]
-async fn a_token_is_reused_until_60_s_before_it_expires() {
-    common::a_token_is_reused_until_60_s_before_it_expires(Kind::Ups).await;
-}
-
-#[tokio::test]
-async fn a_401_refetches_the_token_once() {
-    common::a_401_refetches_the_token_once(Kind::Ups).await;
-}
-
-#[tokio::test]
-async fn a_refused_client_is_carrier_unauthorized() {
-    common::a_refused_client_is_carrier_unauthorized(Kind::Ups).await;
-}
-
-#[tokio::test]
-async fn a_rate_limited_token_endpoint_is_retried() {
-    common::a_rate_limited_token_endpoint_is_retried(Kind::Ups).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn five_concurrent_invocations_make_one_token_request() {
-    common::concurrent_invocations_share_one_token_request(Kind::Ups).await;
-}
-
-#[tokio::test]
-async fn secrets_and_tokens_are_never_shown() {
-    common::secrets_and_tokens_are_never_shown(Kind::Ups).await;
-}
+token_cache_tests!(Kind::Ups);
 
 #[tokio::test]
 async fn the_sample_event_is_a_request_we_can_answer() {
-    let sample: Value =
-        serde_json::from_str(include_str!("../../../events/track-ups.json")).unwrap();
     let ups = Carrier::start(Kind::Ups).await;
-    // The sample's own placeholder credentials, as UPS would receive them.
+    // The sample's own placeholder credentials, as UPS must receive them.
     let basic = "replace-with-your-UPS-client-id:replace-with-your-UPS-client-secret";
-    use base64::Engine;
     let basic = base64::engine::general_purpose::STANDARD.encode(basic);
-    wiremock::Mock::given(wiremock::matchers::path("/security/v1/oauth/token"))
-        .and(wiremock::matchers::header(
-            "authorization",
-            format!("Basic {basic}").as_str(),
-        ))
-        .respond_with(ups.token("tok-sample", 14399))
-        .expect(1)
-        .mount(&ups.server)
-        .await;
-    wiremock::Mock::given(wiremock::matchers::path(
-        "/api/track/v1/details/1Z023E2X0214323462",
-    ))
-    .and(wiremock::matchers::header(
-        "transId",
-        "3b0e6f5c-2d1a-4c8e-9f47-5a6b7c8d9e01",
-    ))
-    .and(wiremock::matchers::header(
-        "authorization",
-        "Bearer tok-sample",
-    ))
-    .respond_with(fixture("ups/in-transit.json"))
-    .expect(1)
-    .mount(&ups.server)
-    .await;
-    let response = ups.app().handle(event(sample)).await.unwrap();
-    assert_eq!(
-        response
-            .tracking_info
-            .standardized_status_code
-            .unwrap()
-            .as_str(),
-        "IT"
-    );
+    let token = Mock::given(path("/security/v1/oauth/token"))
+        .and(header("authorization", format!("Basic {basic}").as_str()));
+    let sample = include_str!("../../../events/track-ups.json");
+    assert_eq!(common::sample_status(&ups, sample, token).await, "IT");
 }

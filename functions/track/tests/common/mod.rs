@@ -11,7 +11,7 @@ use std::time::Duration;
 use base64::Engine;
 use lambda_runtime::{Context, Diagnostic, LambdaEvent};
 use serde_json::{Value, json};
-use test_support::LogBuffer;
+pub use test_support::capture_logs;
 use track::oauth::ManualClock;
 use track::{App, Config, TrackError};
 use wiremock::matchers::{body_string, header, method, path};
@@ -134,12 +134,29 @@ impl Carrier {
             .await;
     }
 
+    /// Mounts a token endpoint answering `first` once, then `then` (both living `expires_in`).
+    pub async fn issue_in_turn(&self, first: &str, then: &str, expires_in: u64) {
+        self.on_token()
+            .respond_with(self.token(first, expires_in))
+            .up_to_n_times(1)
+            .with_priority(1)
+            .mount(&self.server)
+            .await;
+        self.issue(then, expires_in).await;
+    }
+
     /// Mounts a tracking endpoint answering fixture `name` for `number` under `token`.
     pub async fn answer(&self, number: &str, token: &str, name: &str) {
         self.on_track(number, token)
             .respond_with(fixture(name))
             .mount(&self.server)
             .await;
+    }
+
+    /// Mounts this carrier's in-transit fixture for its number under `token`.
+    pub async fn answer_in_transit(&self, token: &str) {
+        let name = format!("{}/in-transit.json", self.kind.name());
+        self.answer(self.kind.number(), token, &name).await;
     }
 
     pub fn config(&self, extra: &[(&str, &str)]) -> Config {
@@ -171,6 +188,11 @@ impl Carrier {
 
     pub fn app_with(&self, extra: &[(&str, &str)]) -> App {
         track::build_app_with(&self.config(extra), self.clock.clone()).unwrap()
+    }
+
+    /// (token requests, tracking requests) the carrier received.
+    pub async fn calls(&self) -> (usize, usize) {
+        (self.token_calls().await, self.track_calls().await)
     }
 
     /// Requests the carrier received at its token endpoint.
@@ -222,31 +244,6 @@ pub async fn track_json(app: &App, number: &str) -> Value {
     serde_json::to_value(response).unwrap()
 }
 
-/// Everything tracing writes on this thread, at every level, while it is alive.
-pub struct Logs {
-    buffer: LogBuffer,
-    _guard: tracing::subscriber::DefaultGuard,
-}
-
-pub fn capture_logs() -> Logs {
-    let buffer = LogBuffer::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(buffer.clone())
-        .finish();
-    Logs {
-        buffer,
-        _guard: tracing::subscriber::set_default(subscriber),
-    }
-}
-
-impl Logs {
-    pub fn text(&self) -> String {
-        self.buffer.text()
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // The token cache scenarios, run for each OAuth carrier.
 
@@ -255,17 +252,9 @@ impl Logs {
 pub async fn a_token_is_reused_until_60_s_before_it_expires(kind: Kind) {
     let carrier = Carrier::start(kind).await;
     let number = kind.number();
-    let fixture_name = format!("{}/in-transit.json", kind.name());
-    carrier
-        .on_token()
-        .respond_with(carrier.token("tok-1", 600))
-        .up_to_n_times(1)
-        .with_priority(1)
-        .mount(&carrier.server)
-        .await;
-    carrier.issue("tok-2", 600).await;
-    carrier.answer(number, "tok-1", &fixture_name).await;
-    carrier.answer(number, "tok-2", &fixture_name).await;
+    carrier.issue_in_turn("tok-1", "tok-2", 600).await;
+    carrier.answer_in_transit("tok-1").await;
+    carrier.answer_in_transit("tok-2").await;
     let app = carrier.app();
     for _ in 0..3 {
         app.handle(event(request(number))).await.unwrap();
@@ -311,14 +300,7 @@ async fn bearers(carrier: &Carrier) -> Vec<String> {
 pub async fn a_401_refetches_the_token_once(kind: Kind) {
     let carrier = Carrier::start(kind).await;
     let number = kind.number();
-    carrier
-        .on_token()
-        .respond_with(carrier.token("tok-stale", 3600))
-        .up_to_n_times(1)
-        .with_priority(1)
-        .mount(&carrier.server)
-        .await;
-    carrier.issue("tok-fresh", 3600).await;
+    carrier.issue_in_turn("tok-stale", "tok-fresh", 3600).await;
     let refused = json_answer(
         401,
         json!({"errors": [{"code": "401", "message": "Unauthorized"}]}),
@@ -338,16 +320,10 @@ pub async fn a_401_refetches_the_token_once(kind: Kind) {
     let app = carrier.app();
     let response = track_json(&app, number).await;
     assert_eq!(response["tracking_info"]["standardized_status_code"], "IT");
-    assert_eq!(
-        (carrier.token_calls().await, carrier.track_calls().await),
-        (2, 2)
-    );
+    assert_eq!(carrier.calls().await, (2, 2));
     // The fresh token is the cached one now: no further token request.
     track_json(&app, number).await;
-    assert_eq!(
-        (carrier.token_calls().await, carrier.track_calls().await),
-        (2, 3)
-    );
+    assert_eq!(carrier.calls().await, (2, 3));
 
     // A carrier refusing every token: one refetch, then the error.
     let carrier = Carrier::start(kind).await;
@@ -365,10 +341,7 @@ pub async fn a_401_refetches_the_token_once(kind: Kind) {
     let d = diagnostic(err);
     assert_eq!(d.error_type, "CarrierUnauthorized");
     assert!(d.error_message.contains("HTTP 401"), "{}", d.error_message);
-    assert_eq!(
-        (carrier.token_calls().await, carrier.track_calls().await),
-        (2, 2)
-    );
+    assert_eq!(carrier.calls().await, (2, 2));
 }
 
 /// A token endpoint refusing the client credentials (401, and 400 as OAuth servers answer
@@ -401,10 +374,7 @@ pub async fn a_refused_client_is_carrier_unauthorized(kind: Kind) {
                 kind.display()
             )
         );
-        assert_eq!(
-            (carrier.token_calls().await, carrier.track_calls().await),
-            (1, 0)
-        );
+        assert_eq!(carrier.calls().await, (1, 0));
     }
 }
 
@@ -427,15 +397,10 @@ pub async fn a_rate_limited_token_endpoint_is_retried(kind: Kind) {
         .mount(&carrier.server)
         .await;
     carrier.issue("tok-1", 3600).await;
-    carrier
-        .answer(number, "tok-1", &format!("{}/in-transit.json", kind.name()))
-        .await;
+    carrier.answer_in_transit("tok-1").await;
     let logs = capture_logs();
     track_json(&carrier.app(), number).await;
-    assert_eq!(
-        (carrier.token_calls().await, carrier.track_calls().await),
-        (2, 1)
-    );
+    assert_eq!(carrier.calls().await, (2, 1));
     // The server's Retry-After (0 s), not our own 5–10 ms schedule.
     assert!(logs.text().contains("delay_ms=0"), "{}", logs.text());
 
@@ -457,10 +422,7 @@ pub async fn a_rate_limited_token_endpoint_is_retried(kind: Kind) {
         "the carrier kept rate-limiting after 3 attempt(s): HTTP 429 Too Many Requests: \
          429: Quota Limit Exceeded"
     );
-    assert_eq!(
-        (carrier.token_calls().await, carrier.track_calls().await),
-        (3, 0)
-    );
+    assert_eq!(carrier.calls().await, (3, 0));
 }
 
 /// Five invocations at once on a cold environment: one token request between them.
@@ -477,9 +439,7 @@ pub async fn concurrent_invocations_share_one_token_request(kind: Kind) {
         )
         .mount(&carrier.server)
         .await;
-    carrier
-        .answer(number, "tok-1", &format!("{}/in-transit.json", kind.name()))
-        .await;
+    carrier.answer_in_transit("tok-1").await;
     let app = carrier.app();
     let calls: Vec<_> = (0..5)
         .map(|_| {
@@ -490,10 +450,7 @@ pub async fn concurrent_invocations_share_one_token_request(kind: Kind) {
     for call in calls {
         call.await.unwrap().unwrap();
     }
-    assert_eq!(
-        (carrier.token_calls().await, carrier.track_calls().await),
-        (1, 5)
-    );
+    assert_eq!(carrier.calls().await, (1, 5));
 }
 
 /// Neither the client secret nor a token reaches a log line (TRACE, every crate), an error, or
@@ -513,9 +470,7 @@ pub async fn secrets_and_tokens_are_never_shown(kind: Kind) {
         .respond_with(refused)
         .mount(&carrier.server)
         .await;
-    carrier
-        .answer(number, TOKEN, &format!("{}/in-transit.json", kind.name()))
-        .await;
+    carrier.answer_in_transit(TOKEN).await;
     let logs = capture_logs();
     let config = carrier.config(&[("CARRIER_CLIENT_SECRET", CLIENT_SECRET)]);
     let mut shown = vec![format!("{config:?}")];
@@ -532,8 +487,80 @@ pub async fn secrets_and_tokens_are_never_shown(kind: Kind) {
         assert!(!text.contains(TOKEN), "the token is in:\n{text}");
     }
     // The token really was sent: one success, and a refusal plus its one retry.
-    assert_eq!(
-        (carrier.token_calls().await, carrier.track_calls().await),
-        (2, 3)
-    );
+    assert_eq!(carrier.calls().await, (2, 3));
+}
+
+/// The token cache scenarios as tests of one carrier's test binary.
+#[macro_export]
+macro_rules! token_cache_tests {
+    ($kind:expr) => {
+        #[tokio::test]
+        async fn a_token_is_reused_until_60_s_before_it_expires() {
+            common::a_token_is_reused_until_60_s_before_it_expires($kind).await;
+        }
+
+        #[tokio::test]
+        async fn a_401_refetches_the_token_once() {
+            common::a_401_refetches_the_token_once($kind).await;
+        }
+
+        #[tokio::test]
+        async fn a_refused_client_is_carrier_unauthorized() {
+            common::a_refused_client_is_carrier_unauthorized($kind).await;
+        }
+
+        #[tokio::test]
+        async fn a_rate_limited_token_endpoint_is_retried() {
+            common::a_rate_limited_token_endpoint_is_retried($kind).await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn five_concurrent_invocations_make_one_token_request() {
+            common::concurrent_invocations_share_one_token_request($kind).await;
+        }
+
+        #[tokio::test]
+        async fn secrets_and_tokens_are_never_shown() {
+            common::secrets_and_tokens_are_never_shown($kind).await;
+        }
+    };
+}
+
+/// Answers the sample event `sample` (its own placeholder credentials, which `token` must match)
+/// and gives the standardized status.
+pub async fn sample_status(carrier: &Carrier, sample: &str, token: MockBuilder) -> Value {
+    let sample: Value = serde_json::from_str(sample).unwrap();
+    token
+        .respond_with(carrier.token("tok-sample", 3600))
+        .expect(1)
+        .mount(&carrier.server)
+        .await;
+    let track = match carrier.kind {
+        Kind::Ups => Mock::given(path(format!(
+            "/api/track/v1/details/{}",
+            Kind::Ups.number()
+        )))
+        .and(header(
+            "transId",
+            sample["transaction_id"].as_str().unwrap(),
+        )),
+        Kind::Fedex => Mock::given(path("/track/v1/trackingnumbers")),
+    };
+    track
+        .and(header("authorization", "Bearer tok-sample"))
+        .respond_with(fixture(&format!("{}/in-transit.json", carrier.kind.name())))
+        .expect(1)
+        .mount(&carrier.server)
+        .await;
+    let response = carrier.app().handle(event(sample)).await.unwrap();
+    serde_json::to_value(response).unwrap()["tracking_info"]["standardized_status_code"].clone()
+}
+
+/// `fields` of every event of a `TrackingResponse`'s JSON, in order (absent: `null`).
+pub fn event_fields(response: &Value, fields: &[&str]) -> Vec<Value> {
+    let events = response["tracking_info"]["events"].as_array().unwrap();
+    events
+        .iter()
+        .map(|e| fields.iter().map(|f| e[*f].clone()).collect())
+        .collect()
 }
