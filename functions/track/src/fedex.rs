@@ -61,7 +61,6 @@ impl FedexCarrier {
             .header(AUTHORIZATION, bearer)
             .header(ACCEPT, "application/json")
             .header("X-locale", "en_US")
-            .header("x-customer-transaction-id", query.transaction_id.as_str())
             .json(&body)
     }
 }

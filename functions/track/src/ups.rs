@@ -390,8 +390,8 @@ fn ups_time(raw: &str, notes: &mut Notes) -> Option<NaiveTime> {
     parsed
 }
 
-/// The scheduled (or rescheduled) delivery day, with the end of its window when UPS gave one,
-/// as local time (UPS gives no offset for it).
+/// The scheduled (or rescheduled) delivery day, with the end of its window or its commit time
+/// when UPS gave one, as local time (UPS gives no offset for it).
 fn estimated(dates: &[UpsDeliveryDate], window: &Option<UpsDeliveryTime>) -> Option<String> {
     let of = |kind: &str| {
         dates
@@ -400,8 +400,10 @@ fn estimated(dates: &[UpsDeliveryDate], window: &Option<UpsDeliveryTime>) -> Opt
             .and_then(|d| d.date.as_deref())
     };
     let date = NaiveDate::parse_from_str(of("RDD").or_else(|| of("SDD"))?.trim(), "%Y%m%d").ok()?;
+    // A window's or a commitment's end; `DEL`'s time is the delivery's, not the estimate's.
     let end = window
         .as_ref()
+        .filter(|w| matches!(w.kind.as_deref(), Some("EDW" | "CDW" | "IDW" | "CMT")))
         .and_then(|w| w.end_time.as_deref())
         .and_then(|t| ups_time(t, &mut Notes::default()));
     Some(match end {

@@ -68,7 +68,7 @@ async fn in_transit_across_time_zones_keeps_instants_and_local_times_apart() {
         ],
         ["IT", "IN_TRANSIT", "I", "AR", "Arrived at Facility"]
     );
-    assert_eq!(info["estimated_delivery_datetime"], "2026-11-26T23:30:00");
+    assert_eq!(info["estimated_delivery_datetime"], "2026-11-26T10:30:00");
     assert_eq!(info["actual_delivery_datetime"], Value::Null);
     assert_eq!(info["weight"], 5.5);
     let fields = [
