@@ -923,7 +923,13 @@ mod tests {
 
     #[test]
     fn ups_and_fedex_profiles_map_the_issues_codes() {
-        let expect: [(&str, &str, &[(&str, &str, &str)]); 2] = [
+        // (profile, carrier name, [(code, status, detail)])
+        type Expected = (
+            &'static str,
+            &'static str,
+            &'static [(&'static str, &'static str, &'static str)],
+        );
+        let expect: [Expected; 2] = [
             (
                 "ups",
                 "UPS",
