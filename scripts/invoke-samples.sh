@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Why this exists: the sample events in events/ are what users invoke the functions with, so a
 # sample that stops working must fail CI. This starts `cargo lambda watch` on 127.0.0.1 with the
-# local stand-ins behind it (moto S3/SQS, the FTP/FTPS/SFTP test servers, a DHL stub) and invokes
+# local stand-ins behind it (moto S3/SQS, the FTP/FTPS/SFTP test servers, test-support's carrier
+# stand-in for DHL, UPS and FedEx) and invokes
 # every events/*.json with `cargo lambda invoke --data-file`, checking each answer
 # (scripts/invoke_samples.py does the work; events/README.md lists the placeholders it fills in).
 #
@@ -58,12 +59,17 @@ if [[ "$installed" != "$CARGO_LAMBDA_VERSION" ]]; then
     fi
 fi
 
+# The carrier stand-in: test-support's binary, serving the fixtures the Rust tests use.
+_log "building the carrier stand-in (cargo build -p test-support --bin carrier-stand-in)"
+cargo build -q -p test-support --bin carrier-stand-in
+STAND_IN="${CARGO_TARGET_DIR:-$REPO_ROOT/target}/debug/carrier-stand-in"
+
 # boto3 comes with moto in the venv; MOTO_PYTHON is that venv's python when the stack is ours or
 # test.sh's.
 PYTHON="${MOTO_PYTHON:-$VENV_DIR/bin/python}"
-args=(--cargo-lambda "$CARGO_LAMBDA" --log-dir "${LOCAL_DIR:-$REPO_ROOT/.local}")
+args=(--cargo-lambda "$CARGO_LAMBDA" --stand-in "$STAND_IN" --log-dir "${LOCAL_DIR:-$REPO_ROOT/.local}")
 if [[ -n "${INVOKE_SAMPLES_PORT:-}" ]]; then args+=(--port "$INVOKE_SAMPLES_PORT"); fi
 # Not exec: the stack's EXIT trap (standalone) must still run afterwards. stack_run: a Ctrl-C or
 # SIGTERM to this script reaches invoke_samples.py at once (as SIGTERM), which stops
-# `cargo lambda watch` and the DHL stub; then this script exits 130/143 (and stops its stack).
+# `cargo lambda watch` and the carrier stand-in; then this script exits 130/143 (and stops its stack).
 stack_run "$PYTHON" "$REPO_ROOT/scripts/invoke_samples.py" "${args[@]}" "$@"

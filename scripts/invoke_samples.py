@@ -11,13 +11,19 @@ What it does, all on 127.0.0.1:
   - seeds moto S3 with the data file each s3:// sample names (the key's file name, from events/),
     creates a fresh SQS queue (QUEUE_URL);
   - puts the data file matching each ftp/ftps/sftp sample's pattern on the local server;
-  - starts a DHL stub (GET /track/shipments) for Track;
+  - starts the carrier stand-in (test-support's `carrier-stand-in` binary: DHL, and UPS and FedEx
+    with their token endpoints, answering from test-support/fixtures/, the answers the Rust tests
+    use) and reads the calls it reports;
   - starts `cargo lambda watch` (both functions, debug build, workspace target dir) and runs
     `cargo lambda invoke <function> --data-file <copy of the sample, placeholders filled in>`;
-  - checks each answer (and, for the import, the events that reached the queue).
+    Track's carrier is an environment variable (CARRIER), so the UPS and FedEx samples get a
+    `cargo lambda watch` of their own with CARRIER=ups / fedex;
+  - checks each answer (and, for the import, the events that reached the queue; for Track, the
+    calls the stand-in received).
 
 The function comes from the file name: track*.json -> track, import-*.json ->
-import-tracking-events. Placeholders (see events/README.md): a `*.example.com` host of an
+import-tracking-events; the carrier too: track-ups*.json -> ups, track-fedex*.json -> fedex,
+any other track*.json -> dhl. Placeholders (see events/README.md): a `*.example.com` host of an
 ftp/ftps/sftp source becomes the local server; `ftp_username`, `ftp_password` and
 `host_key_fingerprint` (in metadata or authorization.connection_context) become the local
 servers' values; an ftps source also gets the local throw-away CA as `ca_certificate`.
@@ -40,7 +46,6 @@ import threading
 import time
 import urllib.parse
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -76,9 +81,10 @@ EXPECTED = {
 DEFAULT_SOURCE = "s3://carrier-drop/outbound/sample-reference.csv"
 DEFAULT_PROFILE = "reference"
 
-# Whatever a sample asks for, the stub answers a shipment in transit.
-STUB_STATUS = "transit"
+# Whatever a sample asks for, the stand-in answers a shipment in transit (every carrier's
+# test-support/fixtures/<carrier>/in-transit.json).
 STUB_STANDARDIZED = "IT"
+CARRIERS = ("dhl", "ups", "fedex")
 DUMMY_DHL_KEY = "dummy-local-key"
 
 
@@ -113,6 +119,14 @@ def free_port():
     port = s.getsockname()[1]
     s.close()
     return port
+
+
+def carrier_for(path):
+    """Track's carrier for a sample (the CARRIER its watch runs with); dhl for the imports too."""
+    for carrier in CARRIERS[1:]:
+        if path.name.startswith(f"track-{carrier}"):
+            return carrier
+    return "dhl"
 
 
 def function_for(path):
@@ -292,65 +306,48 @@ class Failure(Exception):
 
 
 # ---------------------------------------------------------------------------------------------
-# DHL stub: the Unified Shipment Tracking API's one endpoint, answering a shipment in transit.
+# The carrier stand-in: test-support's binary, one JSON line per call on its stdout.
 
 
-class DhlStub(BaseHTTPRequestHandler):
-    calls = []
+class StandIn:
+    def __init__(self, exe):
+        self.calls = []
+        self.proc = subprocess.Popen(
+            [str(exe)], stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+            start_new_session=True,
+        )
+        first = self.proc.stdout.readline()
+        try:
+            self.url = require_loopback(json.loads(first)["listening"], "carrier stand-in")
+        except (ValueError, KeyError):
+            self.stop()
+            raise Failure(f"the carrier stand-in did not start: {first!r}")
+        threading.Thread(target=self._read, daemon=True).start()
 
-    def log_message(self, *args):  # quiet
-        pass
+    def _read(self):
+        for line in self.proc.stdout:
+            try:
+                self.calls.append(json.loads(line))
+            except ValueError:
+                pass
 
-    def _json(self, status, body, content_type="application/json"):
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+    def calls_since(self, count, carrier):
+        """The calls to `carrier` after the first `count` calls (waiting briefly for the reader
+        thread, which may be a line behind the answer)."""
+        for _ in range(20):
+            calls = [c for c in self.calls[count:] if c.get("carrier") == carrier]
+            if calls and calls[-1].get("endpoint") == "track":
+                return calls
+            time.sleep(0.05)
+        return [c for c in self.calls[count:] if c.get("carrier") == carrier]
 
-    def do_GET(self):
-        url = urllib.parse.urlsplit(self.path)
-        query = dict(urllib.parse.parse_qsl(url.query))
-        DhlStub.calls.append({"path": url.path, "query": query, "key": self.headers.get("DHL-API-Key")})
-        if url.path != "/track/shipments":
-            return self._json(404, {"title": "Not Found", "status": 404, "detail": url.path},
-                              "application/problem+json")
-        if not (self.headers.get("DHL-API-Key") or "").strip():
-            return self._json(401, {"title": "Unauthorized", "status": 401,
-                                    "detail": "Invalid API key"}, "application/problem+json")
-        number = query.get("trackingNumber", "")
-        service = query.get("service", "parcel-de")
-        self._json(200, {"shipments": [{
-            "id": number,
-            "service": service,
-            "origin": {"address": {"addressLocality": "Bonn", "countryCode": "DE"}},
-            "destination": {"address": {"addressLocality": "Berlin", "countryCode": "DE"}},
-            "status": {
-                "timestamp": "2026-11-25T08:15:00+01:00",
-                "location": {"address": {"addressLocality": "Bonn", "countryCode": "DE"}},
-                "statusCode": STUB_STATUS,
-                "status": "PROCESSED",
-                "description": "The shipment has been processed in the parcel center",
-            },
-            "details": {"product": {"productName": "DHL Paket"}},
-            "events": [
-                {"timestamp": "2026-11-25T08:15:00+01:00", "statusCode": STUB_STATUS,
-                 "status": "PROCESSED",
-                 "description": "The shipment has been processed in the parcel center",
-                 "location": {"address": {"addressLocality": "Bonn", "countryCode": "DE"}}},
-                {"timestamp": "2026-11-24T18:02:00+01:00", "statusCode": "pre-transit",
-                 "status": "PRE-TRANSIT",
-                 "description": "The shipment data has been transmitted electronically"},
-            ],
-        }]})
-
-
-def start_stub():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), DhlStub)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    return server
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -480,13 +477,43 @@ def api_key_of(event):
     return token or ((event.get("metadata") or {}).get("api_key") or "").strip() or DUMMY_DHL_KEY
 
 
-def check_track(answer, event, call):
+def client_id_of(event):
+    """The OAuth client id Track should send: authorization.connection_context's, else
+    metadata's (the samples carry their own)."""
+    context = (event.get("authorization") or {}).get("connection_context") or {}
+    return (context.get("client_id") or (event.get("metadata") or {}).get("client_id") or "").strip()
+
+
+def check_calls(carrier, event, calls):
+    """What the stand-in received for one Track invocation."""
+    want = tracking_number_of(event)
+    tracks = [c for c in calls if c.get("endpoint") == "track"]
+    check(len(tracks) == 1, f"the {carrier} stand-in got {len(tracks)} tracking calls, expected 1")
+    track = tracks[0]
+    check(track.get("status") == 200, f"the {carrier} stand-in answered {track.get('status')}")
+    check(track.get("tracking_number") == want,
+          f"the stand-in was asked for {track.get('tracking_number')!r}, expected {want!r}")
+    if carrier == "dhl":
+        check(track.get("api_key") == api_key_of(event),
+              "the stand-in got a different DHL-API-Key than the sample's")
+        return ""
+    tokens = [c for c in calls if c.get("endpoint") == "token"]
+    # The watch's Track process keeps its token between invocations: at most one request.
+    check(len(tokens) <= 1, f"{len(tokens)} token requests for one invocation")
+    for token in tokens:
+        check(token.get("status") == 200 and token.get("client_id") == client_id_of(event),
+              f"the token request named client {token.get('client_id')!r} (status "
+              f"{token.get('status')}), expected the sample's {client_id_of(event)!r}")
+    if carrier == "ups":
+        check(track.get("trans_id") == event.get("transaction_id"),
+              "UPS's transId is not the request's transaction_id")
+    return f", {len(tokens)} token request(s)"
+
+
+def check_track(answer, event, carrier, calls):
     info = answer.get("tracking_info") or {}
     want = tracking_number_of(event)
-    check(call is not None, "the DHL stub was not called")
-    check(call["query"].get("trackingNumber") == want,
-          f"the stub was asked for {call['query'].get('trackingNumber')!r}, expected {want!r}")
-    check(call["key"] == api_key_of(event), "the stub got a different DHL-API-Key than the sample's")
+    calls_note = check_calls(carrier, event, calls)
     check(info.get("tracking_number"), "tracking_info.tracking_number is missing")
     check(info.get("tracking_number") == want,
           f"tracking_info.tracking_number is {info.get('tracking_number')!r}, expected {want!r}")
@@ -496,8 +523,8 @@ def check_track(answer, event, call):
     check(info.get("events"), "tracking_info.events is empty")
     warnings = (answer.get("metadata") or {}).get("warning_messages")
     check(not warnings, f"unexpected warnings: {warnings}")
-    return (f"{info['tracking_number']}: {info['standardized_status_code']} "
-            f"({info.get('carrier_status_description', '')}), {len(info['events'])} events")
+    return (f"{info.get('carrier_name')} {info['tracking_number']}: {info['standardized_status_code']} "
+            f"({info.get('carrier_status_description', '')}), {len(info['events'])} events{calls_note}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -535,48 +562,60 @@ def demo_first_message(envelopes):
 
 
 def _terminate(signum, _frame):
-    # Unwind through the `finally` that stops watch and the stub.
+    # Unwind through the `finally` that stops watch and the stand-in.
     raise SystemExit(128 + signum)
 
 
-def main():
-    signal.signal(signal.SIGTERM, _terminate)
-    signal.signal(signal.SIGHUP, _terminate)
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--cargo-lambda", default=shutil.which("cargo-lambda") or "cargo-lambda",
-                    help="the cargo-lambda executable")
-    ap.add_argument("--events", default=str(REPO / "events"), help="directory of sample events")
-    ap.add_argument("--port", type=int, default=0, help="watch's port (default: a free one)")
-    ap.add_argument("--log-dir", default=str(REPO / ".local"), help="where watch's log goes")
-    ap.add_argument("--invoke-timeout", type=int, default=900,
-                    help="seconds for one invoke (the first one may compile the function)")
-    ap.add_argument("--demo", action="store_true",
-                    help="the README demo: import events/import-s3.json and call Track with "
-                    "events/track.json, printing the summary, the first queue message and the answer")
-    ap.add_argument("only", nargs="*", help="only these sample files (default: every events/*.json)")
-    args = ap.parse_args()
+def start_watch(args, env_file, log_path):
+    """`cargo lambda watch` with `env_file`, listening. A free port may be taken before watch
+    binds it: then another is tried (unless one was given)."""
+    for attempt in (1, 2, 3):
+        port = args.port or free_port()
+        watch = Watch(args.cargo_lambda, port, env_file, log_path)
+        try:
+            watch.wait_ready()
+            return watch
+        except Failure:
+            exited = watch.proc.poll() is not None
+            watch.stop()
+            if args.port or attempt == 3 or not exited:
+                raise
+            log(f"watch exited on port {port}; retrying on another")
 
-    started = time.monotonic()
-    events_dir = Path(args.events).resolve()
-    samples = [
-        (Path(p) if Path(p).exists() else REPO / p).resolve() for p in args.only
-    ] or sorted(events_dir.glob("*.json"))
-    if args.demo and not args.only:
-        samples = [events_dir / name for name in DEMO_SAMPLES]
-    if not samples:
-        sys.exit(f"invoke-samples: no *.json in {events_dir}")
 
-    stage = Stage(events_dir)
-    queue_url = stage.make_queue()
-    stub = start_stub()
-    stub_url = f"http://127.0.0.1:{stub.server_address[1]}"
-    log(f"queue {queue_url}; DHL stub at {stub_url}")
+def run_sample(args, stage, stand_in, watch, tmp, path, carrier):
+    """Invokes one sample and checks its answer; the summary line, or raises Failure."""
+    shown = os.path.relpath(path, REPO)
+    function = function_for(path)
+    event = json.loads(path.read_text())
+    if function == IMPORT_FN:
+        data = stage.seed(source_of(event))
+        if args.demo:
+            section(f"seeded {source_of(event)} with events/{data} (moto at {stage.endpoint})")
+        stage.drain()
+        event = stage.fill_placeholders(event)
+    data_file = tmp / path.name
+    data_file.write_text(json.dumps(event, indent=2))
+    if args.demo and event == json.loads(path.read_text()):
+        data_file = Path(shown)  # nothing filled in: invoke the sample itself
+    if args.demo:
+        section(f"cargo lambda invoke {function} --data-file {os.path.relpath(data_file, REPO)}")
+    calls_before = len(stand_in.calls)
+    answer = watch.invoke(function, data_file, args.invoke_timeout)
+    if args.demo:
+        section("import summary" if function == IMPORT_FN else "Track response")
+        show_json(answer)
+    if function == IMPORT_FN:
+        summary = check_import(stage, answer, data)
+        if args.demo:
+            section("first message on the queue")
+            demo_first_message(stage.drained)
+        return summary
+    return check_track(answer, event, carrier, stand_in.calls_since(calls_before, carrier))
 
-    log_dir = Path(args.log_dir)
-    log_dir.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix="invoke-samples-"))
-    env_file = tmp / "functions.env"
-    function_env = {
+
+def function_env(stage, events_dir, queue_url, stand_in_url):
+    return {
         "AWS_ACCESS_KEY_ID": "test",
         "AWS_SECRET_ACCESS_KEY": "test",
         "AWS_REGION": "us-east-1",
@@ -595,94 +634,112 @@ def main():
         ),
         "SOURCE_CONNECT_TIMEOUT_MS": "10000",
         "SOURCE_READ_TIMEOUT_MS": "20000",
-        "CARRIER_BASE_URL": stub_url,
+        "CARRIER_BASE_URL": stand_in_url,
         "DHL_API_KEY": DUMMY_DHL_KEY,
         "RETRY_ATTEMPTS": "1",
         "RUST_LOG": "info",
         "NO_COLOR": "1",
     }
-    env_file.write_text("".join(f"{k}={v}\n" for k, v in function_env.items()))
+
+
+def parse_args():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--cargo-lambda", default=shutil.which("cargo-lambda") or "cargo-lambda",
+                    help="the cargo-lambda executable")
+    ap.add_argument("--stand-in", default=str(REPO / "target" / "debug" / "carrier-stand-in"),
+                    help="test-support's carrier-stand-in executable")
+    ap.add_argument("--events", default=str(REPO / "events"), help="directory of sample events")
+    ap.add_argument("--port", type=int, default=0, help="watch's port (default: a free one)")
+    ap.add_argument("--log-dir", default=str(REPO / ".local"), help="where watch's log goes")
+    ap.add_argument("--invoke-timeout", type=int, default=900,
+                    help="seconds for one invoke (the first one may compile the function)")
+    ap.add_argument("--demo", action="store_true",
+                    help="the README demo: import events/import-s3.json and call Track with "
+                    "events/track.json, printing the summary, the first queue message and the answer")
+    ap.add_argument("only", nargs="*", help="only these sample files (default: every events/*.json)")
+    return ap.parse_args()
+
+
+def main():
+    signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGHUP, _terminate)
+    args = parse_args()
+
+    started = time.monotonic()
+    events_dir = Path(args.events).resolve()
+    samples = [
+        (Path(p) if Path(p).exists() else REPO / p).resolve() for p in args.only
+    ] or sorted(events_dir.glob("*.json"))
+    if args.demo and not args.only:
+        samples = [events_dir / name for name in DEMO_SAMPLES]
+    if not samples:
+        sys.exit(f"invoke-samples: no *.json in {events_dir}")
+
+    stage = Stage(events_dir)
+    queue_url = stage.make_queue()
+    stand_in = StandIn(args.stand_in)
+    log(f"queue {queue_url}; carrier stand-in at {stand_in.url}")
+
+    log_dir = Path(args.log_dir)
+    log_dir.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix="invoke-samples-"))
+    base_env = function_env(stage, events_dir, queue_url, stand_in.url)
 
     passed = failures = 0
     watch = None
     try:
-        # A free port may be taken before watch binds it: then try another (unless one was given).
-        for attempt in (1, 2, 3):
-            port = args.port or free_port()
-            watch = Watch(args.cargo_lambda, port, env_file, log_dir / "invoke-samples-watch.log")
-            try:
-                watch.wait_ready()
-                break
-            except Failure:
-                exited = watch.proc.poll() is not None
-                watch.stop()
-                if args.port or attempt == 3 or not exited:
-                    raise
-                log(f"watch exited on port {port}; retrying on another")
-        if args.demo:
-            section(f"cargo lambda watch on 127.0.0.1:{watch.port} (both functions; DHL stub at "
-                    f"{stub_url}, queue {queue_url})")
-            print(f"(the first invoke compiles the functions: on a fresh clone that takes a few "
-                  f"minutes; log: {watch.log_path})", flush=True)
-        for path in samples:
-            shown = os.path.relpath(path, REPO)
-            function = function_for(path)
-            if function is None:
-                print(f"FAIL {shown}: cannot tell the function from the file name "
-                      "(track*.json or import-*.json)", flush=True)
-                failures += 1
+        for carrier in CARRIERS:
+            group = [p for p in samples if carrier_for(p) == carrier]
+            if not group:
                 continue
-            t0 = time.monotonic()
-            try:
-                event = json.loads(path.read_text())
-                if function == IMPORT_FN:
-                    data = stage.seed(source_of(event))
+            failures_before = failures
+            env_file = tmp / f"functions-{carrier}.env"
+            env = dict(base_env, CARRIER=carrier)
+            env_file.write_text("".join(f"{k}={v}\n" for k, v in env.items()))
+            watch = start_watch(args, env_file, log_dir / f"invoke-samples-watch-{carrier}.log")
+            if args.demo:
+                section(f"cargo lambda watch on 127.0.0.1:{watch.port} (both functions; carrier "
+                        f"stand-in at {stand_in.url}, queue {queue_url})")
+                print(f"(the first invoke compiles the functions: on a fresh clone that takes a "
+                      f"few minutes; log: {watch.log_path})", flush=True)
+            for path in group:
+                shown = os.path.relpath(path, REPO)
+                function = function_for(path)
+                if function is None:
+                    print(f"FAIL {shown}: cannot tell the function from the file name "
+                          "(track*.json or import-*.json)", flush=True)
+                    failures += 1
+                    continue
+                t0 = time.monotonic()
+                try:
+                    summary = run_sample(args, stage, stand_in, watch, tmp, path, carrier)
                     if args.demo:
-                        section(f"seeded {source_of(event)} with events/{data} (moto at {stage.endpoint})")
-                    stage.drain()
-                    event = stage.fill_placeholders(event)
-                data_file = tmp / path.name
-                data_file.write_text(json.dumps(event, indent=2))
-                if args.demo and event == json.loads(path.read_text()):
-                    data_file = Path(shown)  # nothing filled in: invoke the sample itself
-                if args.demo:
-                    section(f"cargo lambda invoke {function} --data-file {os.path.relpath(data_file, REPO)}")
-                DhlStub.calls.clear()
-                answer = watch.invoke(function, data_file, args.invoke_timeout)
-                if args.demo:
-                    section("import summary" if function == IMPORT_FN else "Track response")
-                    show_json(answer)
-                if function == IMPORT_FN:
-                    summary = check_import(stage, answer, data)
-                    if args.demo:
-                        section("first message on the queue")
-                        demo_first_message(stage.drained)
-                else:
-                    summary = check_track(answer, event, DhlStub.calls[-1] if DhlStub.calls else None)
-                if args.demo:
-                    print(flush=True)
-                print(f"ok {shown} → {function}: {summary} ({time.monotonic() - t0:.1f} s)", flush=True)
-                passed += 1
-            except Failure as e:
-                failures += 1
-                print(f"FAIL {shown} → {function}: {e}", flush=True)
-            except Exception as e:  # a bug here, or a stand-in down: still a failure, with the cause
-                failures += 1
-                print(f"FAIL {shown} → {function}: {type(e).__name__}: {e}", flush=True)
+                        print(flush=True)
+                    print(f"ok {shown} → {function}: {summary} ({time.monotonic() - t0:.1f} s)",
+                          flush=True)
+                    passed += 1
+                except Failure as e:
+                    failures += 1
+                    print(f"FAIL {shown} → {function}: {e}", flush=True)
+                except Exception as e:  # a bug here, or a stand-in down: still a failure
+                    failures += 1
+                    print(f"FAIL {shown} → {function}: {type(e).__name__}: {e}", flush=True)
+            if failures > failures_before:
+                log(f"cargo lambda watch log tail ({watch.log_path}):\n{watch.tail()}")
+            watch.stop()
+            watch = None
     except Failure as e:
         print(f"FAIL cargo lambda watch: {e}", flush=True)
         failures = len(samples) - passed
     finally:
         if watch is not None:
             watch.stop()
-        stub.shutdown()
+        stand_in.stop()
         shutil.rmtree(tmp, ignore_errors=True)
         try:
             stage.sqs.delete_queue(QueueUrl=queue_url)
         except Exception:
             pass
-    if failures and watch is not None:
-        log(f"cargo lambda watch log tail ({watch.log_path}):\n{watch.tail()}")
     print(f"samples: {passed} ok, {failures} failed "
           f"({time.monotonic() - started:.0f} s)", flush=True)
     return 1 if failures else 0

@@ -22,6 +22,8 @@ const BUILTIN: &[(&str, &str)] = &[
         "reference-jsonl",
         include_str!("../../profiles/reference-jsonl.toml"),
     ),
+    ("ups", include_str!("../../profiles/ups.toml")),
+    ("fedex", include_str!("../../profiles/fedex.toml")),
 ];
 
 /// The Connect-side fields a column can feed.
@@ -917,6 +919,65 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("[columns]"), "{err}");
+    }
+
+    #[test]
+    fn ups_and_fedex_profiles_map_the_issues_codes() {
+        // (profile, carrier name, [(code, status, detail)])
+        type Expected = (
+            &'static str,
+            &'static str,
+            &'static [(&'static str, &'static str, &'static str)],
+        );
+        let expect: [Expected; 2] = [
+            (
+                "ups",
+                "UPS",
+                &[
+                    ("M", "AC", "SHIPMENT_CREATED"),
+                    ("P", "AC", "PICKED_UP"),
+                    ("I", "IT", "IN_TRANSIT"),
+                    ("O", "IT", "OUT_FOR_DELIVERY"),
+                    ("D", "DE", "DELIVERED"),
+                    ("X", "EX", "UNSPECIFIED_EXCEPTION"),
+                    ("RS", "EX", "RETURN_TO_SENDER"),
+                ],
+            ),
+            (
+                "fedex",
+                "FedEx",
+                &[
+                    ("OC", "AC", "SHIPMENT_CREATED"),
+                    ("PU", "AC", "PICKED_UP"),
+                    ("AR", "IT", "HUB_SCAN_IN"),
+                    ("DP", "IT", "HUB_SCAN_OUT"),
+                    ("IT", "IT", "IN_TRANSIT"),
+                    ("OD", "IT", "OUT_FOR_DELIVERY"),
+                    ("DL", "DE", "DELIVERED"),
+                    ("DE", "EX", "UNSPECIFIED_EXCEPTION"),
+                    ("SE", "EX", "UNSPECIFIED_EXCEPTION"),
+                    ("CA", "EX", "CANCELLED"),
+                    ("RS", "EX", "RETURN_TO_SENDER"),
+                    ("HL", "SP", "AWAITING_COLLECTION_FROM_PICKUP_POINT"),
+                ],
+            ),
+        ];
+        for (name, carrier_name, codes) in expect {
+            let p = Profile::builtin(name).unwrap();
+            assert_eq!(
+                (p.format, p.carrier_name.as_str()),
+                (Format::Api, carrier_name)
+            );
+            assert_eq!(p.status_map.len(), codes.len(), "{name}");
+            for (code, status, detail) in codes {
+                let pair = &p.status_map[*code];
+                assert_eq!(
+                    (pair.status.as_str(), pair.detail.as_str()),
+                    (*status, *detail),
+                    "{name} {code}"
+                );
+            }
+        }
     }
 
     #[test]

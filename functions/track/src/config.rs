@@ -3,21 +3,26 @@
 
 use std::time::Duration;
 
+use crate::carrier::CarrierKind;
 use crate::error::TrackError;
-use crate::secret::ApiKey;
-
-/// DHL's production API.
-pub const DEFAULT_BASE_URL: &str = "https://api-eu.dhl.com";
+use crate::secret::{ApiKey, ClientSecret};
 
 /// Everything Track reads from its environment.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// `CARRIER_BASE_URL`: scheme and host of the carrier API (tests point it at a local server).
+    /// `CARRIER`: `dhl` (default), `ups` or `fedex`: which adapter answers.
+    pub carrier: CarrierKind,
+    /// `CARRIER_BASE_URL`: scheme and host of the carrier API (tests point it at a local server);
+    /// default the carrier's production API.
     pub carrier_base_url: reqwest::Url,
     /// `DHL_API_KEY`: the key used when the request brings none. Redacted in `Debug`. Like a
     /// request's key, it may be a secret reference (`secretsmanager:…`, `ssm:…`).
     pub api_key: Option<ApiKey>,
-    /// `PROFILE`: the carrier profile whose status map applies (default `dhl`).
+    /// `CARRIER_CLIENT_ID`: the OAuth client id used when the request brings none.
+    pub client_id: Option<String>,
+    /// `CARRIER_CLIENT_SECRET`: its secret (redacted in `Debug`; may be a secret reference).
+    pub client_secret: Option<ClientSecret>,
+    /// `PROFILE`: the carrier profile whose status map applies (default: the carrier's name).
     pub profile: String,
     /// `CONNECT_TIMEOUT_MS`: TCP + TLS connect, per attempt.
     pub connect_timeout: Duration,
@@ -43,11 +48,14 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Self {
+        let carrier = CarrierKind::default();
         Config {
-            // A constant, well-formed URL.
-            carrier_base_url: reqwest::Url::parse(DEFAULT_BASE_URL).expect("valid default URL"),
+            carrier,
+            carrier_base_url: default_base_url(carrier),
             api_key: None,
-            profile: "dhl".into(),
+            client_id: None,
+            client_secret: None,
+            profile: carrier.name().into(),
             connect_timeout: Duration::from_secs(3),
             read_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(15),
@@ -78,14 +86,24 @@ impl Config {
                 default.as_millis() as u64,
             )?))
         };
+        let carrier = match nonempty("CARRIER") {
+            None => d.carrier,
+            Some(v) => CarrierKind::from_name(&v).ok_or_else(|| TrackError::Config {
+                var: "CARRIER",
+                reason: format!("{v:?} is not one of dhl, ups, fedex"),
+            })?,
+        };
         let carrier_base_url = match nonempty("CARRIER_BASE_URL") {
-            None => d.carrier_base_url,
+            None => default_base_url(carrier),
             Some(v) => parse_base_url(v.trim())?,
         };
         let config = Config {
+            carrier,
             carrier_base_url,
             api_key: nonempty("DHL_API_KEY").map(|k| ApiKey::new(k.trim())),
-            profile: nonempty("PROFILE").unwrap_or(d.profile),
+            client_id: nonempty("CARRIER_CLIENT_ID").map(|v| v.trim().to_owned()),
+            client_secret: nonempty("CARRIER_CLIENT_SECRET").map(|v| ClientSecret::new(v.trim())),
+            profile: nonempty("PROFILE").unwrap_or_else(|| carrier.name().to_owned()),
             connect_timeout: millis("CONNECT_TIMEOUT_MS", d.connect_timeout)?,
             read_timeout: millis("READ_TIMEOUT_MS", d.read_timeout)?,
             request_timeout: millis("REQUEST_TIMEOUT_MS", d.request_timeout)?,
@@ -126,6 +144,11 @@ impl Config {
     }
 }
 
+fn default_base_url(carrier: CarrierKind) -> reqwest::Url {
+    // Constant, well-formed URLs.
+    reqwest::Url::parse(carrier.default_base_url()).expect("valid default URL")
+}
+
 fn parse_base_url(v: &str) -> Result<reqwest::Url, TrackError> {
     let url = reqwest::Url::parse(v).map_err(|source| TrackError::BaseUrl {
         value: v.to_owned(),
@@ -161,6 +184,28 @@ mod tests {
         assert_eq!(c.retry_attempts, 3);
         assert_eq!(c.profile, "dhl");
         assert_eq!(c.secret_cache, Duration::from_secs(300));
+        assert_eq!(c.carrier, CarrierKind::Dhl);
+    }
+
+    #[test]
+    fn the_carrier_picks_the_host_the_profile_and_takes_client_credentials() {
+        let c = from(&[
+            ("CARRIER", "UPS"),
+            ("CARRIER_CLIENT_ID", " id-1 "),
+            ("CARRIER_CLIENT_SECRET", "cs-secret-1"),
+        ])
+        .unwrap();
+        assert_eq!(c.carrier, CarrierKind::Ups);
+        assert_eq!(c.carrier_base_url.as_str(), "https://onlinetools.ups.com/");
+        assert_eq!(c.profile, "ups");
+        assert_eq!(c.client_id.as_deref(), Some("id-1"));
+        assert!(!format!("{c:?}").contains("cs-secret-1"));
+        let c = from(&[("CARRIER", "fedex"), ("PROFILE", "custom")]).unwrap();
+        assert_eq!(c.carrier_base_url.as_str(), "https://apis.fedex.com/");
+        assert_eq!(c.profile, "custom");
+        let err = from(&[("CARRIER", "usps")]).unwrap_err();
+        assert_eq!(err.kind(), "InvalidConfiguration");
+        assert!(shared::report(&err).contains("CARRIER"));
     }
 
     #[test]

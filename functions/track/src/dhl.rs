@@ -7,44 +7,30 @@
 //! `unknown`) and a division-specific `status`; timestamps come with or without an offset, or as
 //! a bare date. Events are not promised in any order.
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use reqwest::StatusCode;
-use reqwest::header::{ACCEPT, HeaderMap, RETRY_AFTER};
+use reqwest::header::ACCEPT;
 use serde::Deserialize;
-use shared::datetime::{ApiTimestamp, parse_api_timestamp};
+use shared::datetime::ApiTimestamp;
 use shared::models::{
     Dimensions, Service, StandardizedStatusCode, StandardizedStatusDetailCode, TrackEvent,
     TrackingInfo,
 };
-use shared::profile::{Format, Profile};
+use shared::profile::Profile;
 use tokio::time::Instant;
 
+use crate::adapter;
 use crate::carrier::{Carrier, TrackQuery, Tracked};
 use crate::config::Config;
-use crate::error::{TrackError, Transient};
-use crate::retry::{Attempt, RetryPolicy, parse_retry_after};
+use crate::error::TrackError;
+use crate::http;
+use crate::mapping::{self, Notes, read_time};
+use crate::retry::{Attempt, RetryPolicy};
 use crate::secret::ApiKey;
 
 /// The header DHL reads the consumer key from.
 pub const API_KEY_HEADER: &str = "DHL-API-Key";
-
-/// The longest carrier message we repeat in an error.
-const MAX_DETAIL_CHARS: usize = 300;
-
-/// The one HTTP client of an execution environment: built once, so connections (and TLS
-/// sessions) are reused across invocations.
-pub fn http_client(config: &Config) -> Result<reqwest::Client, TrackError> {
-    reqwest::Client::builder()
-        .connect_timeout(config.connect_timeout)
-        .read_timeout(config.read_timeout)
-        .user_agent(concat!(
-            "shipengine-connect-track/",
-            env!("CARGO_PKG_VERSION")
-        ))
-        .build()
-        .map_err(TrackError::HttpClient)
-}
 
 /// DHL Unified tracking.
 #[derive(Debug, Clone)]
@@ -60,40 +46,18 @@ pub struct DhlCarrier {
 }
 
 impl DhlCarrier {
+    /// The adapter (`profile` is an API profile: [`crate::adapter::build`] checks).
     pub fn new(
         client: reqwest::Client,
         profile: Profile,
         config: &Config,
     ) -> Result<DhlCarrier, TrackError> {
-        if profile.format != Format::Api {
-            return Err(TrackError::Config {
-                var: "PROFILE",
-                reason: format!(
-                    "profile `{}` describes a file; Track needs a profile with format = \"api\"",
-                    profile.name
-                ),
-            });
-        }
-        let mut endpoint = config.carrier_base_url.clone();
-        endpoint
-            .path_segments_mut()
-            .map_err(|()| TrackError::Config {
-                var: "CARRIER_BASE_URL",
-                reason: "cannot carry a path".into(),
-            })?
-            .pop_if_empty()
-            .extend(["track", "shipments"]);
         Ok(DhlCarrier {
             client,
-            endpoint,
+            endpoint: adapter::endpoint(&config.carrier_base_url, &["track", "shipments"])?,
             profile,
             api_key: config.api_key.clone(),
-            retry: RetryPolicy {
-                attempts: config.retry_attempts,
-                base: config.retry_base,
-                max_delay: config.retry_max,
-                deadline_margin: config.deadline_margin,
-            },
+            retry: adapter::retry_policy(config),
             request_timeout: config.request_timeout,
         })
     }
@@ -116,65 +80,44 @@ impl DhlCarrier {
                 params.push((name, value.as_str()));
             }
         }
-        let sent = self
+        let request = self
             .client
             .get(self.endpoint.clone())
             .query(&params)
             .header(API_KEY_HEADER, header.clone())
-            .header(ACCEPT, "application/json")
-            .timeout(budget.min(self.request_timeout))
-            .send()
-            .await;
-        let response = match sent {
-            Ok(response) => response,
-            Err(err) => return transport(err),
+            .header(ACCEPT, "application/json");
+        let detail = |body: &[u8]| problem_detail(body, key);
+        let reply = match http::exchange("DHL", request, budget, self.request_timeout, detail).await
+        {
+            Ok(reply) => reply,
+            Err(retry) => return retry,
         };
-        let status = response.status();
-        let retry_after = retry_after(response.headers());
-        let body = match response.bytes().await {
-            Ok(body) => body,
-            Err(err) => return transport(err),
-        };
-        tracing::debug!(status = status.as_u16(), bytes = body.len(), "DHL answered");
-        let detail = || problem_detail(&body, key);
-        let fail = |err| Attempt::Done(Err(err));
-        match status {
-            StatusCode::OK => Attempt::Done(
-                serde_json::from_slice::<DhlResponse>(&body)
-                    .map_err(TrackError::CarrierResponseInvalid),
-            ),
-            StatusCode::NOT_FOUND => fail(TrackError::TrackingNumberNotFound {
+        let status = reply.status.as_u16();
+        let detail = || detail(&reply.body);
+        Attempt::Done(match reply.status {
+            StatusCode::OK => serde_json::from_slice::<DhlResponse>(&reply.body)
+                .map_err(TrackError::CarrierResponseInvalid),
+            StatusCode::NOT_FOUND => Err(TrackError::TrackingNumberNotFound {
                 tracking_number: query.tracking_number.clone(),
                 detail: detail(),
             }),
             StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
-                fail(TrackError::CarrierUnauthorized {
-                    status: status.as_u16(),
+                Err(TrackError::CarrierUnauthorized {
+                    status,
                     detail: detail(),
                 })
             }
-            StatusCode::TOO_MANY_REQUESTS => Attempt::Retry {
-                cause: Transient::RateLimited { detail: detail() },
-                retry_after,
-            },
-            s if s.is_server_error() || s == StatusCode::REQUEST_TIMEOUT => Attempt::Retry {
-                cause: Transient::Status {
-                    status: s.as_u16(),
-                    detail: detail(),
-                },
-                retry_after,
-            },
             StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY => {
-                fail(TrackError::CarrierRejected {
-                    status: status.as_u16(),
+                Err(TrackError::CarrierRejected {
+                    status,
                     detail: detail(),
                 })
             }
-            s => fail(TrackError::CarrierUnexpectedStatus {
-                status: s.as_u16(),
+            _ => Err(TrackError::CarrierUnexpectedStatus {
+                status,
                 detail: detail(),
             }),
-        }
+        })
     }
 }
 
@@ -207,18 +150,6 @@ impl Carrier for DhlCarrier {
     }
 }
 
-fn transport(err: reqwest::Error) -> Attempt<DhlResponse> {
-    Attempt::Retry {
-        cause: Transient::Http(err),
-        retry_after: None,
-    }
-}
-
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers.get(RETRY_AFTER)?.to_str().ok()?;
-    parse_retry_after(value, SystemTime::now())
-}
-
 /// DHL's error body (`application/problem+json`), reduced to one short, key-free line.
 fn problem_detail(body: &[u8], key: &ApiKey) -> Option<String> {
     #[derive(Deserialize)]
@@ -232,8 +163,7 @@ fn problem_detail(body: &[u8], key: &ApiKey) -> Option<String> {
         (_, Some(text)) | (Some(text), None) => text,
         (None, None) => return None,
     };
-    let text: String = text.chars().take(MAX_DETAIL_CHARS).collect();
-    Some(key.scrub(&text))
+    Some(key.scrub(&http::short(&text)))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -414,18 +344,6 @@ fn choose_shipment(
     Some(shipments.swap_remove(hinted.unwrap_or(0)))
 }
 
-/// Warnings gathered while mapping, each said once.
-#[derive(Default)]
-struct Notes(Vec<String>);
-
-impl Notes {
-    fn add(&mut self, note: String) {
-        if !self.0.contains(&note) {
-            self.0.push(note);
-        }
-    }
-}
-
 fn map_shipment(
     shipment: DhlShipment,
     query: &TrackQuery,
@@ -570,16 +488,7 @@ fn deliver_on_newest(
         Some(raw) => read_time(raw, "proofOfDelivery.timestamp", notes),
         None => delivered_at.and_then(|i| events[i].0),
     };
-    delivery_time.and_then(|t| {
-        let utc = t.utc_iso8601();
-        if utc.is_none() {
-            notes.add(format!(
-                "the delivery time {} has no UTC offset; actual_delivery_datetime is left empty (the event keeps it as local time)",
-                t.local_iso8601()
-            ));
-        }
-        utc
-    })
+    mapping::utc_delivery(delivery_time, notes)
 }
 
 fn map_event(
@@ -598,8 +507,6 @@ fn map_event(
         notes,
     );
     let mut mapped = TrackEvent {
-        event_datetime: time.and_then(|t| t.utc_iso8601()),
-        event_datetime_local: time.map(|t| t.local_iso8601()),
         description: description(&event),
         event_code: event.status_code,
         carrier_detail_code: event.status,
@@ -607,6 +514,7 @@ fn map_event(
         status_detail_code: Some(status_detail_code),
         ..Default::default()
     };
+    mapping::set_times(&mut mapped, time);
     place_event(&mut mapped, event.location);
     (time, mapped)
 }
@@ -649,40 +557,15 @@ fn signer_name(person: &DhlPerson) -> Option<String> {
     (!parts.is_empty()).then(|| parts.join(" "))
 }
 
-fn read_time(raw: &str, field: &str, notes: &mut Notes) -> Option<ApiTimestamp> {
-    let parsed = parse_api_timestamp(raw);
-    if parsed.is_none() {
-        notes.add(format!("{field} {raw:?} is not an ISO 8601 time; left out"));
-    }
-    parsed
-}
-
 /// The standardized pair for a DHL code: `"<statusCode>:<status>"` first (a finer key a profile
-/// may add), then `"<statusCode>"`; unmapped codes are `UN` / `CARRIER_STATUS_NOT_MAPPED`, as in
-/// the import, with a warning.
+/// may add), then `"<statusCode>"`.
 fn lookup(
     profile: &Profile,
     status_code: Option<&str>,
     status: Option<&str>,
     notes: &mut Notes,
 ) -> (StandardizedStatusCode, StandardizedStatusDetailCode) {
-    let finer = status_code
-        .zip(status)
-        .and_then(|(code, status)| profile.status_map.get(&format!("{code}:{status}")));
-    if let Some(pair) = finer.or_else(|| status_code.and_then(|c| profile.status_map.get(c))) {
-        return (pair.status.clone(), pair.detail.clone());
-    }
-    notes.add(match status_code {
-        Some(code) => format!(
-            "DHL status code {code:?} is not in profile `{}`'s status map",
-            profile.name
-        ),
-        None => "a DHL status without a statusCode".to_owned(),
-    });
-    (
-        StandardizedStatusCode::Unknown,
-        StandardizedStatusDetailCode::CarrierStatusNotMapped,
-    )
+    mapping::lookup(profile, ("DHL", "statusCode"), status_code, status, notes)
 }
 
 #[cfg(test)]

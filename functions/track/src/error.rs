@@ -1,8 +1,9 @@
 //! Every way a Track invocation can fail, in one enum, each with a stable Lambda `errorType` the
 //! platform can act on, keeping the underlying error as its `source`.
 //!
-//! No variant holds the API key: it lives only in [`crate::secret::ApiKey`], which cannot be
-//! printed, so no error message or log line built from these can carry it.
+//! No variant holds a credential or a token: they live only in [`crate::secret::Secret`] and
+//! [`crate::oauth::AccessToken`], which cannot be printed, so no error message or log line built
+//! from these can carry them.
 
 /// A failed Track.
 #[derive(Debug, thiserror::Error)]
@@ -25,6 +26,21 @@ pub enum TrackError {
     /// JSON key): the message names the reference, never a value.
     #[error("API key: {0}")]
     ApiKeyUnresolved(#[source] shared::secrets::SecretError),
+    /// The OAuth client secret is a reference that did not resolve.
+    #[error("client secret: {0}")]
+    ClientSecretUnresolved(#[source] shared::secrets::SecretError),
+    /// The carrier's token endpoint refused the client credentials (400/401/403).
+    #[error("{carrier} refused the client credentials at its token endpoint (HTTP {status}){}", detail_suffix(.detail))]
+    TokenRefused {
+        carrier: &'static str,
+        status: u16,
+        detail: Option<String>,
+    },
+    /// An OAuth carrier needs client credentials and none were found anywhere.
+    #[error(
+        "no {carrier} client credentials: send client_id and client_secret in authorization.connection_context or metadata, or configure CARRIER_CLIENT_ID and CARRIER_CLIENT_SECRET"
+    )]
+    NoClientCredentials { carrier: &'static str },
     #[error("the carrier kept rate-limiting after {attempts} attempt(s)")]
     CarrierRateLimited {
         attempts: u32,
@@ -85,13 +101,15 @@ impl TrackError {
         match self {
             TrackError::InvalidEvent { .. }
             | TrackError::InvalidRequest(_)
+            | TrackError::NoClientCredentials { .. }
             | TrackError::CarrierRejected { .. } => "InvalidRequest",
             TrackError::TrackingNumberNotFound { .. } => "TrackingNumberNotFound",
             // The key Track was told to use cannot be had: to the platform, the same as a key
             // the carrier refused (the connection's credentials must be fixed).
-            TrackError::CarrierUnauthorized { .. } | TrackError::ApiKeyUnresolved(_) => {
-                "CarrierUnauthorized"
-            }
+            TrackError::CarrierUnauthorized { .. }
+            | TrackError::ApiKeyUnresolved(_)
+            | TrackError::ClientSecretUnresolved(_)
+            | TrackError::TokenRefused { .. } => "CarrierUnauthorized",
             TrackError::CarrierRateLimited { .. } => "CarrierRateLimited",
             TrackError::CarrierUnavailable { .. } => "CarrierUnavailable",
             TrackError::CarrierResponseInvalid(_) | TrackError::CarrierUnexpectedStatus { .. } => {

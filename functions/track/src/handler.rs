@@ -13,7 +13,7 @@ use tokio::time::Instant;
 
 use crate::carrier::{Carrier, TrackQuery};
 use crate::error::TrackError;
-use crate::secret::ApiKey;
+use crate::secret::{ApiKey, ClientSecret};
 use shared::report;
 
 /// Where Connect's `TrackingResponse` has no field for them, warnings travel in its `metadata`
@@ -28,6 +28,10 @@ pub struct App {
     pub default_budget: Duration,
     /// `DHL_API_KEY`: the key used when the request brings none.
     pub api_key: Option<ApiKey>,
+    /// `CARRIER_CLIENT_ID` and `CARRIER_CLIENT_SECRET`: the OAuth client credentials used when
+    /// the request brings none.
+    pub client_id: Option<String>,
+    pub client_secret: Option<ClientSecret>,
     /// Resolves keys that are secret references, caching them for the environment's life.
     pub secrets: Arc<SecretResolver>,
 }
@@ -76,7 +80,7 @@ impl App {
         deadline: Instant,
     ) -> Result<TrackingResponse, TrackError> {
         let mut query = query_from(&request)?;
-        query.api_key = self.api_key_for(query.api_key.take()).await?;
+        self.credentials_for(&mut query).await?;
         let tracked = self.carrier.track(&query, deadline).await?;
         for warning in &tracked.warnings {
             tracing::warn!(
@@ -93,13 +97,23 @@ impl App {
 }
 
 impl App {
-    /// The key for this call: the request's, else the configured one, resolved when it is a
-    /// secret reference.
-    async fn api_key_for(&self, requested: Option<ApiKey>) -> Result<Option<ApiKey>, TrackError> {
-        match requested.or_else(|| self.api_key.clone()) {
-            Some(key) => Ok(Some(key.resolve(&self.secrets).await?)),
-            None => Ok(None),
+    /// The credentials for this call: each the request's, else the configured one, resolved
+    /// when it is a secret reference.
+    async fn credentials_for(&self, query: &mut TrackQuery) -> Result<(), TrackError> {
+        if let Some(key) = query.api_key.take().or_else(|| self.api_key.clone()) {
+            query.api_key = Some(key.resolve(&self.secrets).await?);
         }
+        if query.client_id.is_none() {
+            query.client_id = self.client_id.clone();
+        }
+        if let Some(secret) = query
+            .client_secret
+            .take()
+            .or_else(|| self.client_secret.clone())
+        {
+            query.client_secret = Some(secret.resolve(&self.secrets).await?);
+        }
+        Ok(())
     }
 }
 
@@ -167,13 +181,29 @@ pub fn query_from(request: &TrackingRequest) -> Result<TrackQuery, TrackError> {
         .and_then(nonempty)
         .or_else(|| request.base.metadata_str("api_key").and_then(nonempty))
         .map(|k| ApiKey::new(&k));
+    let credential = |key: &str| credential(request, key).and_then(nonempty);
     Ok(TrackQuery {
         tracking_number,
+        transaction_id: request.base.transaction_id.clone(),
+        client_id: credential("client_id"),
+        client_secret: credential("client_secret").map(|s| ClientSecret::new(&s)),
         service: hint(&["service"]),
         recipient_postal_code: hint(&["recipientPostalCode", "recipient_postal_code"]),
         origin_country_code: hint(&["originCountryCode", "origin_country_code"]),
         api_key,
     })
+}
+
+/// An OAuth client credential (`client_id`, `client_secret`): what the registration form
+/// collected, in the connection's context first, then in metadata.
+fn credential<'a>(request: &'a TrackingRequest, key: &str) -> Option<&'a str> {
+    let authorization = request.base.authorization.as_ref();
+    authorization
+        .and_then(|a| a.connection_context.as_ref())
+        .and_then(|c| c.get(key))
+        .and_then(Value::as_str)
+        .filter(|v| !v.trim().is_empty())
+        .or_else(|| request.base.metadata_str(key))
 }
 
 /// The response's `metadata`. Connect echoes a response's metadata into later requests of the

@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use lambda_runtime::{Context, Diagnostic, LambdaEvent};
 use serde_json::{Value, json};
-use test_support::LogBuffer;
+use test_support::capture_logs;
 use track::{App, Config, TrackError};
 use wiremock::matchers::{header, method, path, query_param, query_param_is_missing};
 use wiremock::{Mock, MockBuilder, MockServer, ResponseTemplate};
@@ -149,33 +149,6 @@ fn one_express_shipment() -> ResponseTemplate {
 
 fn diagnostic(err: TrackError) -> Diagnostic {
     Diagnostic::from(err)
-}
-
-/// Everything tracing writes on this thread, at every level, while it is alive.
-struct Logs {
-    buffer: LogBuffer,
-    _guard: tracing::subscriber::DefaultGuard,
-}
-
-/// Starts capturing. `#[tokio::test]` runs on one thread, so every log line of the test lands
-/// here.
-fn capture_logs() -> Logs {
-    let buffer = LogBuffer::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(buffer.clone())
-        .finish();
-    Logs {
-        buffer,
-        _guard: tracing::subscriber::set_default(subscriber),
-    }
-}
-
-impl Logs {
-    fn text(&self) -> String {
-        self.buffer.text()
-    }
 }
 
 #[tokio::test]

@@ -1,5 +1,6 @@
 //! No DHL API key in a log line, an error or the Lambda's answer when DHL refuses it (401), even
-//! when DHL echoes it back.
+//! when DHL echoes it back; no UPS client secret or token either, from the binary run with
+//! `CARRIER=ups`.
 //!
 //! Every log event of this test process, at TRACE and from every crate (the `log` crate's records,
 //! reqwest's among them, included: the subscriber forwards them), goes through the binaries' own
@@ -135,4 +136,68 @@ async fn the_lambda_at_trace_never_logs_or_answers_the_key() {
     assert!(logs.contains("TRACE"), "{logs}");
     assert!(!answer.to_string().contains(KEY), "{answer}");
     assert!(!logs.contains(KEY), "{logs}");
+}
+
+/// The Track binary with `CARRIER=ups` and the client credentials in its environment, at TRACE:
+/// two invocations of one execution environment share one token, and neither the client secret
+/// nor the token reaches the logs or the answers.
+#[tokio::test]
+async fn the_lambda_with_ups_reuses_its_token_and_never_logs_it() {
+    const SECRET: &str = "ups-S3CR3T-client-secret-99";
+    const TOKEN: &str = "ups-TOKEN-never-logged-31";
+    let ups = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/security/v1/oauth/token"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_raw(
+                json!({"access_token": TOKEN, "expires_in": "14399", "token_type": "Bearer"})
+                    .to_string(),
+                "application/json",
+            ),
+        )
+        .expect(1)
+        .mount(&ups)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/track/v1/details/1Z023E2X0214323462"))
+        .and(header("authorization", format!("Bearer {TOKEN}").as_str()))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(
+            test_support::fixtures::text("ups/in-transit.json"),
+            "application/json",
+        ))
+        .expect(2)
+        .mount(&ups)
+        .await;
+    let event = json!({"transaction_id": "t", "tracking_number": "1Z023E2X0214323462"});
+    let payloads = vec![event.to_string().into(), event.to_string().into()];
+    let mut api = test_support::runtime_api::RuntimeApi::start(payloads).await;
+    let output = tempfile::NamedTempFile::new().unwrap();
+    let mut lambda = test_support::runtime_api::lambda(env!("CARGO_BIN_EXE_track"), &api, &output)
+        .env("CARRIER", "ups")
+        .env("CARRIER_BASE_URL", ups.uri())
+        .env("CARRIER_CLIENT_ID", "ups-client")
+        .env("CARRIER_CLIENT_SECRET", SECRET)
+        .env("AWS_LAMBDA_LOG_LEVEL", "TRACE")
+        .spawn()
+        .unwrap();
+    let logs = || std::fs::read_to_string(output.path()).unwrap();
+    let mut answers = Vec::new();
+    for _ in 0..2 {
+        tokio::select! {
+            answer = api.answer() => answers.push(answer),
+            status = lambda.wait() => panic!("the function exited ({status:?}):\n{}", logs()),
+        }
+    }
+    lambda.kill().await.unwrap();
+    for (_, kind, answer) in &answers {
+        assert_eq!(kind, "response", "{answer}");
+        assert_eq!(answer["tracking_info"]["standardized_status_code"], "IT");
+        assert_eq!(answer["tracking_info"]["carrier_name"], "UPS");
+    }
+    let logs = logs();
+    assert!(logs.contains("fetching an OAuth token"), "{logs}");
+    for text in [logs, format!("{answers:?}")] {
+        assert!(!text.contains(SECRET), "the secret is in:\n{text}");
+        assert!(!text.contains(TOKEN), "the token is in:\n{text}");
+    }
 }
