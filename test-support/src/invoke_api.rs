@@ -101,11 +101,6 @@ impl InvokeApi {
     pub fn invoked(&self) -> Vec<Invoked> {
         self.state.invoked.lock().unwrap().clone()
     }
-
-    /// Scripts the replies to the next requests (after any still scripted).
-    pub fn then(&self, replies: impl IntoIterator<Item = Reply>) {
-        self.state.script.lock().unwrap().extend(replies);
-    }
 }
 
 /// What a correct asynchronous invoke of `function` with `payload` looks like on arrival.
