@@ -150,23 +150,34 @@ def aws_client(service, endpoint):
 
 
 # ---------------------------------------------------------------------------------------------
-# The request inside an import event, and its source.
+# Where a sample names its source. Which object of the event is the request (the event itself,
+# an EventBridge event's detail, nothing for a classic schedule) is the function's to decide;
+# this only looks for the `metadata` objects that name a source, wherever they are.
 
 
-def request_of(event):
-    """The Connect request of an import event: the event, or an EventBridge event's detail
-    (None for a classic schedule, whose detail is empty)."""
-    if isinstance(event, dict) and "detail-type" in event and isinstance(event.get("source"), str):
-        detail = event.get("detail")
-        return detail if isinstance(detail, dict) and detail else None
-    return event
+def dicts_in(value):
+    """Every JSON object in `value`, depth first."""
+    if isinstance(value, dict):
+        yield value
+        for v in value.values():
+            yield from dicts_in(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from dicts_in(v)
+
+
+def metadata_with_source(event):
+    """The `metadata` object that names the sample's source, if any."""
+    for obj in dicts_in(event):
+        metadata = obj.get("metadata")
+        if isinstance(metadata, dict) and isinstance(metadata.get("source"), str):
+            return metadata
+    return None
 
 
 def source_of(event):
-    request = request_of(event)
-    if request is None:
-        return DEFAULT_SOURCE
-    return (request.get("metadata") or {}).get("source") or DEFAULT_SOURCE
+    metadata = metadata_with_source(event)
+    return metadata["source"] if metadata and metadata["source"] else DEFAULT_SOURCE
 
 
 def data_file_for(name):
@@ -255,34 +266,31 @@ class Stage:
         return data
 
     def fill_placeholders(self, event):
-        """The sample with its placeholders replaced by the local servers' values."""
-        request = request_of(event)
-        if request is None:
+        """The sample with its placeholders replaced by the local servers' values: a
+        `*.example.com` host in an FTP/FTPS/SFTP source, and the credential keys wherever the
+        sample has them (metadata or connection_context)."""
+        metadata = metadata_with_source(event)
+        if metadata is None:
             return event
-        metadata = request.get("metadata") or {}
-        source = metadata.get("source")
-        if not source:
-            return event
-        parts = urllib.parse.urlsplit(source)
+        parts = urllib.parse.urlsplit(metadata["source"])
         if parts.scheme not in ("ftp", "ftps", "sftp"):
             return event
         if (parts.hostname or "").endswith("example.com"):
             userinfo = parts.netloc.rpartition("@")[0]
             netloc = f"{userinfo + '@' if userinfo else ''}{self.host}:{self.ports[parts.scheme]}"
             metadata["source"] = urllib.parse.urlunsplit(parts._replace(netloc=netloc))
-        context = ((request.get("authorization") or {}).get("connection_context")) or {}
         values = {
             "ftp_username": self.user,
             "ftp_password": self.password,
             "host_key_fingerprint": self.fingerprint,
         }
-        for place in (metadata, context):
+        for place in dicts_in(event):
             for key, value in values.items():
-                if key in place:
+                if isinstance(place.get(key), str):
                     place[key] = value
         if parts.scheme == "ftps":
-            place = context if "ftp_password" in context else metadata
-            place["ca_certificate"] = self.ca_pem
+            holders = [d for d in dicts_in(event) if "ftp_password" in d]
+            (holders[0] if holders else metadata)["ca_certificate"] = self.ca_pem
         return event
 
     def drain(self):

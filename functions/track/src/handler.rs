@@ -97,20 +97,19 @@ impl App {
 }
 
 impl App {
-    /// The credentials for this call: each the request's, else the configured one, resolved
-    /// when it is a secret reference.
+    /// The credentials for this call: the request's, else the configured ones, resolved when
+    /// they are secret references.
     async fn credentials_for(&self, query: &mut TrackQuery) -> Result<(), TrackError> {
         if let Some(key) = query.api_key.take().or_else(|| self.api_key.clone()) {
             query.api_key = Some(key.resolve(&self.secrets).await?);
         }
+        // The configured client applies only to a request that names none: a request's
+        // client id is never paired with the configured secret.
         if query.client_id.is_none() {
             query.client_id = self.client_id.clone();
+            query.client_secret = self.client_secret.clone();
         }
-        if let Some(secret) = query
-            .client_secret
-            .take()
-            .or_else(|| self.client_secret.clone())
-        {
+        if let Some(secret) = query.client_secret.take() {
             query.client_secret = Some(secret.resolve(&self.secrets).await?);
         }
         Ok(())
@@ -181,12 +180,12 @@ pub fn query_from(request: &TrackingRequest) -> Result<TrackQuery, TrackError> {
         .and_then(nonempty)
         .or_else(|| request.base.metadata_str("api_key").and_then(nonempty))
         .map(|k| ApiKey::new(&k));
-    let credential = |key: &str| credential(request, key).and_then(nonempty);
+    let (client_id, client_secret) = client_credentials(request);
     Ok(TrackQuery {
         tracking_number,
         transaction_id: request.base.transaction_id.clone(),
-        client_id: credential("client_id"),
-        client_secret: credential("client_secret").map(|s| ClientSecret::new(&s)),
+        client_id,
+        client_secret,
         service: hint(&["service"]),
         recipient_postal_code: hint(&["recipientPostalCode", "recipient_postal_code"]),
         origin_country_code: hint(&["originCountryCode", "origin_country_code"]),
@@ -194,16 +193,29 @@ pub fn query_from(request: &TrackingRequest) -> Result<TrackQuery, TrackError> {
     })
 }
 
-/// An OAuth client credential (`client_id`, `client_secret`): what the registration form
-/// collected, in the connection's context first, then in metadata.
-fn credential<'a>(request: &'a TrackingRequest, key: &str) -> Option<&'a str> {
-    let authorization = request.base.authorization.as_ref();
-    authorization
-        .and_then(|a| a.connection_context.as_ref())
-        .and_then(|c| c.get(key))
-        .and_then(Value::as_str)
-        .filter(|v| !v.trim().is_empty())
-        .or_else(|| request.base.metadata_str(key))
+/// An OAuth client's `client_id` and `client_secret`, as the registration form collected them:
+/// a pair from one place, the connection's context first, then metadata (the first that names a
+/// `client_id`). A secret is never taken from another place than its id.
+fn client_credentials(request: &TrackingRequest) -> (Option<String>, Option<ClientSecret>) {
+    let context = request
+        .base
+        .authorization
+        .as_ref()
+        .and_then(|a| a.connection_context.as_ref());
+    let places = [context, request.base.metadata.as_ref()];
+    for place in places.into_iter().flatten() {
+        let text = |key: &str| {
+            let value = place.get(key).and_then(Value::as_str).map(str::trim);
+            value.filter(|v| !v.is_empty()).map(str::to_owned)
+        };
+        if let Some(id) = text("client_id") {
+            return (
+                Some(id),
+                text("client_secret").map(|s| ClientSecret::new(&s)),
+            );
+        }
+    }
+    (None, None)
 }
 
 /// The response's `metadata`. Connect echoes a response's metadata into later requests of the

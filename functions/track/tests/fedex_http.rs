@@ -166,6 +166,22 @@ async fn client_credentials_come_from_the_context_then_metadata_then_configurati
         .unwrap_err();
     assert_eq!(diagnostic(none).error_type, "InvalidRequest");
     assert_eq!(fedex.token_calls().await, 1);
+    // Credentials are a pair from one place: a request naming its own client never gets the
+    // configured secret, nor a secret from another place than its id.
+    for unpaired in [
+        json!({"metadata": {"client_id": "their-id"}}),
+        json!({"authorization": {"connection_context": {"client_id": "their-id"}},
+               "metadata": {"client_secret": CLIENT_SECRET}}),
+    ] {
+        let mut payload = json!({"transaction_id": "t", "tracking_number": "794843185271"});
+        payload
+            .as_object_mut()
+            .unwrap()
+            .extend(unpaired.as_object().unwrap().clone());
+        let err = app.handle(event(payload)).await.unwrap_err();
+        assert_eq!(diagnostic(err).error_type, "InvalidRequest");
+    }
+    assert_eq!(fedex.token_calls().await, 1, "no token asked for either");
 }
 
 token_cache_tests!(Kind::Fedex);
