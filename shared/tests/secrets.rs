@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 use shared::secrets::{SecretError, SecretResolver};
-use test_support::LogBuffer;
 
 /// A name unique to this test process and call, under the prefix the template grants.
 fn unique(prefix: &str) -> String {
@@ -161,16 +160,10 @@ async fn resolved_values_are_never_logged() {
     let parameter = format!("/{}", unique("logged"));
     put_parameter(&sdk, &parameter, "pw-in-ssm-88").await;
 
-    let logs = LogBuffer::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(logs.clone())
-        .finish();
-    let guard = tracing::subscriber::set_default(subscriber);
+    let logs = test_support::capture_logs();
     let resolver = SecretResolver::new(&sdk, Duration::from_secs(300));
     let a = resolve(&resolver, &format!("secretsmanager:{name}#password")).await;
     let b = resolve(&resolver, &format!("ssm:{parameter}")).await;
-    drop(guard);
     assert_eq!(a.unwrap(), "pw-in-json-77");
     assert_eq!(b.unwrap(), "pw-in-ssm-88");
     let text = logs.text();

@@ -76,24 +76,63 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogBuffer {
     }
 }
 
+thread_local! {
+    /// The capture of the thread that logs, if it started one ([`capture_logs`]).
+    static CAPTURE: std::cell::RefCell<Option<LogBuffer>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Writes each log line to the logging thread's capture, if any.
+#[derive(Clone, Copy)]
+struct ToCapture;
+
+impl Write for ToCapture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        CAPTURE.with(|capture| {
+            if let Some(buffer) = capture.borrow().as_ref() {
+                buffer.0.lock().unwrap().extend_from_slice(buf);
+            }
+        });
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for ToCapture {
+    type Writer = ToCapture;
+    fn make_writer(&'a self) -> ToCapture {
+        *self
+    }
+}
+
 /// Everything tracing writes on this thread, at every level, while it is alive.
 pub struct LogCapture {
     buffer: LogBuffer,
-    _guard: tracing::subscriber::DefaultGuard,
 }
 
 /// Starts capturing. `#[tokio::test]` runs on one thread, so every log line of such a test
-/// lands here.
+/// lands here. One global subscriber (at TRACE) serves every capture of the process: a scoped
+/// default subscriber per test raced with the other tests' threads over tracing's cached
+/// callsite interest and sometimes saw nothing.
 pub fn capture_logs() -> LogCapture {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(ToCapture)
+            .try_init()
+            .expect("capture_logs owns this test process's subscriber");
+    });
     let buffer = LogBuffer::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(buffer.clone())
-        .finish();
-    LogCapture {
-        buffer,
-        _guard: tracing::subscriber::set_default(subscriber),
+    CAPTURE.with(|capture| *capture.borrow_mut() = Some(buffer.clone()));
+    LogCapture { buffer }
+}
+
+impl Drop for LogCapture {
+    fn drop(&mut self) {
+        CAPTURE.with(|capture| capture.borrow_mut().take());
     }
 }
 

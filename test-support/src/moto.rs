@@ -23,11 +23,15 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
         .await
 }
 
-/// A name unique to this test process and call (buckets, queues, secrets).
+/// A name unique to this test process and call (buckets, queues, secrets). A process id alone
+/// is not: one moto outlives many test processes (`scripts/local-stack.sh run` loops), and ids
+/// are reused, so a random tag per process goes with it.
 pub fn unique(prefix: &str) -> String {
     static N: AtomicU32 = AtomicU32::new(0);
+    static TAG: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let tag = TAG.get_or_init(|| uuid::Uuid::new_v4().simple().to_string()[..8].to_owned());
     format!(
-        "{prefix}-{}-{}",
+        "{prefix}-{}-{tag}-{}",
         std::process::id(),
         N.fetch_add(1, Ordering::Relaxed)
     )

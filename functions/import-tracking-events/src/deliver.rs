@@ -273,6 +273,37 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn what_a_resumed_run_delivered_starts_at_its_checkpoint() {
+        // Resumed after record 300 (chunk 30): with nothing landed, delivered is the checkpoint,
+        // not the start of the file, so a failure does not write a checkpoint that goes back.
+        let from = Mark {
+            through_record: 300,
+            line: 301,
+            byte: 9_000,
+            next_chunk: 31,
+            events: 290,
+            rejected: 10,
+        };
+        let refusing: Arc<dyn Sink> = Arc::new(Flaky {
+            failures: Mutex::new(BTreeMap::from([(31, 99)])),
+            seen: Mutex::new(vec![]),
+        });
+        let (tx, rx) = mpsc::channel(1);
+        tx.send(batch(31..=35)).await.unwrap();
+        drop(tx);
+        let err = run(refusing, rx, 1, FAST, from, None).await.unwrap_err();
+        assert_eq!(err.delivered.mark, from);
+        let (tx, rx) = mpsc::channel(1);
+        drop(tx);
+        let idle: Arc<dyn Sink> = Arc::new(Flaky {
+            failures: Mutex::new(BTreeMap::new()),
+            seen: Mutex::new(vec![]),
+        });
+        let nothing = run(idle, rx, 1, FAST, from, None).await.unwrap();
+        assert_eq!(nothing.mark, from);
+    }
+
+    #[tokio::test]
     async fn concurrent_delivery_counts_everything() {
         let sink: Arc<dyn Sink> = Arc::new(Flaky {
             failures: Mutex::new(BTreeMap::from([(3, 1)])),

@@ -121,10 +121,6 @@ pub struct FileLease {
 }
 
 impl FileLease {
-    pub fn uri(&self) -> &str {
-        &self.uri
-    }
-
     /// Where an earlier run stopped on the claimed version (taken once, by the import).
     pub fn take_resume(&mut self) -> Option<Checkpoint> {
         self.resume.take()
