@@ -7,7 +7,6 @@
 //! It checks what a carrier would refuse (no key, no client credentials, a token it never issued:
 //! 401) and records every call ([`Call`]) so the caller can check what Track sent.
 
-use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 
 use base64::Engine;
@@ -82,30 +81,15 @@ impl StandIn {
 
     /// [`StandIn::start`], telling `on_call` about each call as it is answered.
     pub async fn start_with(on_call: Option<OnCall>) -> StandIn {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
         let state = Arc::new(State {
             on_call,
             ..State::default()
         });
-        let serving = Arc::clone(&state);
-        tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    continue;
-                };
-                let state = Arc::clone(&serving);
-                tokio::spawn(async move {
-                    let service = hyper::service::service_fn(move |req| {
-                        let state = Arc::clone(&state);
-                        async move { Ok::<_, Infallible>(state.serve(req).await) }
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-        });
+        let address = crate::serve_http(Arc::clone(&state), |state, req| async move {
+            state.serve(req).await
+        })
+        .await;
+        let url = format!("http://{address}");
         StandIn { url, state }
     }
 

@@ -32,7 +32,11 @@ where
     let address = listener.local_addr().unwrap().to_string();
     tokio::spawn(async move {
         loop {
-            let (stream, _) = listener.accept().await.unwrap();
+            // A failed accept (a client gone before it was taken, no file descriptors left for a
+            // moment) loses that client only; the server goes on.
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
             let state = Arc::clone(&state);
             tokio::spawn(async move {
                 let service = hyper::service::service_fn(move |req| {
