@@ -101,6 +101,20 @@ pub enum ProfileError {
         "{profile}: unknown encoding {encoding:?}; supported: \"utf-8\", \"windows-1252\", \"iso-8859-1\""
     )]
     UnknownEncoding { profile: String, encoding: String },
+    #[error(
+        "{profile}: format = \"{format}\" needs `record`, the path of one event's element or object"
+    )]
+    NoRecordPath {
+        profile: String,
+        format: &'static str,
+    },
+    #[error("{profile}: {key}: path {path:?} {reason}")]
+    BadPath {
+        profile: String,
+        key: String,
+        path: String,
+        reason: crate::path::PathError,
+    },
     #[error("{profile}: `{key}` does not apply to format = \"{format}\"")]
     NotForFormat {
         profile: String,
@@ -152,6 +166,15 @@ pub enum ReadError {
     },
     #[error("the file is empty: no header line")]
     NoHeader,
+    /// A structured document (XML, JSON) broke off or is not well-formed: the records before
+    /// the break were read; nothing after it can be.
+    #[error("the file is not well-formed {format} at line {line}, byte {byte}: {reason}")]
+    Malformed {
+        format: &'static str,
+        line: u64,
+        byte: u64,
+        reason: String,
+    },
     #[error("reading the file failed at {position}")]
     Io {
         position: Position,

@@ -31,6 +31,7 @@ pub mod fuzzing;
 pub mod logging;
 pub mod mapper;
 pub mod models;
+pub mod path;
 pub mod profile;
 pub mod reader;
 #[cfg(feature = "secrets")]

@@ -13,6 +13,7 @@ use serde::Deserialize;
 
 use crate::error::ProfileError;
 use crate::models::{StandardizedStatusCode, StandardizedStatusDetailCode};
+use crate::path::{NodePath, PathError};
 
 /// Profiles compiled into the binaries, by name.
 const BUILTIN: &[(&str, &str)] = &[
@@ -121,6 +122,11 @@ pub enum Format {
     Jsonl,
     /// Fixed-width lines; `[columns]` give each field's character span.
     Fixed,
+    /// An XML document: `record` is the element of one event, `[columns]` are paths from it.
+    Xml,
+    /// A whole JSON document (not one object per line): `record` and `[columns]` are paths of
+    /// object keys, arrays transparent.
+    Json,
     /// No file: a carrier HTTP API (Track). Only `name`, `carrier_name` and the status map
     /// apply; `[columns]` must be empty.
     Api,
@@ -133,6 +139,8 @@ impl Format {
             Format::Csv => "csv",
             Format::Jsonl => "jsonl",
             Format::Fixed => "fixed",
+            Format::Xml => "xml",
+            Format::Json => "json",
             Format::Api => "api",
         }
     }
@@ -244,8 +252,12 @@ pub struct Profile {
     /// CSV: the first line names the columns. Fixed width: the first line is a title to skip.
     pub has_headers: bool,
     pub encoding: TextEncoding,
-    /// Where each mapped field is found.
+    /// Where each mapped field is found. For XML and JSON documents each is a
+    /// [`Column::Name`] holding a [`NodePath`](crate::path::NodePath) as written.
     pub columns: BTreeMap<Field, Column>,
+    /// XML and JSON documents: the names from the root down to one event's element or object
+    /// (empty for `record = "."`, the root itself).
+    pub record: Option<Vec<String>>,
     pub datetime: DateTimeSpec,
     /// Carrier status code → standardized pair (codes of a `[[status_group]]` included, and a
     /// two-level entry's `"*"`, which stands for the code alone).
@@ -266,6 +278,8 @@ struct ProfileToml {
     quote: Option<String>,
     has_headers: Option<bool>,
     encoding: Option<String>,
+    /// XML and JSON documents: the path of one event's element or object.
+    record: Option<String>,
     /// Header names, positions or spans, depending on the format: checked per key below, so an
     /// error names the key.
     #[serde(default)]
@@ -355,6 +369,7 @@ impl Profile {
         if raw.encoding.is_some() && !is_file {
             return Err(not_for(profile, "encoding", format));
         }
+
         let delimiter = match raw.delimiter.as_deref() {
             None => b',',
             Some(d) => parse_delimiter(d).ok_or_else(|| ProfileError::BadDelimiter {
@@ -384,6 +399,11 @@ impl Profile {
             })?,
         };
 
+        if format == Format::Json && encoding != TextEncoding::Utf8 {
+            // RFC 8259: JSON exchanged between systems is UTF-8.
+            return Err(not_for(profile, "encoding", format));
+        }
+        let record = record_path(profile, format, raw.record.as_deref())?;
         let mut columns = BTreeMap::new();
         for (key, value) in raw.columns {
             let field = Field::from_key(&key).ok_or_else(|| ProfileError::UnknownField {
@@ -391,7 +411,11 @@ impl Profile {
                 field: key.clone(),
                 known: Field::ALL.map(Field::key).join(", "),
             })?;
-            columns.insert(field, column(profile, format, has_headers, field, value)?);
+            let column = column(profile, format, has_headers, field, value)?;
+            if let (Some(record), Column::Name(path)) = (&record, &column) {
+                check_path(profile, format, record, field, path)?;
+            }
+            columns.insert(field, column);
         }
         if !is_file && !columns.is_empty() {
             return Err(ProfileError::ColumnsForApi {
@@ -419,6 +443,7 @@ impl Profile {
             has_headers,
             encoding,
             columns,
+            record,
             datetime,
             status_map,
             detail_map,
@@ -432,6 +457,69 @@ fn not_for(profile: &str, key: &'static str, format: Format) -> ProfileError {
         key,
         format: format.key(),
     }
+}
+
+/// `record`: required by XML and JSON documents, meaningless for line formats.
+fn record_path(
+    profile: &str,
+    format: Format,
+    record: Option<&str>,
+) -> Result<Option<Vec<String>>, ProfileError> {
+    let document = matches!(format, Format::Xml | Format::Json);
+    match record {
+        None if document => Err(ProfileError::NoRecordPath {
+            profile: profile.to_owned(),
+            format: format.key(),
+        }),
+        None => Ok(None),
+        Some(_) if !document => Err(not_for(profile, "record", format)),
+        Some(text) => {
+            NodePath::parse_record(text)
+                .map(Some)
+                .map_err(|reason| ProfileError::BadPath {
+                    profile: profile.to_owned(),
+                    key: "record".into(),
+                    path: text.to_owned(),
+                    reason,
+                })
+        }
+    }
+}
+
+/// How deep a document's records sit: an XML root element is one level below the document,
+/// a JSON root value is the document itself.
+pub fn record_depth(format: Format, record: &[String]) -> usize {
+    match format {
+        Format::Xml => record.len().max(1),
+        _ => record.len(),
+    }
+}
+
+/// A column path of an XML or JSON profile: well formed, not above the root, attributes only
+/// in XML.
+fn check_path(
+    profile: &str,
+    format: Format,
+    record: &[String],
+    field: Field,
+    text: &str,
+) -> Result<(), ProfileError> {
+    let bad = |reason| ProfileError::BadPath {
+        profile: profile.to_owned(),
+        key: format!("[columns] {}", field.key()),
+        path: text.to_owned(),
+        reason,
+    };
+    let path = NodePath::parse(text).map_err(bad)?;
+    // XML's document node holds no values: `..` may reach the root element, not above it.
+    let top = usize::from(format == Format::Xml);
+    if path.up + top > record_depth(format, record) {
+        return Err(bad(PathError::AboveRoot));
+    }
+    if let (Format::Json, Some(attribute)) = (format, &path.attribute) {
+        return Err(bad(PathError::Attribute(format!("@{attribute}"))));
+    }
+    Ok(())
 }
 
 /// A single byte, or `tab` / `\t` spelled out (a TOML basic string's `"\t"` is already a tab).
@@ -500,13 +588,18 @@ fn column(
         (Format::Csv, false, _) => Err(bad(format!(
             "with has_headers = false, give the column's 1-based position (e.g. 3), not a {got}"
         ))),
-        (Format::Csv | Format::Jsonl, _, Value::String(name)) => Ok(Column::Name(name)),
+        (Format::Csv | Format::Jsonl | Format::Xml | Format::Json, _, Value::String(name)) => {
+            Ok(Column::Name(name))
+        }
         (Format::Csv, true, Value::Integer(_)) => Err(bad(
             "a position needs has_headers = false; with a header line, give the header's name"
                 .into(),
         )),
         (Format::Csv | Format::Api, ..) => Err(bad(format!("expected a header name, got a {got}"))),
         (Format::Jsonl, ..) => Err(bad(format!("expected an object key, got a {got}"))),
+        (Format::Xml | Format::Json, ..) => Err(bad(format!(
+            "expected a path from the record (e.g. \"Where/City\" or \"../@id\"), got a {got}"
+        ))),
     }
 }
 

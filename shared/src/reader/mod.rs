@@ -12,6 +12,7 @@ mod fixed;
 mod jsonl;
 mod lines;
 mod resume;
+mod tree;
 
 pub use self::bounds::{MAX_RECORD_BYTES, RecordTooLong};
 pub use self::csv::CsvReader;
@@ -19,6 +20,7 @@ pub use self::fixed::FixedWidthReader;
 pub use self::jsonl::JsonLinesReader;
 pub use self::lines::MAX_LINE_BYTES;
 pub use self::resume::{Reentry, saved_headers};
+pub use self::tree::{JsonDocumentReader, XmlReader};
 
 use csv_async::{ByteRecord, StringRecord};
 use tokio::io::AsyncRead;
@@ -45,6 +47,8 @@ pub enum RecordReader<R> {
     Csv(CsvReader<R>),
     JsonLines(JsonLinesReader<R>),
     Fixed(FixedWidthReader<R>),
+    Xml(XmlReader<R>),
+    Json(JsonDocumentReader<R>),
 }
 
 impl<R: AsyncRead + Unpin + Send> RecordReader<R> {
@@ -54,18 +58,22 @@ impl<R: AsyncRead + Unpin + Send> RecordReader<R> {
         match profile.format {
             Format::Jsonl => RecordReader::JsonLines(JsonLinesReader::new(reader, profile)),
             Format::Fixed => RecordReader::Fixed(FixedWidthReader::new(reader, profile)),
+            Format::Xml => RecordReader::Xml(XmlReader::new(reader, profile)),
+            Format::Json => RecordReader::Json(JsonDocumentReader::new(reader, profile)),
             Format::Csv | Format::Api => RecordReader::Csv(CsvReader::new(reader, profile)),
         }
     }
 
     /// The names records' fields are found by: the file's header line for CSV, the profile's
-    /// keys for JSON Lines, nothing for positional columns (headerless CSV, fixed width). An
+    /// keys for JSON Lines, its column paths for XML and JSON documents, nothing for positional columns (headerless CSV, fixed width). An
     /// error if a CSV file that should have a header has none.
     pub async fn headers(&mut self) -> Result<ByteRecord, ReadError> {
         match self {
             RecordReader::Csv(r) => r.headers().await,
             RecordReader::JsonLines(r) => Ok(r.headers()),
             RecordReader::Fixed(_) => Ok(ByteRecord::new()),
+            RecordReader::Xml(r) => Ok(r.headers()),
+            RecordReader::Json(r) => Ok(r.headers()),
         }
     }
 
@@ -76,6 +84,8 @@ impl<R: AsyncRead + Unpin + Send> RecordReader<R> {
             RecordReader::Csv(r) => r.read(out).await,
             RecordReader::JsonLines(r) => r.read(out).await,
             RecordReader::Fixed(r) => r.read(out).await,
+            RecordReader::Xml(r) => r.read(out).await,
+            RecordReader::Json(r) => r.read(out).await,
         }
     }
 }

@@ -26,6 +26,8 @@ impl Reentry {
     /// (see [`saved_headers`]).
     pub fn for_profile(profile: &Profile, saved: Option<&[String]>) -> Reentry {
         let prefix = match profile.format {
+            // A document's records depend on the elements around them: read from the start.
+            Format::Xml | Format::Json => return Reentry::FromStart,
             Format::Jsonl => Vec::new(),
             _ if !profile.has_headers => Vec::new(),
             // Any non-blank line: the fixed-width reader skips its first one as the title.
@@ -48,7 +50,7 @@ impl Reentry {
 /// What a checkpoint keeps of a file's header to reenter it later: the CSV header fields (as
 /// UTF-8; `None` when they are not), nothing for formats whose names come from the profile.
 pub fn saved_headers(profile: &Profile, headers: &ByteRecord) -> Option<Vec<String>> {
-    if profile.format == Format::Jsonl {
+    if matches!(profile.format, Format::Jsonl | Format::Xml | Format::Json) {
         return None;
     }
     headers

@@ -1,0 +1,186 @@
+//! Paths into structured carrier files (XML, JSON documents): where a profile's `record` is and
+//! where each column's value sits, relative to the record or from the root.
+//!
+//! One grammar serves both formats, so a carrier team learns it once: steps separated by `/`,
+//! `..` to the parent, `@name` as the last step for an XML attribute, a leading `/` for a path
+//! from the root, `.` for the node itself. Parsing is pure and happens when the profile loads, so
+//! a bad path fails before any file is read; the readers compile the same text again.
+
+use std::fmt;
+
+/// A column's path, normalized: how many levels up from the record, then which steps down.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodePath {
+    /// `true` for a path from the root (`/TrackingFile/Header/Carrier`).
+    pub absolute: bool,
+    /// Levels above the record (`..` steps), always 0 for absolute paths.
+    pub up: usize,
+    /// Names to descend through after going up (element local names or object keys).
+    pub steps: Vec<String>,
+    /// An XML attribute of the node reached (`@id`).
+    pub attribute: Option<String>,
+}
+
+/// Why a path is not one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PathError {
+    #[error("is empty")]
+    Empty,
+    #[error("has an empty step (`//` or a trailing `/`)")]
+    EmptyStep,
+    #[error("`{0}`: an attribute step must be the last one and name an attribute")]
+    Attribute(String),
+    #[error("goes above the root with `..`")]
+    AboveRoot,
+    #[error("a record path cannot use `..` or `@`: it names elements or keys from the root")]
+    RecordStep,
+}
+
+impl NodePath {
+    /// Parses a column path, e.g. `Where/City`, `../../@id`, `/TrackingFile/Header/Carrier`.
+    pub fn parse(text: &str) -> Result<NodePath, PathError> {
+        if text.is_empty() {
+            return Err(PathError::Empty);
+        }
+        let absolute = text.starts_with('/');
+        let body = if absolute { &text[1..] } else { text };
+        let mut path = NodePath {
+            absolute,
+            up: 0,
+            steps: Vec::new(),
+            attribute: None,
+        };
+        if body.is_empty() {
+            return if absolute {
+                Ok(path)
+            } else {
+                Err(PathError::Empty)
+            };
+        }
+        let parts: Vec<&str> = body.split('/').collect();
+        for (i, part) in parts.iter().enumerate() {
+            match *part {
+                "" => return Err(PathError::EmptyStep),
+                "." => {}
+                ".." => match path.steps.pop() {
+                    Some(_) => {}
+                    None if absolute => return Err(PathError::AboveRoot),
+                    None => path.up += 1,
+                },
+                attr if attr.starts_with('@') => {
+                    if i + 1 != parts.len() || attr.len() == 1 {
+                        return Err(PathError::Attribute((*part).to_owned()));
+                    }
+                    path.attribute = Some(attr[1..].to_owned());
+                }
+                name => path.steps.push(name.to_owned()),
+            }
+        }
+        Ok(path)
+    }
+
+    /// Parses a profile's `record` path: names from the root, or `.` for the root itself.
+    pub fn parse_record(text: &str) -> Result<Vec<String>, PathError> {
+        let path = NodePath::parse(text.strip_prefix('/').unwrap_or(text))?;
+        if path.up > 0 || path.attribute.is_some() || text.split('/').any(|s| s == "..") {
+            return Err(PathError::RecordStep);
+        }
+        Ok(path.steps)
+    }
+}
+
+impl fmt::Display for NodePath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut parts: Vec<&str> = Vec::new();
+        parts.extend(std::iter::repeat_n("..", self.up));
+        parts.extend(self.steps.iter().map(String::as_str));
+        let attribute = self.attribute.as_ref().map(|a| format!("@{a}"));
+        parts.extend(attribute.as_deref());
+        let joined = parts.join("/");
+        match (self.absolute, joined.is_empty()) {
+            (true, _) => write!(f, "/{joined}"),
+            (false, true) => f.write_str("."),
+            (false, false) => f.write_str(&joined),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parsed(text: &str) -> NodePath {
+        NodePath::parse(text).unwrap()
+    }
+
+    fn path(absolute: bool, up: usize, steps: &[&str], attribute: Option<&str>) -> NodePath {
+        NodePath {
+            absolute,
+            up,
+            steps: steps.iter().map(|s| (*s).to_owned()).collect(),
+            attribute: attribute.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn paths_normalize_to_levels_up_and_steps_down() {
+        assert_eq!(parsed("Code"), path(false, 0, &["Code"], None));
+        assert_eq!(
+            parsed("Where/City"),
+            path(false, 0, &["Where", "City"], None)
+        );
+        assert_eq!(parsed("../../@id"), path(false, 2, &[], Some("id")));
+        assert_eq!(parsed("../Ref/./x"), path(false, 1, &["Ref", "x"], None));
+        assert_eq!(parsed("a/../../b"), path(false, 1, &["b"], None));
+        assert_eq!(parsed("."), path(false, 0, &[], None));
+        assert_eq!(parsed("@code"), path(false, 0, &[], Some("code")));
+        assert_eq!(
+            parsed("/TrackingFile/Header/Carrier"),
+            path(true, 0, &["TrackingFile", "Header", "Carrier"], None)
+        );
+    }
+
+    #[test]
+    fn malformed_paths_say_why() {
+        assert_eq!(NodePath::parse(""), Err(PathError::Empty));
+        assert_eq!(NodePath::parse("a//b"), Err(PathError::EmptyStep));
+        assert_eq!(NodePath::parse("a/"), Err(PathError::EmptyStep));
+        assert_eq!(
+            NodePath::parse("@id/x"),
+            Err(PathError::Attribute("@id".into()))
+        );
+        assert_eq!(
+            NodePath::parse("a/@"),
+            Err(PathError::Attribute("@".into()))
+        );
+        assert_eq!(NodePath::parse("/a/../.."), Err(PathError::AboveRoot));
+    }
+
+    #[test]
+    fn record_paths_name_nodes_from_the_root() {
+        assert_eq!(
+            NodePath::parse_record("TrackingFile/Shipment/Events/Event").unwrap(),
+            ["TrackingFile", "Shipment", "Events", "Event"]
+        );
+        assert_eq!(
+            NodePath::parse_record("/shipments/events").unwrap(),
+            ["shipments", "events"]
+        );
+        assert!(NodePath::parse_record(".").unwrap().is_empty());
+        assert_eq!(NodePath::parse_record("a/../b"), Err(PathError::RecordStep));
+        assert_eq!(NodePath::parse_record("a/@id"), Err(PathError::RecordStep));
+    }
+
+    #[test]
+    fn a_path_displays_in_its_normal_form() {
+        for (text, shown) in [
+            ("../../@id", "../../@id"),
+            ("a/../b", "b"),
+            (".", "."),
+            ("/A/B", "/A/B"),
+            ("Where/./City", "Where/City"),
+        ] {
+            assert_eq!(NodePath::parse(text).unwrap().to_string(), shown);
+        }
+    }
+}

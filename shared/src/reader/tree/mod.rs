@@ -1,0 +1,469 @@
+//! Records out of a document tree (XML, a JSON document), one node event at a time.
+//!
+//! The format readers turn their parser's events into `open` / `text` / `close` calls on an
+//! [`Assembler`]; the assembler knows the profile's `record` path and column paths, and nothing
+//! of XML or JSON. It streams: it keeps only the values the profile asks for, of the one ancestor
+//! that the profile's `..` paths reach (the *hold*, e.g. one `Shipment`), and hands out a hold's
+//! records when it closes, because an ancestor's value may come after its records. A hold whose
+//! kept values outgrow [`MAX_RECORD_BYTES`] has its records rejected, and reading goes on.
+//!
+//! Depths: a JSON root value is depth 0 and its keys depth 1; an XML reader opens a nameless
+//! document node at depth 0, so the root element is depth 1 and `record` paths start with its
+//! name in both formats.
+
+mod json;
+#[cfg(test)]
+mod tests;
+mod xml;
+
+pub use self::json::JsonDocumentReader;
+pub use self::xml::XmlReader;
+
+use std::collections::VecDeque;
+
+use csv_async::ByteRecord;
+
+use super::Record;
+use super::bounds::MAX_RECORD_BYTES;
+use crate::error::Position;
+use crate::path::NodePath;
+use crate::profile::{Column, Format, Profile, record_depth};
+
+/// A column path, compiled: which anchor it starts from, and the nodes below it.
+#[derive(Debug, Clone)]
+struct Anchored {
+    steps: Vec<String>,
+    attribute: Option<String>,
+    column: usize,
+}
+
+/// Where a column's value comes from.
+#[derive(Debug, Clone, Copy)]
+enum Source {
+    /// The record (level 0) or its ancestor `level` up.
+    Level(usize),
+    /// A path from the root.
+    Absolute,
+}
+
+/// The profile's paths, compiled for one document.
+#[derive(Debug, Clone)]
+struct Shape {
+    /// Names at depths 1..=`record_depth` (XML `record = "."`: any root element).
+    record: Vec<String>,
+    record_depth: usize,
+    any_root: bool,
+    /// The depth of the hold: the highest ancestor a `..` path reaches.
+    hold_depth: usize,
+    /// Paths per level above the record (0 = the record itself).
+    levels: Vec<Vec<Anchored>>,
+    absolute: Vec<Anchored>,
+    sources: Vec<Source>,
+    /// The column paths as the profile wrote them: the records' header.
+    headers: Vec<String>,
+    /// The hold, for messages: "the `Shipment` element".
+    hold_name: String,
+}
+
+impl Shape {
+    fn new(profile: &Profile) -> Shape {
+        let record = profile.record.clone().unwrap_or_default();
+        let record_depth = record_depth(profile.format, &record);
+        let mut headers: Vec<String> = Vec::new();
+        for column in profile.columns.values() {
+            if let Column::Name(text) = column
+                && !headers.contains(text)
+            {
+                headers.push(text.clone());
+            }
+        }
+        let mut levels: Vec<Vec<Anchored>> = vec![Vec::new()];
+        let mut absolute = Vec::new();
+        let mut sources = Vec::new();
+        for (column, text) in headers.iter().enumerate() {
+            // A validated profile's paths parse; anything else reads as an empty value.
+            let path = NodePath::parse(text).unwrap_or(NodePath {
+                absolute: true,
+                up: 0,
+                steps: vec![String::new(); record_depth + 64],
+                attribute: None,
+            });
+            let anchored = Anchored {
+                steps: path.steps,
+                attribute: path.attribute,
+                column,
+            };
+            if path.absolute {
+                absolute.push(anchored);
+                sources.push(Source::Absolute);
+            } else {
+                let up = path.up.min(record_depth);
+                if levels.len() <= up {
+                    levels.resize_with(up + 1, Vec::new);
+                }
+                levels[up].push(anchored);
+                sources.push(Source::Level(up));
+            }
+        }
+        let hold_depth = record_depth - (levels.len() - 1);
+        let hold_name = match (profile.format, hold_depth) {
+            (Format::Xml, 1) if record.is_empty() => "the root element".to_owned(),
+            (Format::Xml, d) => format!("the `{}` element", record[d - 1]),
+            (_, 0) => "the document".to_owned(),
+            (_, d) => format!("the `{}` object", record[d - 1]),
+        };
+        Shape {
+            any_root: profile.format == Format::Xml && record.is_empty(),
+            hold_name,
+            record,
+            record_depth,
+            hold_depth,
+            levels,
+            absolute,
+            sources,
+            headers,
+        }
+    }
+
+    /// Whether a node named `name` at `depth`, under a parent on the record's path, is on it.
+    fn on_record_path(&self, depth: usize, name: &str) -> bool {
+        depth == 0
+            || (depth <= self.record_depth
+                && ((self.any_root && depth == 1)
+                    || self.record.get(depth - 1).is_some_and(|n| n == name)))
+    }
+}
+
+/// One kept value.
+#[derive(Debug, Clone, Default)]
+struct Slot {
+    /// A node matched the path: later matches are ignored (the first one wins).
+    matched: bool,
+    text: String,
+    /// The text was not valid UTF-8 and is a lossy copy.
+    invalid: bool,
+}
+
+/// The kept values of one anchor node (a record or one of its held ancestors).
+#[derive(Debug, Clone, Default)]
+struct Values {
+    slots: Vec<Slot>,
+}
+
+/// Where a node's text goes.
+#[derive(Debug, Clone, Copy)]
+enum Target {
+    Anchor { instance: usize, column: usize },
+    Absolute { column: usize },
+}
+
+#[derive(Debug, Default)]
+struct Frame {
+    name: String,
+    on_record_path: bool,
+    /// This node's kept values, if it is a record or a held ancestor.
+    instance: Option<usize>,
+    targets: Vec<Target>,
+}
+
+/// A record whose values may still be coming.
+#[derive(Debug, Clone, Default)]
+struct Pending {
+    position: Position,
+    /// Instances of the record (index 0) and its ancestors, one per level.
+    chain: Vec<usize>,
+    /// Its hold outgrew the limit: rejected, values not kept.
+    oversized: bool,
+}
+
+/// Assembles records from node events, following a profile's paths.
+#[derive(Debug)]
+pub(crate) struct Assembler {
+    shape: Shape,
+    frames: Vec<Frame>,
+    /// Depth of the top frame + 1 (frames are reused, not dropped).
+    len: usize,
+    /// Values of the current hold's anchors.
+    instances: Vec<Values>,
+    used: usize,
+    absolute: Values,
+    pending: Vec<Pending>,
+    ready: VecDeque<Pending>,
+    /// Set when the current hold outgrew the limit; its records are rejected as they open.
+    oversized: bool,
+    /// Bytes kept for the current hold: values and a fixed cost per pending record.
+    held_bytes: u64,
+    records: u64,
+}
+
+impl Assembler {
+    pub fn new(profile: &Profile) -> Assembler {
+        let shape = Shape::new(profile);
+        let absolute = Values {
+            slots: vec![Slot::default(); shape.headers.len()],
+        };
+        Assembler {
+            shape,
+            frames: Vec::new(),
+            len: 0,
+            instances: Vec::new(),
+            used: 0,
+            absolute,
+            pending: Vec::new(),
+            ready: VecDeque::new(),
+            oversized: false,
+            held_bytes: 0,
+            records: 0,
+        }
+    }
+
+    /// The column paths every record's fields follow, as a header the mapper binds to.
+    pub fn headers(&self) -> ByteRecord {
+        ByteRecord::from(self.shape.headers.clone())
+    }
+
+    /// The depth of the node open at the top (0 for a JSON root or XML's document node).
+    pub fn depth(&self) -> Option<usize> {
+        self.len.checked_sub(1)
+    }
+
+    /// A node opens. `attribute` looks up one of its XML attributes by local name;
+    /// `position` is where it starts (its record number is filled in here).
+    pub fn open(
+        &mut self,
+        name: &str,
+        attribute: &mut dyn FnMut(&str) -> Option<String>,
+        mut position: Position,
+    ) {
+        let depth = self.len;
+        let parent_on_path = depth == 0 || self.frames[depth - 1].on_record_path;
+        if self.frames.len() == depth {
+            self.frames.push(Frame::default());
+        }
+        let on_path = parent_on_path && self.shape.on_record_path(depth, name);
+        let frame = &mut self.frames[depth];
+        frame.name.clear();
+        frame.name.push_str(name);
+        frame.on_record_path = on_path;
+        frame.instance = None;
+        frame.targets.clear();
+        self.len += 1;
+        let anchor = on_path && depth >= self.shape.hold_depth && depth <= self.shape.record_depth;
+        if anchor {
+            let instance = self.new_instance();
+            self.frames[depth].instance = Some(instance);
+            if depth == self.shape.record_depth {
+                self.records += 1;
+                position.record = self.records;
+                if self.oversized {
+                    self.ready.push_back(Pending {
+                        position,
+                        chain: Vec::new(),
+                        oversized: true,
+                    });
+                } else {
+                    let chain = (0..=depth - self.shape.hold_depth)
+                        .map(|up| self.frames[depth - up].instance.unwrap_or(instance))
+                        .collect();
+                    self.pending.push(Pending {
+                        position,
+                        chain,
+                        oversized: false,
+                    });
+                    self.held_bytes += 64 + 32 * self.shape.headers.len() as u64;
+                }
+            }
+        }
+        if !self.oversized {
+            self.match_anchored(depth, attribute);
+        }
+        self.match_absolute(depth, attribute);
+        self.check_size();
+    }
+
+    /// Text directly inside the node open at the top (an XML text, CDATA or reference; a JSON
+    /// scalar). `invalid` marks a lossy copy of bytes that were not UTF-8.
+    pub fn text(&mut self, text: &str, invalid: bool) {
+        let Some(frame) = self.len.checked_sub(1).map(|top| &self.frames[top]) else {
+            return;
+        };
+        if frame.targets.is_empty() || self.oversized {
+            return;
+        }
+        for target in &frame.targets {
+            let slot = match *target {
+                Target::Anchor { instance, column } => {
+                    self.held_bytes += text.len() as u64;
+                    &mut self.instances[instance].slots[column]
+                }
+                // One value for the whole file: kept up to the limit of one record.
+                Target::Absolute { column } => {
+                    let slot = &mut self.absolute.slots[column];
+                    if (slot.text.len() + text.len()) as u64 > MAX_RECORD_BYTES {
+                        continue;
+                    }
+                    slot
+                }
+            };
+            slot.text.push_str(text);
+            slot.invalid |= invalid;
+        }
+        self.check_size();
+    }
+
+    /// The node open at the top closes. Closing a hold makes its records ready.
+    pub fn close(&mut self) {
+        let Some(top) = self.len.checked_sub(1) else {
+            return;
+        };
+        self.len = top;
+        if self.frames[top].instance.is_some() && top == self.shape.hold_depth {
+            self.ready.extend(self.pending.drain(..));
+            self.oversized = false;
+            self.held_bytes = 0;
+            if self.ready.is_empty() {
+                self.used = 0;
+            }
+        }
+    }
+
+    /// Moves the next ready record into `out`; `false` when none is ready.
+    pub fn pop_ready(&mut self, out: &mut Record) -> bool {
+        let Some(pending) = self.ready.pop_front() else {
+            return false;
+        };
+        out.position = pending.position;
+        out.invalid_utf8.clear();
+        out.malformed = None;
+        let mut fields = std::mem::take(&mut out.fields);
+        fields.clear();
+        if pending.oversized {
+            out.malformed = Some(format!(
+                "{} holding this record is larger than {MAX_RECORD_BYTES} bytes; its records are not read",
+                self.shape.hold_name
+            ));
+        } else {
+            for (column, source) in self.shape.sources.iter().enumerate() {
+                let slot = match *source {
+                    Source::Level(up) => &self.instances[pending.chain[up]].slots[column],
+                    Source::Absolute => &self.absolute.slots[column],
+                };
+                if slot.invalid {
+                    out.invalid_utf8.push(column);
+                }
+                fields.push_field(slot.text.trim());
+            }
+        }
+        out.fields = fields;
+        // The values of a closed hold are done with once its records are out.
+        if self.ready.is_empty() && self.len <= self.shape.hold_depth {
+            self.used = 0;
+        }
+        true
+    }
+
+    fn new_instance(&mut self) -> usize {
+        let columns = self.shape.headers.len();
+        if self.instances.len() == self.used {
+            self.instances.push(Values::default());
+        }
+        let values = &mut self.instances[self.used];
+        values.slots.resize_with(columns, Slot::default);
+        for slot in &mut values.slots {
+            slot.matched = false;
+            slot.text.clear();
+            slot.invalid = false;
+        }
+        self.used += 1;
+        self.used - 1
+    }
+
+    /// Matches the new node at `depth` against the paths of every anchor above or at it.
+    fn match_anchored(&mut self, depth: usize, attribute: &mut dyn FnMut(&str) -> Option<String>) {
+        let shape = &self.shape;
+        if self.used == 0 || depth < shape.hold_depth {
+            return;
+        }
+        let top = depth.min(shape.record_depth);
+        let mut targets = std::mem::take(&mut self.frames[depth].targets);
+        for anchor_depth in shape.hold_depth..=top {
+            let Some(instance) = self.frames[anchor_depth].instance else {
+                continue;
+            };
+            let level = shape.record_depth - anchor_depth;
+            let Some(paths) = shape.levels.get(level) else {
+                continue;
+            };
+            let below = &self.frames[anchor_depth + 1..=depth];
+            for path in paths {
+                if path.steps.len() != below.len()
+                    || !path.steps.iter().zip(below).all(|(s, f)| *s == f.name)
+                {
+                    continue;
+                }
+                let slot = &mut self.instances[instance].slots[path.column];
+                if slot.matched {
+                    continue;
+                }
+                slot.matched = true;
+                match &path.attribute {
+                    Some(name) => {
+                        if let Some(value) = attribute(name) {
+                            self.held_bytes += value.len() as u64;
+                            slot.text = value;
+                        }
+                    }
+                    None => targets.push(Target::Anchor {
+                        instance,
+                        column: path.column,
+                    }),
+                }
+            }
+        }
+        self.frames[depth].targets = targets;
+    }
+
+    /// Matches the new node against the paths from the root.
+    fn match_absolute(&mut self, depth: usize, attribute: &mut dyn FnMut(&str) -> Option<String>) {
+        if depth == 0 {
+            return;
+        }
+        let mut targets = std::mem::take(&mut self.frames[depth].targets);
+        let below = &self.frames[1..=depth];
+        for path in &self.shape.absolute {
+            let slot = &mut self.absolute.slots[path.column];
+            if slot.matched
+                || path.steps.len() != depth
+                || !path.steps.iter().zip(below).all(|(s, f)| *s == f.name)
+            {
+                continue;
+            }
+            slot.matched = true;
+            match &path.attribute {
+                Some(name) => slot.text = attribute(name).unwrap_or_default(),
+                None => targets.push(Target::Absolute {
+                    column: path.column,
+                }),
+            }
+        }
+        self.frames[depth].targets = targets;
+    }
+
+    /// Past the limit, the hold's records are rejected at once and its values dropped, so
+    /// memory stays flat however large the hold.
+    fn check_size(&mut self) {
+        if self.oversized || self.held_bytes <= MAX_RECORD_BYTES {
+            return;
+        }
+        self.oversized = true;
+        for values in &mut self.instances[..self.used] {
+            for slot in &mut values.slots {
+                slot.text = String::new();
+            }
+        }
+        self.ready.extend(self.pending.drain(..).map(|mut p| {
+            p.oversized = true;
+            p
+        }));
+    }
+}

@@ -1,0 +1,330 @@
+//! The document readers end to end over bytes: paths, ancestors after their records, positions,
+//! encodings, and how broken documents end.
+
+use crate::error::ReadError;
+use crate::profile::Profile;
+use crate::reader::{Record, RecordReader};
+
+fn profile(format: &str, record: &str, columns: &str, extra: &str) -> Profile {
+    let text = format!(
+        r#"
+name = "t"
+carrier_name = "T"
+format = "{format}"
+record = "{record}"
+{extra}
+[datetime]
+datetime_format = "%Y-%m-%dT%H:%M:%S"
+timezone = "UTC"
+[columns]
+{columns}
+"#
+    );
+    Profile::from_toml(&text, "t").unwrap()
+}
+
+/// Every record as (header → value) pairs with its position, then how reading ended.
+async fn read_all(
+    profile: &Profile,
+    bytes: &[u8],
+) -> (
+    Vec<(Vec<(String, String)>, (u64, u64, u64))>,
+    Option<ReadError>,
+) {
+    let mut reader = RecordReader::new(bytes, profile);
+    let headers = reader.headers().await.unwrap();
+    let names: Vec<String> = headers
+        .iter()
+        .map(|h| String::from_utf8(h.to_vec()).unwrap())
+        .collect();
+    let mut out = Vec::new();
+    let mut record = Record::default();
+    loop {
+        match reader.read(&mut record).await {
+            Ok(true) => {
+                let p = record.position;
+                let fields = match &record.malformed {
+                    Some(reason) => vec![("malformed".to_owned(), reason.clone())],
+                    None => names
+                        .iter()
+                        .cloned()
+                        .zip(record.fields.iter().map(str::to_owned))
+                        .filter(|(_, v)| !v.is_empty())
+                        .collect(),
+                };
+                out.push((fields, (p.record, p.line, p.byte)));
+            }
+            Ok(false) => return (out, None),
+            Err(err) => return (out, Some(err)),
+        }
+    }
+}
+
+fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    list.iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+const XML_COLUMNS: &str = r#"
+tracking_number = "../../@id"
+carrier_status_code = "Code"
+carrier_status_description = "Text"
+event_datetime = "Time"
+city = "Where/City"
+service_code = "../../Service"
+company = "/TrackingFile/Header/Carrier"
+"#;
+
+const XML: &str = r#"<?xml version="1.0"?>
+<tf:TrackingFile xmlns:tf="urn:x">
+  <tf:Header><tf:Carrier>Acme &amp; Co</tf:Carrier></tf:Header>
+  <tf:Shipment id="1Z1">
+    <tf:Events>
+      <tf:Event><tf:Code>PU</tf:Code><tf:Text><![CDATA[Picked <up>]]></tf:Text>
+        <tf:Time>2026-11-26T09:15:00</tf:Time><tf:Where><tf:City> Montr&#233;al </tf:City></tf:Where></tf:Event>
+      <tf:Event><tf:Code>DL</tf:Code><tf:Text>Left <b>at</b> door</tf:Text><tf:Time>2026-11-27T14:02:00</tf:Time></tf:Event>
+    </tf:Events>
+    <tf:Service>EXP</tf:Service>
+  </tf:Shipment>
+  <tf:Shipment id="1Z2"><tf:Service>STD</tf:Service><tf:Events>
+    <tf:Event><tf:Code>IT</tf:Code><tf:Time>2026-11-27T08:00:00</tf:Time></tf:Event>
+  </tf:Events></tf:Shipment>
+</tf:TrackingFile>
+"#;
+
+#[tokio::test]
+async fn xml_records_take_ancestor_values_from_before_and_after_them() {
+    let profile = profile("xml", "TrackingFile/Shipment/Events/Event", XML_COLUMNS, "");
+    let (records, end) = read_all(&profile, XML.as_bytes()).await;
+    assert!(end.is_none(), "{end:?}");
+    let at = |needle: &str| XML.find(needle).unwrap() as u64;
+    assert_eq!(
+        records,
+        vec![
+            (
+                pairs(&[
+                    ("../../@id", "1Z1"),
+                    ("Code", "PU"),
+                    ("Text", "Picked <up>"),
+                    ("Time", "2026-11-26T09:15:00"),
+                    ("Where/City", "Montréal"),
+                    ("/TrackingFile/Header/Carrier", "Acme & Co"),
+                    ("../../Service", "EXP"),
+                ]),
+                (1, 6, at("<tf:Event><tf:Code>PU")),
+            ),
+            (
+                // Only the element's own text: `<b>at</b>` is a child's.
+                pairs(&[
+                    ("../../@id", "1Z1"),
+                    ("Code", "DL"),
+                    ("Text", "Left  door"),
+                    ("Time", "2026-11-27T14:02:00"),
+                    ("/TrackingFile/Header/Carrier", "Acme & Co"),
+                    ("../../Service", "EXP"),
+                ]),
+                (2, 8, at("<tf:Event><tf:Code>DL")),
+            ),
+            (
+                pairs(&[
+                    ("../../@id", "1Z2"),
+                    ("Code", "IT"),
+                    ("Time", "2026-11-27T08:00:00"),
+                    ("/TrackingFile/Header/Carrier", "Acme & Co"),
+                    ("../../Service", "STD"),
+                ]),
+                (3, 13, at("<tf:Event><tf:Code>IT")),
+            ),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_declared_single_byte_encoding_is_decoded_and_positions_stay_file_bytes() {
+    let mut bytes = b"<?xml version=\"1.0\" encoding=\"windows-1252\"?>\n<F>".to_vec();
+    bytes.extend_from_slice(b"<E><Code>\xC9T\xC9</Code><Time>2026-01-01T00:00:00</Time></E>\n");
+    let second = bytes.len() as u64;
+    bytes.extend_from_slice(b"<E><Code>\x80</Code></E></F>");
+    let profile = profile(
+        "xml",
+        "F/E",
+        "tracking_number = \"Code\"\ncarrier_status_code = \"Code\"\nevent_datetime = \"Time\"",
+        "",
+    );
+    let (records, end) = read_all(&profile, &bytes).await;
+    assert!(end.is_none(), "{end:?}");
+    assert_eq!(records[0].0[0], ("Code".into(), "ÉTÉ".into()));
+    assert_eq!(records[1].0[0], ("Code".into(), "€".into()));
+    assert_eq!(records[1].1, (2, 3, second));
+}
+
+#[tokio::test]
+async fn the_profiles_encoding_applies_without_a_declaration() {
+    let bytes = b"<F><E><Code>S\xE3o</Code></E></F>";
+    let columns =
+        "tracking_number = \"Code\"\ncarrier_status_code = \"Code\"\nevent_datetime = \"Code\"";
+    let latin = profile("xml", "F/E", columns, "encoding = \"iso-8859-1\"");
+    let (records, end) = read_all(&latin, bytes).await;
+    assert!(end.is_none());
+    assert_eq!(records[0].0[0].1, "São");
+    // Read as UTF-8, the same bytes are not a well-formed document.
+    let utf8 = profile("xml", "F/E", columns, "");
+    let (records, end) = read_all(&utf8, bytes).await;
+    assert!(records.is_empty());
+    assert!(matches!(end, Some(ReadError::Malformed { .. })), "{end:?}");
+}
+
+#[tokio::test]
+async fn a_malformed_document_delivers_the_records_before_the_break() {
+    let xml = "<F>\n<E><C>1</C></E>\n<E><C>2</C></E>\n<E><C>3</D></E>\n</F>";
+    let profile = profile(
+        "xml",
+        "F/E",
+        "tracking_number = \"C\"\ncarrier_status_code = \"C\"\nevent_datetime = \"C\"",
+        "",
+    );
+    let (records, end) = read_all(&profile, xml.as_bytes()).await;
+    assert_eq!(records.len(), 2);
+    match end {
+        Some(ReadError::Malformed { format, line, .. }) => {
+            assert_eq!((format, line), ("XML", 4));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn entities_declared_in_a_doctype_fail_the_file_unexpanded() {
+    let columns = "tracking_number = \"C\"\ncarrier_status_code = \"C\"\nevent_datetime = \"C\"";
+    let profile = profile("xml", "F/E", columns, "");
+    for xml in [
+        "<?xml version=\"1.0\"?>\n<!DOCTYPE F [<!ENTITY x SYSTEM \"file:///etc/passwd\">]>\n<F><E><C>&x;</C></E></F>",
+        "<!DOCTYPE F [<!ENTITY a \"aaaaaaaaaa\"><!ENTITY b \"&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;\">]><F><E><C>&b;</C></E></F>",
+    ] {
+        let (records, end) = read_all(&profile, xml.as_bytes()).await;
+        assert!(records.is_empty());
+        let err = end.expect("fails").to_string();
+        assert!(err.contains("DOCTYPE declares entities"), "{err}");
+    }
+    let (_, end) = read_all(&profile, b"<F><E><C>&x;</C></E></F>").await;
+    assert!(end.unwrap().to_string().contains("undefined entity `&x;`"));
+}
+
+#[tokio::test]
+async fn empty_and_truncated_documents_fail_after_their_complete_records() {
+    let columns = "tracking_number = \"C\"\ncarrier_status_code = \"C\"\nevent_datetime = \"C\"";
+    let xml = profile("xml", "F/E", columns, "");
+    let (records, end) = read_all(&xml, b"").await;
+    assert!(records.is_empty());
+    assert!(end.unwrap().to_string().contains("no root element"));
+    let (records, end) = read_all(&xml, b"<F><E><C>1</C></E><E><C>2</C>").await;
+    assert_eq!(records.len(), 1);
+    assert!(end.unwrap().to_string().contains("ends inside an element"));
+
+    let json = profile("json", ".", columns, "");
+    let (records, end) = read_all(&json, br#"[{"C": 1}, {"C": 2}, {"C""#).await;
+    assert_eq!(records.len(), 2);
+    let err = end.unwrap().to_string();
+    assert!(err.contains("not well-formed JSON"), "{err}");
+}
+
+const JSON_SHIPMENTS: &str = r#"{"carrier": "Acme", "shipments": [
+  {"events": [
+     {"code": "PU", "at": "2026-11-26T09:15:00", "weight": 1.50, "signed": false},
+     {"code": "DL", "at": "2026-11-27T14:02:00", "weight": null}
+   ], "tracking": "1Z1"},
+  {"tracking": "1Z2", "events": {"code": "IT", "at": "2026-11-27T08:00:00"}}
+]}"#;
+
+#[tokio::test]
+async fn json_arrays_are_transparent_and_parents_are_one_step_up() {
+    let columns = r#"
+tracking_number = "../tracking"
+carrier_status_code = "code"
+event_datetime = "at"
+weight = "weight"
+signer = "signed"
+company = "/carrier"
+"#;
+    let profile = profile("json", "shipments/events", columns, "");
+    let (records, end) = read_all(&profile, JSON_SHIPMENTS.as_bytes()).await;
+    assert!(end.is_none(), "{end:?}");
+    let at = |needle: &str| JSON_SHIPMENTS.find(needle).unwrap() as u64;
+    assert_eq!(
+        records,
+        vec![
+            (
+                pairs(&[
+                    ("../tracking", "1Z1"),
+                    ("code", "PU"),
+                    ("at", "2026-11-26T09:15:00"),
+                    ("/carrier", "Acme"),
+                    ("signed", "false"),
+                    ("weight", "1.50"),
+                ]),
+                (1, 3, at(r#"{"code": "PU""#)),
+            ),
+            (
+                pairs(&[
+                    ("../tracking", "1Z1"),
+                    ("code", "DL"),
+                    ("at", "2026-11-27T14:02:00"),
+                    ("/carrier", "Acme"),
+                ]),
+                (2, 4, at(r#"{"code": "DL""#)),
+            ),
+            (
+                pairs(&[
+                    ("../tracking", "1Z2"),
+                    ("code", "IT"),
+                    ("at", "2026-11-27T08:00:00"),
+                    ("/carrier", "Acme"),
+                ]),
+                (3, 6, at(r#"{"code": "IT""#)),
+            ),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_top_level_array_of_events_is_read_with_record_dot() {
+    let json = "[\n{\"n\": \"A\", \"c\": \"X\"},\n{\"n\": \"B\", \"c\": \"Y\"}\n]";
+    let columns = "tracking_number = \"n\"\ncarrier_status_code = \"c\"\nevent_datetime = \"c\"";
+    let profile = profile("json", ".", columns, "");
+    let (records, end) = read_all(&profile, json.as_bytes()).await;
+    assert!(end.is_none());
+    assert_eq!(
+        records,
+        vec![
+            (pairs(&[("n", "A"), ("c", "X")]), (1, 2, 2)),
+            (
+                pairs(&[("n", "B"), ("c", "Y")]),
+                (2, 3, json.find("{\"n\": \"B\"").unwrap() as u64)
+            ),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_hold_larger_than_the_limit_rejects_its_records_and_reading_goes_on() {
+    let big = "x".repeat(crate::reader::MAX_RECORD_BYTES as usize + 1);
+    let xml = format!(
+        "<F><S><E><C>1</C></E><E><C>2</C></E><N>{big}</N><E><C>3</C></E></S><S><N>n</N><E><C>4</C></E></S></F>"
+    );
+    let columns = "tracking_number = \"C\"\ncarrier_status_code = \"C\"\nevent_datetime = \"C\"\nsigner = \"../N\"";
+    let profile = profile("xml", "F/S/E", columns, "");
+    let (records, end) = read_all(&profile, xml.as_bytes()).await;
+    assert!(end.is_none(), "{end:?}");
+    let reason = format!(
+        "the `S` element holding this record is larger than {} bytes; its records are not read",
+        crate::reader::MAX_RECORD_BYTES
+    );
+    let malformed = pairs(&[("malformed", &reason)]);
+    assert_eq!(records.len(), 4);
+    for (i, record) in records.iter().take(3).enumerate() {
+        assert_eq!(record.0, malformed);
+        assert_eq!(record.1.0, i as u64 + 1);
+    }
+    assert_eq!(records[3].0, pairs(&[("C", "4"), ("../N", "n")]));
+}
