@@ -1128,6 +1128,63 @@ mod tests {
     const UTC: &str = "timezone = \"UTC\"";
 
     #[test]
+    fn document_profiles_need_a_record_path_and_paths_that_stay_in_the_document() {
+        let xml = |record: &str, columns: &str| {
+            load(&file_profile(
+                &format!("format = \"xml\"\n{record}"),
+                columns,
+                UTC,
+                "",
+            ))
+        };
+        let p = xml("record = \"F/S/E\"", NAMED).unwrap();
+        assert_eq!(p.record, Some(vec!["F".into(), "S".into(), "E".into()]));
+        assert_eq!(p.columns[&Field::TrackingNumber], Column::Name("tn".into()));
+        let up = "tracking_number = \"../../@id\"\ncarrier_status_code = \"c\"\nevent_date = \"d\"";
+        assert!(xml("record = \"F/S/E\"", up).is_ok());
+        for (record, columns, wanted) in [
+            ("", NAMED, "format = \"xml\" needs `record`"),
+            ("record = \"F/../E\"", NAMED, "cannot use `..` or `@`"),
+            (
+                "record = \"F/E\"",
+                up,
+                "[columns] tracking_number: path \"../../@id\" goes above the root",
+            ),
+            (
+                "record = \"F/E\"",
+                "tracking_number = \"a//b\"\ncarrier_status_code = \"c\"\nevent_date = \"d\"",
+                "has an empty step",
+            ),
+            (
+                "record = \"F/E\"",
+                "tracking_number = 3\ncarrier_status_code = \"c\"\nevent_date = \"d\"",
+                "expected a path from the record",
+            ),
+        ] {
+            let err = xml(record, columns).unwrap_err();
+            assert!(err.contains(wanted), "{wanted:?} not in {err}");
+        }
+        // JSON: `..` may reach the root value itself; attributes are XML's.
+        let json = |columns: &str, settings: &str| {
+            load(&file_profile(
+                &format!("format = \"json\"\nrecord = \"s/e\"\n{settings}"),
+                columns,
+                UTC,
+                "",
+            ))
+        };
+        let to_root =
+            "tracking_number = \"../../n\"\ncarrier_status_code = \"c\"\nevent_date = \"d\"";
+        assert!(json(to_root, "").is_ok());
+        let err = json(up, "").unwrap_err();
+        assert!(err.contains("attribute step"), "{err}");
+        let err = json(NAMED, "encoding = \"windows-1252\"").unwrap_err();
+        assert!(err.contains("`encoding` does not apply"), "{err}");
+        let err = load(&file_profile("record = \"a\"", NAMED, UTC, "")).unwrap_err();
+        assert!(err.contains("`record` does not apply"), "{err}");
+    }
+
+    #[test]
     fn errors_of_a_loaded_profile_name_its_file_and_key() {
         let err = load(&file_profile("", NAMED, UTC, "DL = [\"DE\", \"DELIVERD\"]")).unwrap_err();
         assert!(

@@ -574,3 +574,114 @@ async fn the_lambda_answers_a_payload_that_is_not_json_and_serves_the_next() {
     assert_eq!((id.as_str(), kind.as_str()), ("invocation-2", "error"));
     assert_eq!(body["errorType"], "InvalidProfile");
 }
+
+/// A profile from `profiles/examples/`, by path.
+fn example_profile(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../profiles/examples")
+        .join(name)
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// Events written to stdout before a run failed.
+fn sent_before_failing(run: &Run) -> Vec<Value> {
+    run.stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn a_malformed_xml_document_fails_after_the_shipments_before_the_break() {
+    let file = corpus("malformed.xml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let run = import(&file, &example_profile("xml-shipments.toml"));
+    let byte = text.find("</tf:Cod>").unwrap();
+    let line = text[..byte].matches('\n').count() + 1;
+    assert_eq!(
+        failure(&run),
+        format!(
+            "tracking-import: reading {}: the file is not well-formed XML at line {line}, byte {byte}: ill-formed document: expected `</tf:Code>`, but `</tf:Cod>` was found (InvalidFile)",
+            file.display()
+        )
+    );
+    assert_eq!(
+        tracking_numbers(&sent_before_failing(&run)),
+        ["BAD1", "BAD2"]
+    );
+}
+
+/// Neither a billion-laughs bomb nor an external entity is ever expanded: a DOCTYPE declaring
+/// entities fails the file before any element is read.
+#[test]
+fn xml_entity_declarations_fail_the_file_unexpanded() {
+    for name in ["entity-bomb.xml", "external-entity.xml"] {
+        let file = corpus(name);
+        let text = std::fs::read_to_string(&file).unwrap();
+        let byte = text.find("<!DOCTYPE").unwrap();
+        let run = import(&file, &example_profile("xml-shipments.toml"));
+        assert_eq!(
+            failure(&run),
+            format!(
+                "tracking-import: reading {}: the file is not well-formed XML at line 2, byte {byte}: the DOCTYPE declares entities; DTDs and entities are never loaded or expanded (InvalidFile)",
+                file.display()
+            )
+        );
+        assert!(run.stdout.is_empty(), "{name}: {}", run.stdout);
+    }
+}
+
+/// A JSON document cut short: the shipment whose array closed is sent; the one still open when
+/// the file ended is not (its values could have come after its events).
+#[test]
+fn an_unclosed_json_array_fails_after_the_shipments_that_closed() {
+    let file = corpus("unclosed-array.json");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let run = import(&file, &example_profile("json-shipments.toml"));
+    let lines = text.matches('\n').count() + 1;
+    assert_eq!(
+        failure(&run),
+        format!(
+            "tracking-import: reading {}: the file is not well-formed JSON at line {lines}, byte {}: the document ends early (a truncated file) (InvalidFile)",
+            file.display(),
+            text.len() - 1
+        )
+    );
+    assert_eq!(tracking_numbers(&sent_before_failing(&run)), ["UA1", "UA1"]);
+}
+
+/// A shipment holding 20 MB of a value its events need: its events are rejected (not held), and
+/// the shipments after it are read.
+#[test]
+fn a_20_mb_shipment_rejects_its_events_and_reading_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("big-shipment.xml");
+    let event = |code: &str| {
+        format!(
+            "<Events><Event><Code>{code}</Code><Time>2026-11-27T14:02:00</Time></Event></Events>"
+        )
+    };
+    let big = "S".repeat(20 * 1024 * 1024);
+    let text = format!(
+        "<TrackingFile>\n<Shipment id=\"OK1\">{}<Service>EXP</Service></Shipment>\n<Shipment id=\"BIG\">{}<Service>{big}</Service></Shipment>\n<Shipment id=\"OK2\">{}</Shipment>\n</TrackingFile>\n",
+        event("PU"),
+        event("DL"),
+        event("DL")
+    );
+    std::fs::write(&file, &text).unwrap();
+    let (events, summary) = completed(&import(&file, &example_profile("xml-shipments.toml")));
+    assert_eq!(counts(&summary, &events), (3, 2, 1));
+    assert_eq!(tracking_numbers(&events), ["OK1", "OK2"]);
+    let byte = text.find("<Event><Code>DL").unwrap() as u64;
+    assert_eq!(
+        rejected(&summary),
+        [(
+            2,
+            3,
+            byte,
+            "the `Shipment` element holding this record is larger than 16777216 bytes; its records are not read".to_owned()
+        )]
+    );
+}

@@ -555,3 +555,243 @@ async fn an_unreadable_profile_uri_fails_before_anything_is_sent() {
         "{stderr}"
     );
 }
+
+/// `xml-shipments.toml`: windows-1252 text (Montréal, the en dash of `&#8211;`) comes out as UTF-8; `Text` is the element's own text, not its `<b>` child's; `Service` follows the events it belongs to.
+#[test]
+fn an_xml_file_with_namespaces_attributes_cdata_and_values_after_its_events() {
+    let run = import_example("xml-shipments.xml", "xml-shipments.toml");
+    assert_eq!(
+        Value::Array(run.events.clone()),
+        json!([
+            {
+                "tracking_info": {
+                    "carrier_name": "Acme Parcel",
+                    "tracking_number": "AP100200300",
+                    "standardized_status_code": "AC",
+                    "standardized_status_detail_code": "PICKED_UP",
+                    "carrier_status_code": "PU",
+                    "carrier_status_description": "Picked up <counter 3>",
+                    "service": {
+                        "code": "EXP"
+                    },
+                    "events": [
+                        {
+                            "event_datetime": "2026-11-26T14:15:00Z",
+                            "event_datetime_local": "2026-11-26T09:15:00",
+                            "event_code": "PU",
+                            "description": "Picked up <counter 3>",
+                            "city": "Montréal",
+                            "country": "CA",
+                            "status_code": "AC",
+                            "status_detail_code": "PICKED_UP"
+                        }
+                    ]
+                }
+            },
+            {
+                "tracking_info": {
+                    "carrier_name": "Acme Parcel",
+                    "tracking_number": "AP100200300",
+                    "standardized_status_code": "DE",
+                    "standardized_status_detail_code": "DELIVERED",
+                    "carrier_status_code": "DL",
+                    "carrier_status_description": "Delivered – signed by",
+                    "actual_delivery_datetime": "2026-11-27T19:02:00Z",
+                    "service": {
+                        "code": "EXP"
+                    },
+                    "events": [
+                        {
+                            "event_datetime": "2026-11-27T19:02:00Z",
+                            "event_datetime_local": "2026-11-27T14:02:00",
+                            "event_code": "DL",
+                            "description": "Delivered – signed by",
+                            "city": "Québec",
+                            "country": "CA",
+                            "status_code": "DE",
+                            "status_detail_code": "DELIVERED"
+                        }
+                    ]
+                }
+            },
+            {
+                "tracking_info": {
+                    "carrier_name": "Acme Parcel",
+                    "tracking_number": "AP100200301",
+                    "standardized_status_code": "UN",
+                    "standardized_status_detail_code": "CARRIER_STATUS_NOT_MAPPED",
+                    "carrier_status_code": "ZZ",
+                    "service": {
+                        "code": "STD"
+                    },
+                    "events": [
+                        {
+                            "event_datetime": "2026-11-27T13:00:00Z",
+                            "event_datetime_local": "2026-11-27T08:00:00",
+                            "event_code": "ZZ",
+                            "city": "Trois-Rivières",
+                            "status_code": "UN",
+                            "status_detail_code": "CARRIER_STATUS_NOT_MAPPED"
+                        }
+                    ]
+                },
+                "warning_messages": [
+                    "carrier status code \"ZZ\" is not in the status map of profile `xml-shipments`"
+                ]
+            }
+        ])
+    );
+    assert_eq!(
+        run.rejected(),
+        [
+            (4, 32, 1180, "column `Time`: \"27/11/2026 10:30\" is not a date and time of format \"%Y-%m-%dT%H:%M:%S\"".to_owned())
+        ]
+    );
+}
+
+/// `json-shipments.toml`: each event takes its shipment's tracking number and service, before or after the events; `2.50` is a number, `null` nothing.
+#[test]
+fn a_json_document_of_shipments_holding_event_arrays() {
+    let run = import_example("json-shipments.json", "json-shipments.toml");
+    assert_eq!(
+        Value::Array(run.events.clone()),
+        json!([
+            {
+                "tracking_info": {
+                    "carrier_name": "Jetstream Logistics",
+                    "tracking_number": "JS0001",
+                    "standardized_status_code": "IT",
+                    "standardized_status_detail_code": "HUB_SCAN_IN",
+                    "carrier_status_code": "A1",
+                    "weight": 2.5,
+                    "service": {
+                        "code": "GND",
+                        "name": "Ground"
+                    },
+                    "events": [
+                        {
+                            "event_datetime": "2026-11-25T16:40:00Z",
+                            "event_datetime_local": "2026-11-25T16:40:00",
+                            "event_code": "A1",
+                            "city": "Memphis",
+                            "state": "TN",
+                            "status_code": "IT",
+                            "status_detail_code": "HUB_SCAN_IN"
+                        }
+                    ]
+                }
+            },
+            {
+                "tracking_info": {
+                    "carrier_name": "Jetstream Logistics",
+                    "tracking_number": "JS0001",
+                    "standardized_status_code": "DE",
+                    "standardized_status_detail_code": "DELIVERED",
+                    "carrier_status_code": "D1",
+                    "actual_delivery_datetime": "2026-11-26T11:05:00Z",
+                    "service": {
+                        "code": "GND",
+                        "name": "Ground"
+                    },
+                    "events": [
+                        {
+                            "event_datetime": "2026-11-26T11:05:00Z",
+                            "event_datetime_local": "2026-11-26T11:05:00",
+                            "event_code": "D1",
+                            "city": "Atlanta",
+                            "state": "GA",
+                            "status_code": "DE",
+                            "status_detail_code": "DELIVERED"
+                        }
+                    ]
+                }
+            },
+            {
+                "tracking_info": {
+                    "carrier_name": "Jetstream Logistics",
+                    "tracking_number": "JS0002",
+                    "standardized_status_code": "IT",
+                    "standardized_status_detail_code": "HUB_SCAN_IN",
+                    "carrier_status_code": "A1",
+                    "events": [
+                        {
+                            "event_datetime": "2026-11-26T07:00:00Z",
+                            "event_datetime_local": "2026-11-26T07:00:00",
+                            "event_code": "A1",
+                            "city": "Reno",
+                            "state": "NV",
+                            "status_code": "IT",
+                            "status_detail_code": "HUB_SCAN_IN"
+                        }
+                    ]
+                }
+            }
+        ])
+    );
+    assert_eq!(
+        run.rejected(),
+        [(
+            4,
+            13,
+            482,
+            "column `at`: \"yesterday\" is not a date and time of format \"%+\"".to_owned()
+        )]
+    );
+}
+
+/// `json-events.toml`: record = "." makes each element of the root array a record.
+#[test]
+fn a_json_document_whose_events_are_the_top_level_array() {
+    let run = import_example("json-events.json", "json-events.toml");
+    assert_eq!(
+        Value::Array(run.events.clone()),
+        json!([
+            {
+                "tracking_info": {
+                    "carrier_name": "Express Europe",
+                    "tracking_number": "EV-1",
+                    "standardized_status_code": "AC",
+                    "standardized_status_detail_code": "PICKED_UP",
+                    "carrier_status_code": "PU",
+                    "events": [
+                        {
+                            "event_datetime": "2026-11-26T08:15:00Z",
+                            "event_datetime_local": "2026-11-26T09:15:00",
+                            "event_code": "PU",
+                            "city": "Lyon",
+                            "country": "FR",
+                            "status_code": "AC",
+                            "status_detail_code": "PICKED_UP"
+                        }
+                    ]
+                }
+            },
+            {
+                "tracking_info": {
+                    "carrier_name": "Express Europe",
+                    "tracking_number": "EV-1",
+                    "standardized_status_code": "DE",
+                    "standardized_status_detail_code": "DELIVERED",
+                    "carrier_status_code": "DL",
+                    "actual_delivery_datetime": "2026-11-27T13:02:00Z",
+                    "events": [
+                        {
+                            "event_datetime": "2026-11-27T13:02:00Z",
+                            "event_datetime_local": "2026-11-27T14:02:00",
+                            "event_code": "DL",
+                            "city": "Paris",
+                            "country": "FR",
+                            "signer": "M. Dupont",
+                            "status_code": "DE",
+                            "status_detail_code": "DELIVERED"
+                        }
+                    ]
+                }
+            }
+        ])
+    );
+    assert_eq!(
+        run.rejected(),
+        [(3, 4, 235, "no tracking number".to_owned())]
+    );
+}
