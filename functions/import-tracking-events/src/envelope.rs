@@ -492,6 +492,63 @@ pub(crate) mod tests {
         assert!((1024 - 3 * 19..=1024).contains(&len), "{len}");
     }
 
+    /// With the widest numbers a header can hold, an event of `max_event_bytes` fills the
+    /// message to exactly its limit: the room reserved is the header's and the trailer's, no
+    /// more, no less.
+    #[test]
+    fn the_largest_event_fills_a_message_with_the_widest_header_exactly() {
+        let limit = 1024;
+        // 20 digits, as wide as u64::MAX.
+        let wide = 10_000_000_000_000_000_000u64;
+        let mut packer = Packer::new("id".into(), source(), limit).starting_at_chunk(wide);
+        let max = packer.max_event_bytes();
+        let (piece, r) = piece_of(&[event(max - event(0).len())]);
+        assert!(packer.push(wide, &piece, r[0].clone()).unwrap().is_none());
+        let message = packer.finish().unwrap();
+        assert_eq!(message.body().len(), limit);
+        assert_eq!(message.len(), limit);
+
+        // Two events and their comma that fill it exactly share one message; a byte more
+        // and the second opens the next.
+        let base = event(0).len();
+        for (extra, messages) in [(0, 1), (1, 2)] {
+            let mut packer = Packer::new("id".into(), source(), limit).starting_at_chunk(wide);
+            let second = max - 1 - (base + 10) + extra;
+            let (piece, r) = piece_of(&[event(10), event(second - base)]);
+            let mut out: Vec<Message> = Vec::new();
+            for (range, record) in r.into_iter().zip([wide, wide + 1]) {
+                out.extend(packer.push(record, &piece, range).unwrap());
+            }
+            out.extend(packer.finish());
+            assert_eq!(out.len(), messages, "{extra} byte(s) over");
+            if messages == 1 {
+                assert_eq!(out[0].body().len(), limit);
+            }
+        }
+    }
+
+    /// What the packing stage asks of a packer between events: the next chunk's number and
+    /// the first record of the message being filled.
+    #[test]
+    fn a_packer_tells_its_next_chunk_and_where_its_open_message_starts() {
+        let mut packer = Packer::new("id".into(), source(), 1024).starting_at_chunk(7);
+        assert_eq!((packer.next_chunk(), packer.open_since()), (7, None));
+        let (piece, r) = piece_of(&[event(3), event(4)]);
+        assert!(packer.push(41, &piece, r[0].clone()).unwrap().is_none());
+        assert!(packer.push(42, &piece, r[1].clone()).unwrap().is_none());
+        assert_eq!((packer.next_chunk(), packer.open_since()), (7, Some(41)));
+        let message = packer.finish().unwrap();
+        assert!(!message.is_empty());
+        assert_eq!((message.chunk, message.first_record), (7, 41));
+        // A message's debug form names its pieces' sizes, never their (possibly huge) bytes.
+        let bytes = event(3).len() + 1 + event(4).len();
+        let debug = format!("{message:?}");
+        assert!(debug.contains(&format!("Piece({bytes} bytes)")), "{debug}");
+        assert!(!debug.contains("xxx"), "{debug}");
+        assert_eq!((packer.next_chunk(), packer.open_since()), (8, None));
+        assert!(Packer::new("id".into(), source(), 1024).finish().is_none());
+    }
+
     #[test]
     fn pieces_are_recycled_when_their_last_message_is_dropped() {
         let (tx, rx) = async_channel::bounded(4);
