@@ -579,7 +579,7 @@ async fn a_run_killed_with_sigkill_resumes_from_its_checkpoint() {
 }
 
 /// Resuming after any record of any example carrier file (headerless, fixed width, tab and
-/// single quotes, windows-1252, two-level codes, a time zone) delivers exactly the events after
+/// single quotes, windows-1252, two-level codes, a time zone, XML and JSON documents) delivers exactly the events after
 /// that record, under the chunk numbers an uninterrupted import gives them: the file is entered
 /// at the record's byte, with the header line put back where the format has one.
 #[tokio::test]
@@ -596,6 +596,10 @@ async fn every_example_profile_resumes_after_any_record() {
         ("windows-1252.toml", "windows-1252.csv"),
         ("detail-codes.toml", "detail-codes.csv"),
         ("dst-chicago.toml", "dst-chicago.csv"),
+        // Documents are read again from their start, skipping the settled records.
+        ("xml-shipments.toml", "xml-shipments.xml"),
+        ("json-shipments.toml", "json-shipments.json"),
+        ("json-events.toml", "json-events.json"),
     ];
     // One event per message, so chunk N holds the N-th event.
     let config = Config {
