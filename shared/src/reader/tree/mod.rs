@@ -170,8 +170,9 @@ struct Frame {
 #[derive(Debug, Clone, Default)]
 struct Pending {
     position: Position,
-    /// Instances of the record (index 0) and its ancestors, one per level.
-    chain: Vec<usize>,
+    /// Where its chain starts in [`Assembler::chains`]: the instances of the record, then of
+    /// each ancestor up to the hold, one per level.
+    chain: usize,
     /// Its hold outgrew the limit: rejected, values not kept.
     oversized: bool,
 }
@@ -189,6 +190,8 @@ pub(crate) struct Assembler {
     absolute: Values,
     pending: Vec<Pending>,
     ready: VecDeque<Pending>,
+    /// The pending records' instance chains, back to back (no allocation per record).
+    chains: Vec<usize>,
     /// Set when the current hold outgrew the limit; its records are rejected as they open.
     oversized: bool,
     /// Bytes kept for the current hold: values and a fixed cost per pending record.
@@ -211,6 +214,7 @@ impl Assembler {
             absolute,
             pending: Vec::new(),
             ready: VecDeque::new(),
+            chains: Vec::new(),
             oversized: false,
             held_bytes: 0,
             records: 0,
@@ -249,30 +253,15 @@ impl Assembler {
         frame.targets.clear();
         self.len += 1;
         let anchor = on_path && depth >= self.shape.hold_depth && depth <= self.shape.record_depth;
-        if anchor {
+        // An oversized hold keeps nothing: its records are only numbered and rejected.
+        if anchor && !self.oversized {
             let instance = self.new_instance();
             self.frames[depth].instance = Some(instance);
-            if depth == self.shape.record_depth {
-                self.records += 1;
-                position.record = self.records;
-                if self.oversized {
-                    self.ready.push_back(Pending {
-                        position,
-                        chain: Vec::new(),
-                        oversized: true,
-                    });
-                } else {
-                    let chain = (0..=depth - self.shape.hold_depth)
-                        .map(|up| self.frames[depth - up].instance.unwrap_or(instance))
-                        .collect();
-                    self.pending.push(Pending {
-                        position,
-                        chain,
-                        oversized: false,
-                    });
-                    self.held_bytes += 64 + 32 * self.shape.headers.len() as u64;
-                }
-            }
+        }
+        if anchor && depth == self.shape.record_depth {
+            self.records += 1;
+            position.record = self.records;
+            self.hold_record(depth, position);
         }
         if !self.oversized {
             self.match_anchored(depth, attribute);
@@ -322,7 +311,7 @@ impl Assembler {
             self.oversized = false;
             self.held_bytes = 0;
             if self.ready.is_empty() {
-                self.used = 0;
+                self.reset_hold();
             }
         }
     }
@@ -345,7 +334,9 @@ impl Assembler {
         } else {
             for (column, source) in self.shape.sources.iter().enumerate() {
                 let slot = match *source {
-                    Source::Level(up) => &self.instances[pending.chain[up]].slots[column],
+                    Source::Level(up) => {
+                        &self.instances[self.chains[pending.chain + up]].slots[column]
+                    }
                     Source::Absolute => &self.absolute.slots[column],
                 };
                 if slot.invalid {
@@ -357,9 +348,39 @@ impl Assembler {
         out.fields = fields;
         // The values of a closed hold are done with once its records are out.
         if self.ready.is_empty() && self.len <= self.shape.hold_depth {
-            self.used = 0;
+            self.reset_hold();
         }
         true
+    }
+
+    /// A record opened at `depth`: pending until its hold closes, or rejected at once when the
+    /// hold is already too large.
+    fn hold_record(&mut self, depth: usize, position: Position) {
+        if self.oversized {
+            self.ready.push_back(Pending {
+                position,
+                chain: 0,
+                oversized: true,
+            });
+            return;
+        }
+        let chain = self.chains.len();
+        let frames = &self.frames;
+        self.chains.extend(
+            (0..=depth - self.shape.hold_depth).filter_map(|up| frames[depth - up].instance),
+        );
+        self.pending.push(Pending {
+            position,
+            chain,
+            oversized: false,
+        });
+        self.held_bytes += 64 + 32 * self.shape.headers.len() as u64;
+    }
+
+    /// Every record of the last hold is out: its values and chains can be reused.
+    fn reset_hold(&mut self) {
+        self.used = 0;
+        self.chains.clear();
     }
 
     fn new_instance(&mut self) -> usize {

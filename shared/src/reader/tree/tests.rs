@@ -328,3 +328,55 @@ async fn a_hold_larger_than_the_limit_rejects_its_records_and_reading_goes_on() 
     }
     assert_eq!(records[3].0, pairs(&[("C", "4"), ("../N", "n")]));
 }
+
+/// Past the limit a hold keeps nothing per record: a hold of any size costs what one record
+/// does, and its records still come out, numbered and rejected.
+#[test]
+fn an_oversized_hold_keeps_nothing_per_record() {
+    use super::Assembler;
+    let columns = "tracking_number = \"C\"\ncarrier_status_code = \"C\"\nevent_datetime = \"C\"\nsigner = \"../N\"";
+    let profile = profile("xml", "F/S/E", columns, "");
+    let mut a = Assembler::new(&profile);
+    let mut none = |_: &str| None;
+    let at = crate::error::Position::default();
+    for name in ["", "F", "S", "N"] {
+        a.open(name, &mut none, at);
+    }
+    a.text(
+        &"x".repeat(crate::reader::MAX_RECORD_BYTES as usize + 1),
+        false,
+    );
+    a.close();
+    for _ in 0..10_000 {
+        a.open("E", &mut none, at);
+        a.open("C", &mut none, at);
+        a.text("1", false);
+        a.close();
+        a.close();
+    }
+    assert!(a.instances.len() <= 2, "{} instances", a.instances.len());
+    assert!(a.chains.is_empty() && a.pending.is_empty());
+    let mut record = Record::default();
+    let mut rejected = 0;
+    while a.pop_ready(&mut record) {
+        rejected += 1;
+        assert_eq!(record.position.record, rejected);
+        assert!(record.malformed.as_deref().unwrap().contains("larger than"));
+    }
+    assert_eq!(rejected, 10_000);
+    // The next hold is read as usual.
+    a.close();
+    a.open("S", &mut none, at);
+    a.open("E", &mut none, at);
+    a.open("C", &mut none, at);
+    a.text("2", false);
+    for _ in 0..3 {
+        a.close();
+    }
+    assert!(a.pop_ready(&mut record));
+    assert_eq!(
+        (record.malformed.as_deref(), record.position.record),
+        (None, 10_001)
+    );
+    assert_eq!(record.fields.get(0), Some("2"));
+}
