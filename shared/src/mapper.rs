@@ -7,13 +7,15 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
+use chrono::NaiveDateTime;
+
 use csv_async::{ByteRecord, StringRecord};
 
 use crate::datetime::{self, DateTimeParser, Resolved};
 use crate::error::{ReadError, RejectReason, Rejection};
 use crate::models::{
-    Geo, ImportedTrackingEvent, Service, StandardizedStatusCode, StandardizedStatusDetailCode,
-    TrackEvent, TrackingInfo, UpdateMethod,
+    Dimensions, Geo, ImportedTrackingEvent, Service, StandardizedStatusCode,
+    StandardizedStatusDetailCode, TrackEvent, TrackingInfo, UpdateMethod,
 };
 use crate::profile::{Column, Field, Profile, StatusPair, Zone};
 use crate::reader::Record;
@@ -40,6 +42,8 @@ pub struct Mapper {
     status_map: HashMap<String, StatusPair>,
     /// Carrier code → detail code → pair; empty for one-level carriers (then never consulted).
     detail_map: HashMap<String, HashMap<String, StatusPair>>,
+    /// `None` for append, Connect's default, which the JSON leaves out.
+    update_method: Option<UpdateMethod>,
 }
 
 impl Mapper {
@@ -75,7 +79,7 @@ impl Mapper {
             });
         }
         let mut index = [None; Field::ALL.len()];
-        let mut names: [String; Field::ALL.len()] = Default::default();
+        let mut names: [String; Field::ALL.len()] = std::array::from_fn(|_| String::new());
         for (ordinal, (&field, column)) in profile.columns.iter().enumerate() {
             let found = match column {
                 Column::Name(name) => header_names
@@ -126,6 +130,10 @@ impl Mapper {
                     )
                 })
                 .collect(),
+            update_method: match profile.update_method {
+                UpdateMethod::Append => None,
+                UpdateMethod::Replace => Some(UpdateMethod::Replace),
+            },
         })
     }
 
@@ -156,61 +164,107 @@ impl Mapper {
         let carrier_code = text(Field::CarrierStatusCode)?;
         let detail_code = text(Field::CarrierDetailCode)?;
         let pair = self.status_or_unmapped(carrier_code, detail_code, &mut warnings);
-        let event_datetime = datetime::iso8601(when.utc, "Z");
+        let geo = self.geo(rec)?;
+        let weight = self.measure(rec, Field::Weight, &mut warnings)?;
+        let estimated = self.estimated(rec, &mut warnings)?;
+        let service = self.service(rec)?;
+        let event = self.scan(rec, &when, (carrier_code, detail_code), pair, geo)?;
         let delivered = matches!(
             pair.status,
             StandardizedStatusCode::Delivered | StandardizedStatusCode::DeliveredToServicePoint
         );
-        let actual_delivery = delivered.then(|| Cow::Owned(event_datetime.clone()));
-        let geo = self.geo(rec)?;
-        let weight = self.weight(rec, &mut warnings)?;
-        let estimated = self.estimated(rec, &mut warnings)?;
-        let service_code = text(Field::ServiceCode)?;
-        let service_name = text(Field::ServiceName)?;
-        let service = (service_code.is_some() || service_name.is_some()).then(|| Service {
-            code: service_code.map(Cow::Borrowed),
-            name: service_name.map(Cow::Borrowed),
-        });
-        let description = text(Field::CarrierStatusDescription)?.map(Cow::Borrowed);
-        let detail_code = detail_code.map(Cow::Borrowed);
-
-        let event = TrackEvent {
-            event_datetime: Some(Cow::Owned(event_datetime)),
-            event_datetime_local: Some(Cow::Owned(datetime::iso8601(when.local, ""))),
-            event_code: carrier_code.map(Cow::Borrowed),
-            carrier_detail_code: detail_code.clone(),
-            description: description.clone(),
-            city: text(Field::City)?.map(Cow::Borrowed),
-            state: text(Field::State)?.map(Cow::Borrowed),
-            postal_code: text(Field::PostalCode)?.map(Cow::Borrowed),
-            country: text(Field::Country)?.map(Cow::Borrowed),
-            company: text(Field::Company)?.map(Cow::Borrowed),
-            signer: text(Field::Signer)?.map(Cow::Borrowed),
-            proof_of_delivery_url: None,
-            geo,
-            status_code: Some(pair.status.clone()),
-            status_detail_code: Some(pair.detail.clone()),
+        let mut info = TrackingInfo {
+            carrier_name: Some(Cow::Borrowed(
+                text(Field::CarrierName)?.unwrap_or(&self.carrier_name),
+            )),
+            tracking_number: Some(Cow::Borrowed(tracking_number)),
+            standardized_status_code: Some(pair.status.clone()),
+            standardized_status_detail_code: Some(pair.detail.clone()),
+            carrier_status_code: carrier_code.map(Cow::Borrowed),
+            carrier_detail_code: event.carrier_detail_code.clone(),
+            carrier_status_description: event.description.clone(),
+            estimated_delivery_datetime: estimated,
+            actual_delivery_datetime: delivered.then(|| event.event_datetime.clone()).flatten(),
+            weight,
+            service,
+            ..TrackingInfo::default()
         };
+        self.shipment(rec, &mut info, &mut warnings)?;
+        info.events = Some(vec![event]);
         Ok(ImportedTrackingEvent {
-            tracking_info: Some(TrackingInfo {
-                carrier_name: Some(Cow::Borrowed(&self.carrier_name)),
-                tracking_number: Some(Cow::Borrowed(tracking_number)),
-                standardized_status_code: Some(pair.status.clone()),
-                standardized_status_detail_code: Some(pair.detail.clone()),
-                carrier_status_code: carrier_code.map(Cow::Borrowed),
-                carrier_detail_code: detail_code,
-                carrier_status_description: description,
-                estimated_delivery_datetime: estimated,
-                actual_delivery_datetime: actual_delivery,
-                weight,
-                service,
-                events: Some(vec![event]),
-                ..TrackingInfo::default()
-            }),
-            update_method: Some(UpdateMethod::Append),
+            tracking_info: Some(info),
+            update_method: self.update_method,
             error_messages: None,
             warning_messages: (!warnings.is_empty()).then_some(warnings),
         })
+    }
+
+    /// The scan event itself: when, where, and its codes. A mapped `event_code` column replaces
+    /// the carrier status code as the event's code.
+    fn scan<'r>(
+        &'r self,
+        rec: &'r Record,
+        when: &Resolved,
+        (carrier_code, detail_code): (Option<&'r str>, Option<&'r str>),
+        pair: &StatusPair,
+        geo: Option<Geo>,
+    ) -> Result<TrackEvent<Cow<'r, str>>, RejectReason> {
+        let text = |field: Field| Ok::<_, RejectReason>(self.text(rec, field)?.map(Cow::Borrowed));
+        Ok(TrackEvent {
+            event_datetime: Some(Cow::Owned(datetime::iso8601(when.utc, "Z"))),
+            event_datetime_local: Some(Cow::Owned(datetime::iso8601(when.local, ""))),
+            description: text(Field::CarrierStatusDescription)?,
+            city: text(Field::City)?,
+            state: text(Field::State)?,
+            postal_code: text(Field::PostalCode)?,
+            country: text(Field::Country)?,
+            company: text(Field::Company)?,
+            signer: text(Field::Signer)?,
+            event_code: text(Field::EventCode)?.or(carrier_code.map(Cow::Borrowed)),
+            carrier_detail_code: detail_code.map(Cow::Borrowed),
+            proof_of_delivery_url: text(Field::ProofOfDeliveryUrl)?,
+            geo,
+            status_code: Some(pair.status.clone()),
+            status_detail_code: Some(pair.detail.clone()),
+        })
+    }
+
+    /// The shipment's other Connect fields: shipped and delivered times, problem, packaging,
+    /// package count and dimensions. A mapped actual delivery time wins over the one a
+    /// delivered status gives. A value that does not read is left out with a warning.
+    fn shipment<'r>(
+        &'r self,
+        rec: &'r Record,
+        info: &mut TrackingInfo<Cow<'r, str>>,
+        warnings: &mut Vec<Cow<'r, str>>,
+    ) -> Result<(), RejectReason> {
+        let text = |field: Field| Ok::<_, RejectReason>(self.text(rec, field)?.map(Cow::Borrowed));
+        info.shipped_datetime = self.instant(rec, Field::ShippedDatetime, warnings)?;
+        if let Some(delivered) = self.instant(rec, Field::ActualDeliveryDatetime, warnings)? {
+            info.actual_delivery_datetime = Some(delivered);
+        }
+        info.shipping_problem = self.flag(rec, Field::ShippingProblem, warnings)?;
+        info.shipping_problem_code = text(Field::ShippingProblemCode)?;
+        info.shipping_problem_description = text(Field::ShippingProblemDescription)?;
+        info.packaging = text(Field::Packaging)?;
+        info.package_count = self.count(rec, Field::PackageCount, warnings)?;
+        let dimensions = Dimensions {
+            length: self.measure(rec, Field::Length, warnings)?,
+            width: self.measure(rec, Field::Width, warnings)?,
+            height: self.measure(rec, Field::Height, warnings)?,
+        };
+        info.dimensions = (dimensions != Dimensions::default()).then_some(dimensions);
+        Ok(())
+    }
+
+    /// The service code and name, when either is there.
+    fn service<'r>(&self, rec: &'r Record) -> Result<Option<Service<Cow<'r, str>>>, RejectReason> {
+        let code = self.text(rec, Field::ServiceCode)?;
+        let name = self.text(rec, Field::ServiceName)?;
+        Ok((code.is_some() || name.is_some()).then(|| Service {
+            code: code.map(Cow::Borrowed),
+            name: name.map(Cow::Borrowed),
+        }))
     }
 
     /// The standardized pair for a carrier code, or [`UNMAPPED`] with a warning saying so.
@@ -252,19 +306,94 @@ impl Mapper {
         )
     }
 
-    /// The weight, or nothing with a warning when it is not a non-negative number.
-    fn weight<'r>(
+    /// A weight or dimension, or nothing with a warning when it is not a non-negative number.
+    fn measure<'r>(
         &self,
         rec: &'r Record,
+        field: Field,
         warnings: &mut Vec<Cow<'r, str>>,
     ) -> Result<Option<f64>, RejectReason> {
-        let Some(w) = self.text(rec, Field::Weight)? else {
+        let Some(v) = self.text(rec, field)? else {
             return Ok(None);
         };
-        Ok(match w.parse::<f64>() {
-            Ok(v) if v.is_finite() && v >= 0.0 => Some(v),
+        Ok(match v.parse::<f64>() {
+            Ok(n) if n.is_finite() && n >= 0.0 => Some(n),
             _ => {
-                warnings.push(Cow::Owned(format!("weight {w:?} is not a number; omitted")));
+                warnings.push(Cow::Owned(format!(
+                    "{} {v:?} is not a number; omitted",
+                    field.key()
+                )));
+                None
+            }
+        })
+    }
+
+    /// A package count, or nothing with a warning when it is not a whole number from 0.
+    fn count<'r>(
+        &self,
+        rec: &'r Record,
+        field: Field,
+        warnings: &mut Vec<Cow<'r, str>>,
+    ) -> Result<Option<u32>, RejectReason> {
+        let Some(v) = self.text(rec, field)? else {
+            return Ok(None);
+        };
+        Ok(match v.parse::<u32>() {
+            Ok(n) => Some(n),
+            Err(_) => {
+                warnings.push(Cow::Owned(format!(
+                    "{} {v:?} is not a whole number from 0; omitted",
+                    field.key()
+                )));
+                None
+            }
+        })
+    }
+
+    /// A yes/no column (`true`/`false`, `yes`/`no`, `y`/`n`, `1`/`0`, any case), or nothing with
+    /// a warning when it is none of these.
+    fn flag<'r>(
+        &self,
+        rec: &'r Record,
+        field: Field,
+        warnings: &mut Vec<Cow<'r, str>>,
+    ) -> Result<Option<bool>, RejectReason> {
+        let Some(v) = self.text(rec, field)? else {
+            return Ok(None);
+        };
+        let yes = ["true", "yes", "y", "1"];
+        let no = ["false", "no", "n", "0"];
+        Ok(if yes.iter().any(|y| v.eq_ignore_ascii_case(y)) {
+            Some(true)
+        } else if no.iter().any(|n| v.eq_ignore_ascii_case(n)) {
+            Some(false)
+        } else {
+            warnings.push(Cow::Owned(format!(
+                "{} {v:?} is not true or false (yes/no, y/n, 1/0); omitted",
+                field.key()
+            )));
+            None
+        })
+    }
+
+    /// A shipped or delivered time as ISO 8601 (see [`Mapper::moment`]), or nothing with a
+    /// warning when it does not read.
+    fn instant<'r>(
+        &self,
+        rec: &'r Record,
+        field: Field,
+        warnings: &mut Vec<Cow<'r, str>>,
+    ) -> Result<Option<Cow<'r, str>>, RejectReason> {
+        let Some(v) = self.text(rec, field)? else {
+            return Ok(None);
+        };
+        Ok(match self.moment(rec, v) {
+            Some(iso) => Some(Cow::Owned(iso)),
+            None => {
+                warnings.push(Cow::Owned(format!(
+                    "{} {v:?} is not a date or date-time; omitted",
+                    field.key()
+                )));
                 None
             }
         })
@@ -367,6 +496,13 @@ impl Mapper {
             };
             date.and_time(time)
         };
+        self.in_zone(rec, local)
+    }
+
+    /// A local time in the file's zone: the record's `utc_offset`, or the profile's named zone.
+    /// Not for [`Zone::InValue`], whose values carry their offset and are read as instants.
+    fn in_zone(&self, rec: &Record, local: NaiveDateTime) -> Result<Resolved, RejectReason> {
+        let column = |f: Field| self.names[f.index()].clone();
         match &self.zone {
             Zone::OffsetColumn => {
                 let text = self.text(rec, Field::UtcOffset)?.unwrap_or("");
@@ -388,9 +524,37 @@ impl Mapper {
                     timezone: tz.name().to_owned(),
                 })
             }
-            // Only a combined column carries its offset, and it returned above.
+            // Only a combined column carries its offset, and its callers read it as an instant.
             Zone::InValue => unreachable!("an offset in the value needs datetime_format"),
         }
+    }
+
+    /// A shipped or delivered time as ISO 8601, read with the event time's rules, first match:
+    /// an RFC 3339 date-time (to UTC); a date-time in `datetime_format`, when the profile has
+    /// one; a date and a time in `date_format` and `time_format` separated by a space; both of
+    /// these in the event's zone, to UTC. Else a date in `date_format`, kept as a date.
+    fn moment(&self, rec: &Record, text: &str) -> Option<String> {
+        if let Ok(dt) = chrono::DateTime::parse_from_rfc3339(text) {
+            return Some(datetime::iso8601(dt.naive_utc(), "Z"));
+        }
+        let resolved = if self.zone == Zone::InValue {
+            self.datetime.instant(text)
+        } else {
+            let local = match self.datetime.datetime_format() {
+                Some(_) => self.datetime.datetime(text),
+                None => None,
+            }
+            .or_else(|| {
+                let (date, time) = text.rsplit_once(' ')?;
+                let date = self.datetime.date(date.trim_ascii_end())?;
+                Some(date.and_time(self.datetime.time(time)?))
+            });
+            local.and_then(|local| self.in_zone(rec, local).ok())
+        };
+        if let Some(at) = resolved {
+            return Some(datetime::iso8601(at.utc, "Z"));
+        }
+        self.date_only(text)
     }
 
     /// Estimated delivery as ISO 8601: an RFC 3339 date-time (normalized to UTC) or a date in
@@ -399,6 +563,11 @@ impl Mapper {
         if let Ok(dt) = chrono::DateTime::parse_from_rfc3339(text) {
             return Some(datetime::iso8601(dt.naive_utc(), "Z"));
         }
+        self.date_only(text)
+    }
+
+    /// A date in the profile's date format, as an ISO 8601 date.
+    fn date_only(&self, text: &str) -> Option<String> {
         self.datetime
             .date(text)
             .map(|d| datetime::iso8601(d.and_time(chrono::NaiveTime::MIN), "")[..10].to_owned())

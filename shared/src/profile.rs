@@ -12,7 +12,7 @@ use chrono_tz::Tz;
 use serde::Deserialize;
 
 use crate::error::ProfileError;
-use crate::models::{StandardizedStatusCode, StandardizedStatusDetailCode};
+use crate::models::{StandardizedStatusCode, StandardizedStatusDetailCode, UpdateMethod};
 use crate::path::{NodePath, PathError};
 
 /// Profiles compiled into the binaries, by name.
@@ -50,10 +50,25 @@ pub enum Field {
     ServiceCode,
     ServiceName,
     Weight,
+    ShippedDatetime,
+    ActualDeliveryDatetime,
+    ProofOfDeliveryUrl,
+    ShippingProblem,
+    ShippingProblemCode,
+    ShippingProblemDescription,
+    Packaging,
+    PackageCount,
+    Length,
+    Width,
+    Height,
+    /// Replaces the carrier status code as the scan event's `event_code`.
+    EventCode,
+    /// The row's carrier, for files that mix carriers; the profile's `carrier_name` otherwise.
+    CarrierName,
 }
 
 impl Field {
-    pub const ALL: [Field; 20] = [
+    pub const ALL: [Field; 33] = [
         Field::TrackingNumber,
         Field::CarrierStatusCode,
         Field::CarrierDetailCode,
@@ -74,6 +89,19 @@ impl Field {
         Field::ServiceCode,
         Field::ServiceName,
         Field::Weight,
+        Field::ShippedDatetime,
+        Field::ActualDeliveryDatetime,
+        Field::ProofOfDeliveryUrl,
+        Field::ShippingProblem,
+        Field::ShippingProblemCode,
+        Field::ShippingProblemDescription,
+        Field::Packaging,
+        Field::PackageCount,
+        Field::Length,
+        Field::Width,
+        Field::Height,
+        Field::EventCode,
+        Field::CarrierName,
     ];
 
     /// The key used in a profile's `[columns]`.
@@ -99,6 +127,19 @@ impl Field {
             Field::ServiceCode => "service_code",
             Field::ServiceName => "service_name",
             Field::Weight => "weight",
+            Field::ShippedDatetime => "shipped_datetime",
+            Field::ActualDeliveryDatetime => "actual_delivery_datetime",
+            Field::ProofOfDeliveryUrl => "proof_of_delivery_url",
+            Field::ShippingProblem => "shipping_problem",
+            Field::ShippingProblemCode => "shipping_problem_code",
+            Field::ShippingProblemDescription => "shipping_problem_description",
+            Field::Packaging => "packaging",
+            Field::PackageCount => "package_count",
+            Field::Length => "length",
+            Field::Width => "width",
+            Field::Height => "height",
+            Field::EventCode => "event_code",
+            Field::CarrierName => "carrier_name",
         }
     }
 
@@ -265,6 +306,9 @@ pub struct Profile {
     /// Carrier status code → carrier detail code → pair, for carriers with two levels. Looked up
     /// first when a record has a detail code; `status_map` is the fallback.
     pub detail_map: BTreeMap<String, BTreeMap<String, StatusPair>>,
+    /// `append` (the default: events add to what Connect holds, and the key is left out of the
+    /// JSON) or `replace` (snapshot files: every event says `"update_method":"replace"`).
+    pub update_method: UpdateMethod,
 }
 
 #[derive(Deserialize)]
@@ -291,6 +335,7 @@ struct ProfileToml {
     status_map: BTreeMap<String, toml::Value>,
     #[serde(default)]
     status_group: Vec<StatusGroupToml>,
+    update_method: Option<UpdateMethod>,
 }
 
 #[derive(Deserialize, Default)]
@@ -369,7 +414,9 @@ impl Profile {
         if raw.encoding.is_some() && !is_file {
             return Err(not_for(profile, "encoding", format));
         }
-
+        if raw.update_method.is_some() && !is_file {
+            return Err(not_for(profile, "update_method", format));
+        }
         let delimiter = match raw.delimiter.as_deref() {
             None => b',',
             Some(d) => parse_delimiter(d).ok_or_else(|| ProfileError::BadDelimiter {
@@ -447,6 +494,7 @@ impl Profile {
             datetime,
             status_map,
             detail_map,
+            update_method: raw.update_method.unwrap_or_default(),
         })
     }
 }
@@ -947,6 +995,43 @@ mod tests {
         let err = Profile::from_toml(&text, "t").unwrap_err().to_string();
         assert!(err.contains("unknown Connect field `town`"), "{err}");
         assert!(err.contains("profile `reference`"), "{err}");
+    }
+
+    #[test]
+    fn every_field_has_its_place_and_its_own_key() {
+        for (i, field) in Field::ALL.into_iter().enumerate() {
+            assert_eq!(field.index(), i, "{field:?}");
+            assert_eq!(Field::from_key(field.key()), Some(field));
+        }
+        let keys: std::collections::BTreeSet<&str> = Field::ALL.map(Field::key).into();
+        assert_eq!(keys.len(), Field::ALL.len());
+        let text =
+            reference_text().replace("[datetime]\n", "update_method = \"replace\"\n[datetime]\n");
+        let err = crate::report(&Profile::from_toml(&text, "t").unwrap_err());
+        assert!(
+            err.contains("unknown Connect field `update_method` in [columns]"),
+            "a top-level key, not a column: {err}"
+        );
+        let api =
+            "name = \"a\"\ncarrier_name = \"A\"\nformat = \"api\"\nupdate_method = \"replace\"\n";
+        let err = crate::report(&Profile::from_toml(api, "t").unwrap_err());
+        assert!(
+            err.contains("`update_method` does not apply to format = \"api\""),
+            "{err}"
+        );
+        let text = format!("update_method = \"snapshot\"\n{}", reference_text());
+        let err = crate::report(&Profile::from_toml(&text, "t").unwrap_err());
+        assert!(
+            err.contains("unknown variant `snapshot`, expected `append` or `replace`"),
+            "{err}"
+        );
+        let text = format!("update_method = \"replace\"\n{}", reference_text());
+        let p = Profile::from_toml(&text, "t").unwrap();
+        assert_eq!(p.update_method, UpdateMethod::Replace);
+        assert_eq!(
+            Profile::builtin("reference").unwrap().update_method,
+            UpdateMethod::Append
+        );
     }
 
     #[test]

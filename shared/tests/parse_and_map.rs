@@ -66,9 +66,9 @@ async fn the_issue_example_maps_exactly() {
                 "status_code": "DE",
                 "status_detail_code": "DELIVERED"
             }]
-        },
-        "update_method": "append"
+        }
     });
+    // `update_method` is append, Connect's default: the key is left out.
     assert_eq!(out[0].as_ref().unwrap(), &expected);
 }
 

@@ -175,7 +175,6 @@ fn dst_in_chicago_on_both_2026_change_dates() {
                     "status_detail_code": "HUB_SCAN_IN"
                 }]
             },
-            "update_method": "append",
             "warning_messages": [
                 "local time 2026-11-01T01:30:00 is ambiguous (repeated by a daylight-saving change); the earlier instant was used"
             ]
@@ -332,8 +331,7 @@ fn fixed_width_with_a_title_line_and_multibyte_characters() {
                     "status_code": "IT",
                     "status_detail_code": "HUB_SCAN_OUT"
                 }]
-            },
-            "update_method": "append"
+            }
         })
     );
     let cities: Vec<&str> = run
@@ -345,6 +343,90 @@ fn fixed_width_with_a_title_line_and_multibyte_characters() {
     let summary = run.summary();
     assert_eq!(summary["records_read"], 3, "the title line is no record");
     assert_eq!(summary["records_rejected"], 0);
+}
+
+#[test]
+fn a_snapshot_replaces_with_every_shipment_field_and_a_carrier_per_line() {
+    let run = import_example("snapshot.csv", "snapshot.toml");
+    assert_eq!(
+        run.events,
+        [
+            json!({
+                "tracking_info": {
+                    "carrier_name": "Swift Courier",
+                    "tracking_number": "SC100200300",
+                    "standardized_status_code": "DE",
+                    "standardized_status_detail_code": "DELIVERED",
+                    "carrier_status_code": "DL",
+                    "shipped_datetime": "2026-11-22",
+                    // The Delivered column wins over the delivered status's time (19:05Z).
+                    "actual_delivery_datetime": "2026-11-24T19:01:00Z",
+                    "shipping_problem": false,
+                    "dimensions": {"length": 30.0, "width": 20.0, "height": 10.5},
+                    "packaging": "Box",
+                    "package_count": 2,
+                    "events": [{
+                        "event_datetime": "2026-11-24T19:05:00Z",
+                        "event_datetime_local": "2026-11-24T14:05:00",
+                        "event_code": "DLV-FRONT",
+                        "proof_of_delivery_url": "https://pod.example.com/SC100200300",
+                        "status_code": "DE",
+                        "status_detail_code": "DELIVERED"
+                    }]
+                },
+                "update_method": "replace"
+            }),
+            json!({
+                "tracking_info": {
+                    "carrier_name": "Parcel Aggregator",
+                    "tracking_number": "AG555000111",
+                    "standardized_status_code": "EX",
+                    "standardized_status_detail_code": "UNSPECIFIED_EXCEPTION",
+                    "carrier_status_code": "EX",
+                    "shipped_datetime": "2026-11-23T21:00:00Z",
+                    "shipping_problem": true,
+                    "shipping_problem_code": "DAMAGED",
+                    "shipping_problem_description": "Crushed corner, contents checked",
+                    "packaging": "Envelope",
+                    "package_count": 1,
+                    "events": [{
+                        "event_datetime": "2026-11-24T14:30:00Z",
+                        "event_datetime_local": "2026-11-24T09:30:00",
+                        "event_code": "EX-DMG",
+                        "status_code": "EX",
+                        "status_detail_code": "UNSPECIFIED_EXCEPTION"
+                    }]
+                },
+                "update_method": "replace"
+            }),
+            json!({
+                "tracking_info": {
+                    "carrier_name": "Metro Express",
+                    "tracking_number": "ME42",
+                    "standardized_status_code": "IT",
+                    "standardized_status_detail_code": "IN_TRANSIT",
+                    "carrier_status_code": "IT",
+                    "dimensions": {"length": 12.0},
+                    "packaging": "Pak",
+                    "events": [{
+                        "event_datetime": "2026-11-24T16:00:00Z",
+                        "event_datetime_local": "2026-11-24T11:00:00",
+                        "event_code": "IT",
+                        "status_code": "IT",
+                        "status_detail_code": "IN_TRANSIT"
+                    }]
+                },
+                "update_method": "replace",
+                "warning_messages": [
+                    "shipped_datetime \"yesterday\" is not a date or date-time; omitted",
+                    "shipping_problem \"maybe\" is not true or false (yes/no, y/n, 1/0); omitted",
+                    "package_count \"-1\" is not a whole number from 0; omitted",
+                    "width \"abc\" is not a number; omitted"
+                ]
+            }),
+        ]
+    );
+    assert_eq!(run.summary()["records_rejected"], 0);
 }
 
 #[test]
@@ -565,7 +647,7 @@ fn an_xml_file_with_namespaces_attributes_cdata_and_values_after_its_events() {
         json!([
             {
                 "tracking_info": {
-                    "carrier_name": "Acme Parcel",
+                    "carrier_name": "Acme Parcel & Freight",
                     "tracking_number": "AP100200300",
                     "standardized_status_code": "AC",
                     "standardized_status_detail_code": "PICKED_UP",
@@ -590,7 +672,7 @@ fn an_xml_file_with_namespaces_attributes_cdata_and_values_after_its_events() {
             },
             {
                 "tracking_info": {
-                    "carrier_name": "Acme Parcel",
+                    "carrier_name": "Acme Parcel & Freight",
                     "tracking_number": "AP100200300",
                     "standardized_status_code": "DE",
                     "standardized_status_detail_code": "DELIVERED",
@@ -616,7 +698,7 @@ fn an_xml_file_with_namespaces_attributes_cdata_and_values_after_its_events() {
             },
             {
                 "tracking_info": {
-                    "carrier_name": "Acme Parcel",
+                    "carrier_name": "Acme Parcel & Freight",
                     "tracking_number": "AP100200301",
                     "standardized_status_code": "UN",
                     "standardized_status_detail_code": "CARRIER_STATUS_NOT_MAPPED",
