@@ -580,5 +580,13 @@ pub(crate) mod tests {
             vec![3, 3, 1]
         );
         assert!(batches.iter().all(|b| b.bytes() <= 1000));
+        // A batch filled to exactly its limit is not split.
+        let mut b = Batcher::new(900);
+        let mut batches: Vec<Batch> = (1..=7).filter_map(|i| b.push(message(i, 300))).collect();
+        batches.extend(b.finish());
+        assert_eq!(
+            batches.iter().map(Batch::bytes).collect::<Vec<_>>(),
+            vec![900, 900, 300]
+        );
     }
 }
