@@ -579,9 +579,10 @@ async fn a_run_killed_with_sigkill_resumes_from_its_checkpoint() {
 }
 
 /// Resuming after any record of any example carrier file (headerless, fixed width, tab and
-/// single quotes, windows-1252, two-level codes, a time zone) delivers exactly the events after
-/// that record, under the chunk numbers an uninterrupted import gives them: the file is entered
-/// at the record's byte, with the header line put back where the format has one.
+/// single quotes, windows-1252, two-level codes, a time zone, a snapshot, header/detail lines)
+/// delivers exactly the events after that record, under the chunk numbers an uninterrupted
+/// import gives them: the file is entered at the record's byte, with the header line put back
+/// where the format has one, or read from its start when it has context lines.
 #[tokio::test]
 async fn every_example_profile_resumes_after_any_record() {
     use import_tracking_events::decompress::Compression;
@@ -596,6 +597,10 @@ async fn every_example_profile_resumes_after_any_record() {
         ("windows-1252.toml", "windows-1252.csv"),
         ("detail-codes.toml", "detail-codes.csv"),
         ("dst-chicago.toml", "dst-chicago.csv"),
+        ("snapshot.toml", "snapshot.csv"),
+        // Read again from its start (its shipment lines before the checkpoint fill the events
+        // after it), skipping the settled records, one of them rejected.
+        ("header-detail.toml", "header-detail.txt"),
     ];
     // One event per message, so chunk N holds the N-th event.
     let config = Config {
