@@ -139,6 +139,14 @@ pub enum ProfileError {
         profile: String,
         reason: &'static str,
     },
+    /// `record_type` / `[record_types]` of a header/detail file; `key` is the offending key,
+    /// e.g. `record_types.H.columns.town`.
+    #[error("{profile}: {key}: {reason}")]
+    BadRecordTypes {
+        profile: String,
+        key: String,
+        reason: String,
+    },
 }
 
 /// A failure that ends reading a file: nothing after it can be trusted.

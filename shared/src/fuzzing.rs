@@ -74,14 +74,19 @@ pub fn profile(data: &[u8]) {
     // What validation promises the reader and the mapper.
     if profile.format != Format::Api {
         use crate::profile::Field;
+        // What records carry: `[columns]`, or a header/detail profile's context and event types.
+        let columns = profile.record_columns();
         for field in [Field::TrackingNumber, Field::CarrierStatusCode] {
-            assert!(profile.columns.contains_key(&field), "{field:?} unmapped");
+            assert!(columns.contains_key(&field), "{field:?} unmapped");
         }
         // The event's time: a date (with or without its own time column), or one datetime.
         assert!(
-            profile.columns.contains_key(&Field::EventDate)
-                || profile.columns.contains_key(&Field::EventDateTime),
+            columns.contains_key(&Field::EventDate) || columns.contains_key(&Field::EventDateTime),
             "no event time mapped"
+        );
+        assert!(
+            profile.record_types.is_none() || profile.columns.is_empty(),
+            "a header/detail profile maps its columns per type"
         );
         if let Some(file) = file {
             read_and_map(&profile, file);
@@ -97,14 +102,54 @@ pub fn profile(data: &[u8]) {
             .collect();
         if profile.format == Format::Csv
             && profile.has_headers
+            && profile.record_types.is_none()
             && let Some(header) = names
         {
             let headers = csv_async::ByteRecord::from(header);
             Mapper::new(&profile, &headers).expect("a header of the profile's own columns binds");
         }
+        typed_header_binds(&profile);
     } else {
         assert!(profile.columns.is_empty());
     }
+}
+
+/// A header/detail CSV profile reads a header line of its own column names (the type column's
+/// and every type's), and its records bind to the mapper.
+fn typed_header_binds(profile: &Profile) {
+    let Some(types) = &profile.record_types else {
+        return;
+    };
+    if profile.format != Format::Csv || !profile.has_headers {
+        return;
+    }
+    // Names a header line carries as they are, in any encoding and quoting.
+    let names: Option<Vec<&str>> = std::iter::once(&types.column)
+        .chain(types.types.values().flat_map(|t| t.columns.values()))
+        .map(|c| match c {
+            Column::Name(name)
+                if !name.is_empty()
+                    && name.is_ascii()
+                    && is_plain(name, profile)
+                    && profile.quote.is_none_or(|q| !name.as_bytes().contains(&q)) =>
+            {
+                Some(name.as_str())
+            }
+            _ => None,
+        })
+        .collect();
+    let Some(names) = names else {
+        return;
+    };
+    let line = names.join(&char::from(profile.delimiter).to_string()) + "\n";
+    block_on(async {
+        let mut reader = RecordReader::new(line.as_bytes(), profile);
+        let headers = reader
+            .headers()
+            .await
+            .expect("a header line of the profile's own columns reads");
+        Mapper::new(profile, &headers).expect("a header/detail file's records bind");
+    });
 }
 
 /// A column name a CSV header can carry unquoted and unchanged (trimmed, no delimiter, no

@@ -80,7 +80,9 @@ impl Mapper {
         }
         let mut index = [None; Field::ALL.len()];
         let mut names: [String; Field::ALL.len()] = std::array::from_fn(|_| String::new());
-        for (ordinal, (&field, column)) in profile.columns.iter().enumerate() {
+        // A header/detail profile's records carry its fields by key (see `record_columns`).
+        let columns = profile.record_columns();
+        for (ordinal, (&field, column)) in columns.iter().enumerate() {
             let found = match column {
                 Column::Name(name) => header_names
                     .iter()

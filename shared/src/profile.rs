@@ -5,12 +5,16 @@
 //! errors naming the file and the key), so that a bad profile fails before a single record is
 //! read. Built-in profiles and profiles loaded from a URI go through the same [`Profile::from_toml`].
 
+mod record_types;
+
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use chrono_tz::Tz;
 use serde::Deserialize;
 
+pub use self::record_types::{RecordType, RecordTypes, Role};
 use crate::error::ProfileError;
 use crate::models::{StandardizedStatusCode, StandardizedStatusDetailCode, UpdateMethod};
 use crate::path::{NodePath, PathError};
@@ -306,6 +310,9 @@ pub struct Profile {
     /// Carrier status code → carrier detail code → pair, for carriers with two levels. Looked up
     /// first when a record has a detail code; `status_map` is the fallback.
     pub detail_map: BTreeMap<String, BTreeMap<String, StatusPair>>,
+    /// Header/detail files: where a row says its type, and each type's role and columns.
+    /// `columns` is then empty; [`Profile::record_columns`] is what records carry.
+    pub record_types: Option<RecordTypes>,
     /// `append` (the default: events add to what Connect holds, and the key is left out of the
     /// JSON) or `replace` (snapshot files: every event says `"update_method":"replace"`).
     pub update_method: UpdateMethod,
@@ -336,6 +343,9 @@ struct ProfileToml {
     #[serde(default)]
     status_group: Vec<StatusGroupToml>,
     update_method: Option<UpdateMethod>,
+    /// The column holding a header/detail file's record type, and `[record_types.<type>]`.
+    record_type: Option<toml::Value>,
+    record_types: Option<BTreeMap<String, record_types::RecordTypeToml>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -451,6 +461,16 @@ impl Profile {
             return Err(not_for(profile, "encoding", format));
         }
         let record = record_path(profile, format, raw.record.as_deref())?;
+        let record_types = record_types::parse(
+            record_types::Shape {
+                profile,
+                format,
+                has_headers,
+            },
+            raw.record_type,
+            raw.record_types,
+            !raw.columns.is_empty(),
+        )?;
         let mut columns = BTreeMap::new();
         for (key, value) in raw.columns {
             let field = Field::from_key(&key).ok_or_else(|| ProfileError::UnknownField {
@@ -469,7 +489,10 @@ impl Profile {
                 profile: profile.to_owned(),
             });
         }
-        for field in REQUIRED.into_iter().filter(|_| is_file) {
+        for field in REQUIRED
+            .into_iter()
+            .filter(|_| is_file && record_types.is_none())
+        {
             if !columns.contains_key(&field) {
                 return Err(ProfileError::MissingField {
                     profile: profile.to_owned(),
@@ -478,7 +501,10 @@ impl Profile {
             }
         }
 
-        let datetime = datetime(profile, is_file, &columns, raw.datetime)?;
+        let fields = record_types
+            .as_ref()
+            .map_or(Cow::Borrowed(&columns), |t| Cow::Owned(named(t)));
+        let datetime = datetime(profile, is_file, &fields, raw.datetime)?;
         let (status_map, detail_map) = status_maps(profile, raw.status_map, raw.status_group)?;
 
         Ok(Profile {
@@ -494,9 +520,29 @@ impl Profile {
             datetime,
             status_map,
             detail_map,
+            record_types,
             update_method: raw.update_method.unwrap_or_default(),
         })
     }
+
+    /// Where the mapper finds each field in a record: the profile's `[columns]`, or for a
+    /// header/detail profile every field its context and event types map, named by its key
+    /// (the typed reader's records carry one field per such key).
+    pub fn record_columns(&self) -> Cow<'_, BTreeMap<Field, Column>> {
+        match &self.record_types {
+            None => Cow::Borrowed(&self.columns),
+            Some(types) => Cow::Owned(named(types)),
+        }
+    }
+}
+
+/// The fields of a typed profile's records, each named by its key.
+fn named(types: &RecordTypes) -> BTreeMap<Field, Column> {
+    types
+        .fields()
+        .into_iter()
+        .map(|field| (field, Column::Name(field.key().to_owned())))
+        .collect()
 }
 
 fn not_for(profile: &str, key: &'static str, format: Format) -> ProfileError {

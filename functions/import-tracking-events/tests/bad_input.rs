@@ -423,6 +423,38 @@ fn a_json_lines_file_with_one_broken_line_rejects_that_line_only() {
     );
 }
 
+#[test]
+fn a_row_of_a_type_the_profile_does_not_list_is_rejected_and_reading_goes_on() {
+    let file = corpus("unknown-record-type.txt");
+    let text = std::fs::read(&file).unwrap();
+    let (events, summary) = completed(&import(&file, "unknown-record-type.toml"));
+    assert_eq!(counts(&summary, &events), (3, 2, 1));
+    // Both event lines take the tracking number of the H line before them.
+    let got: Vec<(&str, &str)> = events
+        .iter()
+        .map(|e| {
+            let info = &e["tracking_info"];
+            (
+                info["tracking_number"].as_str().unwrap(),
+                info["carrier_status_code"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [("1RC000000000000001", "IT"), ("1RC000000000000001", "DL")]
+    );
+    assert_eq!(
+        rejected(&summary),
+        [(
+            2,
+            3,
+            line_start(&text, 3),
+            "unknown record type `9`".to_owned()
+        )]
+    );
+}
+
 /// A profile file named by the event (a path, relative to where the CLI runs) is loaded before
 /// anything is read, and one that does not load fails the run naming the file and the key.
 #[test]

@@ -345,6 +345,110 @@ fn fixed_width_with_a_title_line_and_multibyte_characters() {
     assert_eq!(summary["records_rejected"], 0);
 }
 
+/// One Ridgeline Parcel event as the import writes it: the shipment line's tracking number,
+/// service and weight (unless the scan line has its own), the scan line's status, time and place.
+#[allow(clippy::too_many_arguments)]
+fn ridgeline(
+    tracking_number: &str,
+    service: &str,
+    weight: f64,
+    (code, status, detail): (&str, &str, &str),
+    (utc, local): (&str, &str),
+    (city, state): (&str, &str),
+) -> Value {
+    let mut info = json!({
+        "carrier_name": "Ridgeline Parcel",
+        "tracking_number": tracking_number,
+        "standardized_status_code": status,
+        "standardized_status_detail_code": detail,
+        "carrier_status_code": code,
+        "weight": weight,
+        "service": {"code": service},
+        "events": [{
+            "event_datetime": utc,
+            "event_datetime_local": local,
+            "event_code": code,
+            "city": city,
+            "state": state,
+            "status_code": status,
+            "status_detail_code": detail
+        }]
+    });
+    if status == "DE" {
+        info["actual_delivery_datetime"] = json!(utc);
+    }
+    json!({ "tracking_info": info })
+}
+
+#[test]
+fn header_detail_lines_fill_each_scan_from_its_shipment_line() {
+    let run = import_example("header-detail.txt", "header-detail.toml");
+    const PU: (&str, &str, &str) = ("PU", "AC", "PICKED_UP");
+    const IT: (&str, &str, &str) = ("IT", "IT", "IN_TRANSIT");
+    const DL: (&str, &str, &str) = ("DL", "DE", "DELIVERED");
+    assert_eq!(
+        run.events,
+        [
+            ridgeline(
+                "RP0000000001",
+                "GND",
+                2.5,
+                PU,
+                ("2026-11-24T15:15:00Z", "2026-11-24T08:15:00"),
+                ("Denver", "CO")
+            ),
+            // The hub's weight on the scan line wins over the shipment line's 2.50.
+            ridgeline(
+                "RP0000000001",
+                "GND",
+                2.75,
+                IT,
+                ("2026-11-25T01:40:00Z", "2026-11-24T18:40:00"),
+                ("Pueblo", "CO")
+            ),
+            ridgeline(
+                "RP0000000001",
+                "GND",
+                2.5,
+                DL,
+                ("2026-11-25T18:02:00Z", "2026-11-25T11:02:00"),
+                ("Santa Fe", "NM")
+            ),
+            ridgeline(
+                "RP0000000002",
+                "EXP",
+                0.8,
+                PU,
+                ("2026-11-24T16:30:00Z", "2026-11-24T09:30:00"),
+                ("Boulder", "CO")
+            ),
+            // After the rejected note line, still the second shipment's.
+            ridgeline(
+                "RP0000000002",
+                "EXP",
+                0.8,
+                IT,
+                ("2026-11-25T05:10:00Z", "2026-11-24T22:10:00"),
+                ("Cheyenne", "WY")
+            ),
+        ]
+    );
+    // Records are what is returned (events and rejected lines): the note is record 5, on line 8.
+    assert_eq!(
+        run.rejected(),
+        [(5, 8, 215, "unknown record type `N`".to_owned())]
+    );
+    let summary = run.summary();
+    assert_eq!(
+        (
+            summary["records_read"].as_u64(),
+            summary["events_emitted"].as_u64(),
+            summary["records_rejected"].as_u64()
+        ),
+        (Some(6), Some(5), Some(1))
+    );
+}
+
 #[test]
 fn a_snapshot_replaces_with_every_shipment_field_and_a_carrier_per_line() {
     let run = import_example("snapshot.csv", "snapshot.toml");

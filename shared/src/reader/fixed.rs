@@ -32,9 +32,18 @@ pub struct FixedWidthReader<R> {
 
 impl<R: AsyncRead + Unpin + Send> FixedWidthReader<R> {
     pub fn new(reader: R, profile: &Profile) -> Self {
-        let spans = profile
-            .columns
-            .values()
+        FixedWidthReader::with_columns(reader, profile, profile.columns.values())
+    }
+
+    /// A reader cutting each line into `columns`, in their order, rather than the profile's
+    /// `[columns]` (the typed layer reads every record type's spans at once).
+    pub(super) fn with_columns<'c>(
+        reader: R,
+        profile: &Profile,
+        columns: impl IntoIterator<Item = &'c Column>,
+    ) -> Self {
+        let spans = columns
+            .into_iter()
             .map(|column| match column {
                 Column::Span { start, len } => (start - 1, *len),
                 // A validated fixed-width profile has spans only; anything else reads as empty.
@@ -81,11 +90,11 @@ impl<R: AsyncRead + Unpin + Send> FixedWidthReader<R> {
             out.invalid_utf8.clear();
             out.malformed = None;
             out.fields.clear();
+            self.text.clear();
             if line.too_long {
                 out.malformed = Some(format!("line is longer than {MAX_LINE_BYTES} bytes"));
                 return Ok(true);
             }
-            self.text.clear();
             let clean = match self.decoder {
                 Some(decoder) => decode_into(decoder, bytes, &mut self.text),
                 None => match std::str::from_utf8(bytes) {
@@ -102,6 +111,12 @@ impl<R: AsyncRead + Unpin + Send> FixedWidthReader<R> {
             self.split(clean, out);
             return Ok(true);
         }
+    }
+
+    /// The text of the line last read, decoded, without its line end (empty for a line too
+    /// long to hold).
+    pub(super) fn line_text(&self) -> &str {
+        &self.text
     }
 
     /// Cuts `self.text` into the profile's spans. When the line had bytes that are not text,

@@ -13,6 +13,7 @@ mod jsonl;
 mod lines;
 mod resume;
 mod tree;
+mod typed;
 
 pub use self::bounds::{MAX_RECORD_BYTES, RecordTooLong};
 pub use self::csv::CsvReader;
@@ -21,6 +22,7 @@ pub use self::jsonl::JsonLinesReader;
 pub use self::lines::MAX_LINE_BYTES;
 pub use self::resume::{Reentry, saved_headers};
 pub use self::tree::{JsonDocumentReader, XmlReader};
+pub use self::typed::TypedReader;
 
 use csv_async::{ByteRecord, StringRecord};
 use tokio::io::AsyncRead;
@@ -49,12 +51,18 @@ pub enum RecordReader<R> {
     Fixed(FixedWidthReader<R>),
     Xml(XmlReader<R>),
     Json(JsonDocumentReader<R>),
+    /// A header/detail file (`record_type`), over a CSV or fixed-width reader (boxed: it holds
+    /// one of them and the rows it keeps).
+    Typed(Box<TypedReader<R>>),
 }
 
 impl<R: AsyncRead + Unpin + Send> RecordReader<R> {
     /// A reader for `profile`'s format. `Format::Api` profiles describe no file; they are refused
     /// when the profile is chosen for an import, and read here as CSV.
     pub fn new(reader: R, profile: &Profile) -> Self {
+        if let Some(types) = &profile.record_types {
+            return RecordReader::Typed(Box::new(TypedReader::new(reader, profile, types)));
+        }
         match profile.format {
             Format::Jsonl => RecordReader::JsonLines(JsonLinesReader::new(reader, profile)),
             Format::Fixed => RecordReader::Fixed(FixedWidthReader::new(reader, profile)),
@@ -65,8 +73,9 @@ impl<R: AsyncRead + Unpin + Send> RecordReader<R> {
     }
 
     /// The names records' fields are found by: the file's header line for CSV, the profile's
-    /// keys for JSON Lines, its column paths for XML and JSON documents, nothing for positional columns (headerless CSV, fixed width). An
-    /// error if a CSV file that should have a header has none.
+    /// keys for JSON Lines, its column paths for XML and JSON documents, the keys of the fields a
+    /// header/detail file's records carry, nothing for positional columns (headerless CSV, fixed
+    /// width). An error if a CSV file that should have a header has none.
     pub async fn headers(&mut self) -> Result<ByteRecord, ReadError> {
         match self {
             RecordReader::Csv(r) => r.headers().await,
@@ -74,6 +83,7 @@ impl<R: AsyncRead + Unpin + Send> RecordReader<R> {
             RecordReader::Fixed(_) => Ok(ByteRecord::new()),
             RecordReader::Xml(r) => Ok(r.headers()),
             RecordReader::Json(r) => Ok(r.headers()),
+            RecordReader::Typed(r) => r.headers().await,
         }
     }
 
@@ -86,6 +96,7 @@ impl<R: AsyncRead + Unpin + Send> RecordReader<R> {
             RecordReader::Fixed(r) => r.read(out).await,
             RecordReader::Xml(r) => r.read(out).await,
             RecordReader::Json(r) => r.read(out).await,
+            RecordReader::Typed(r) => r.read(out).await,
         }
     }
 }

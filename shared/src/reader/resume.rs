@@ -3,8 +3,9 @@
 //!
 //! A checkpoint records the byte where a settled record starts. Reopened there, a reader that
 //! expects a header line (CSV with headers, fixed width with a title line) is given one in front
-//! of the tail; a format whose header cannot be rebuilt faithfully is read from the start instead,
-//! skipping the settled records.
+//! of the tail; a format whose header cannot be rebuilt faithfully, or a header/detail file (whose
+//! context rows before the checkpoint matter), is read from the start instead, skipping the
+//! settled records.
 
 use csv_async::ByteRecord;
 
@@ -25,6 +26,10 @@ impl Reentry {
     /// How to reenter a file of `profile` whose header fields a checkpoint saved as `saved`
     /// (see [`saved_headers`]).
     pub fn for_profile(profile: &Profile, saved: Option<&[String]>) -> Reentry {
+        // A header/detail file's context rows before the checkpoint would be lost.
+        if profile.record_types.is_some() {
+            return Reentry::FromStart;
+        }
         let prefix = match profile.format {
             // A document's records depend on the elements around them: read from the start.
             Format::Xml | Format::Json => return Reentry::FromStart,
@@ -50,7 +55,9 @@ impl Reentry {
 /// What a checkpoint keeps of a file's header to reenter it later: the CSV header fields (as
 /// UTF-8; `None` when they are not), nothing for formats whose names come from the profile.
 pub fn saved_headers(profile: &Profile, headers: &ByteRecord) -> Option<Vec<String>> {
-    if matches!(profile.format, Format::Jsonl | Format::Xml | Format::Json) {
+    if matches!(profile.format, Format::Jsonl | Format::Xml | Format::Json)
+        || profile.record_types.is_some()
+    {
         return None;
     }
     headers
