@@ -409,81 +409,25 @@ impl Profile {
         let profile = profile.as_str();
         let format = raw.format;
         let is_file = format != Format::Api;
-
-        for (key, given) in [
-            ("delimiter", raw.delimiter.is_some()),
-            ("quote", raw.quote.is_some()),
-        ] {
-            if given && format != Format::Csv {
-                return Err(not_for(profile, key, format));
-            }
-        }
-        if raw.has_headers.is_some() && !matches!(format, Format::Csv | Format::Fixed) {
-            return Err(not_for(profile, "has_headers", format));
-        }
-        if raw.encoding.is_some() && !is_file {
-            return Err(not_for(profile, "encoding", format));
-        }
-        if raw.update_method.is_some() && !is_file {
-            return Err(not_for(profile, "update_method", format));
-        }
-        let delimiter = match raw.delimiter.as_deref() {
-            None => b',',
-            Some(d) => parse_delimiter(d).ok_or_else(|| ProfileError::BadDelimiter {
-                profile: profile.to_owned(),
-                delimiter: d.to_owned(),
-            })?,
-        };
-        let quote = match raw.quote.as_deref() {
-            None => Some(b'"'),
-            Some("") => None,
-            Some(q) => match q.as_bytes() {
-                [b] if *b != delimiter && *b != b'\n' && *b != b'\r' => Some(*b),
-                _ => {
-                    return Err(ProfileError::BadQuote {
-                        profile: profile.to_owned(),
-                        quote: q.to_owned(),
-                    });
-                }
-            },
-        };
-        let has_headers = raw.has_headers.unwrap_or(format == Format::Csv);
-        let encoding = match raw.encoding.as_deref() {
-            None => TextEncoding::Utf8,
-            Some(e) => TextEncoding::parse(e).ok_or_else(|| ProfileError::UnknownEncoding {
-                profile: profile.to_owned(),
-                encoding: e.to_owned(),
-            })?,
-        };
-
-        if format == Format::Json && encoding != TextEncoding::Utf8 {
-            // RFC 8259: JSON exchanged between systems is UTF-8.
-            return Err(not_for(profile, "encoding", format));
-        }
+        let dialect = Dialect::parse(profile, &raw)?;
         let record = record_path(profile, format, raw.record.as_deref())?;
         let record_types = record_types::parse(
             record_types::Shape {
                 profile,
                 format,
-                has_headers,
+                has_headers: dialect.has_headers,
             },
             raw.record_type,
             raw.record_types,
             !raw.columns.is_empty(),
         )?;
-        let mut columns = BTreeMap::new();
-        for (key, value) in raw.columns {
-            let field = Field::from_key(&key).ok_or_else(|| ProfileError::UnknownField {
-                profile: profile.to_owned(),
-                field: key.clone(),
-                known: Field::ALL.map(Field::key).join(", "),
-            })?;
-            let column = column(profile, format, has_headers, field, value)?;
-            if let (Some(record), Column::Name(path)) = (&record, &column) {
-                check_path(profile, format, record, field, path)?;
-            }
-            columns.insert(field, column);
-        }
+        let columns = columns(
+            profile,
+            format,
+            dialect.has_headers,
+            record.as_deref(),
+            raw.columns,
+        )?;
         if !is_file && !columns.is_empty() {
             return Err(ProfileError::ColumnsForApi {
                 profile: profile.to_owned(),
@@ -511,10 +455,10 @@ impl Profile {
             name: raw.name,
             carrier_name: raw.carrier_name,
             format,
-            delimiter,
-            quote,
-            has_headers,
-            encoding,
+            delimiter: dialect.delimiter,
+            quote: dialect.quote,
+            has_headers: dialect.has_headers,
+            encoding: dialect.encoding,
             columns,
             record,
             datetime,
@@ -551,6 +495,107 @@ fn not_for(profile: &str, key: &'static str, format: Format) -> ProfileError {
         key,
         format: format.key(),
     }
+}
+
+/// How a file's text is laid out: the keys that only some formats take, checked against the
+/// format.
+struct Dialect {
+    delimiter: u8,
+    quote: Option<u8>,
+    has_headers: bool,
+    encoding: TextEncoding,
+}
+
+impl Dialect {
+    fn parse(profile: &str, raw: &ProfileToml) -> Result<Dialect, ProfileError> {
+        let format = raw.format;
+        let is_file = format != Format::Api;
+        for (key, given) in [
+            ("delimiter", raw.delimiter.is_some()),
+            ("quote", raw.quote.is_some()),
+        ] {
+            if given && format != Format::Csv {
+                return Err(not_for(profile, key, format));
+            }
+        }
+        if raw.has_headers.is_some() && !matches!(format, Format::Csv | Format::Fixed) {
+            return Err(not_for(profile, "has_headers", format));
+        }
+        if raw.encoding.is_some() && !is_file {
+            return Err(not_for(profile, "encoding", format));
+        }
+        if raw.update_method.is_some() && !is_file {
+            return Err(not_for(profile, "update_method", format));
+        }
+        let delimiter = match raw.delimiter.as_deref() {
+            None => b',',
+            Some(d) => parse_delimiter(d).ok_or_else(|| ProfileError::BadDelimiter {
+                profile: profile.to_owned(),
+                delimiter: d.to_owned(),
+            })?,
+        };
+        let encoding = match raw.encoding.as_deref() {
+            None => TextEncoding::Utf8,
+            Some(e) => TextEncoding::parse(e).ok_or_else(|| ProfileError::UnknownEncoding {
+                profile: profile.to_owned(),
+                encoding: e.to_owned(),
+            })?,
+        };
+        if format == Format::Json && encoding != TextEncoding::Utf8 {
+            // RFC 8259: JSON exchanged between systems is UTF-8.
+            return Err(not_for(profile, "encoding", format));
+        }
+        Ok(Dialect {
+            delimiter,
+            quote: parse_quote(profile, raw.quote.as_deref(), delimiter)?,
+            has_headers: raw.has_headers.unwrap_or(format == Format::Csv),
+            encoding,
+        })
+    }
+}
+
+/// `quote`: one byte other than the delimiter and line ends, `""` for none; `"` by default.
+fn parse_quote(
+    profile: &str,
+    quote: Option<&str>,
+    delimiter: u8,
+) -> Result<Option<u8>, ProfileError> {
+    match quote {
+        None => Ok(Some(b'"')),
+        Some("") => Ok(None),
+        Some(q) => match q.as_bytes() {
+            [b] if *b != delimiter && *b != b'\n' && *b != b'\r' => Ok(Some(*b)),
+            _ => Err(ProfileError::BadQuote {
+                profile: profile.to_owned(),
+                quote: q.to_owned(),
+            }),
+        },
+    }
+}
+
+/// `[columns]`: each key a Connect field, each value in the shape its format needs (paths of a
+/// document checked against its `record`).
+fn columns(
+    profile: &str,
+    format: Format,
+    has_headers: bool,
+    record: Option<&[String]>,
+    raw: BTreeMap<String, toml::Value>,
+) -> Result<BTreeMap<Field, Column>, ProfileError> {
+    let mut columns = BTreeMap::new();
+    for (key, value) in raw {
+        let field = Field::from_key(&key).ok_or_else(|| ProfileError::UnknownField {
+            profile: profile.to_owned(),
+            field: key.clone(),
+            known: Field::ALL.map(Field::key).join(", "),
+        })?;
+        let column = column(profile, format, has_headers, field, value)?;
+        if let (Some(record), Column::Name(path)) = (record, &column) {
+            check_path(profile, format, record, field, path)?;
+        }
+        columns.insert(field, column);
+    }
+    Ok(columns)
 }
 
 /// `record`: required by XML and JSON documents, meaningless for line formats.
