@@ -78,33 +78,7 @@ impl Mapper {
                 found: char::from(found),
             });
         }
-        let mut index = [None; Field::ALL.len()];
-        let mut names: [String; Field::ALL.len()] = std::array::from_fn(|_| String::new());
-        // A header/detail profile's records carry its fields by key (see `record_columns`).
-        let columns = profile.record_columns();
-        for (ordinal, (&field, column)) in columns.iter().enumerate() {
-            let found = match column {
-                Column::Name(name) => header_names
-                    .iter()
-                    .position(|h| *h == name.as_bytes())
-                    .ok_or_else(|| ReadError::MissingColumn {
-                        profile: profile.name.clone(),
-                        field: field.key(),
-                        column: name.clone(),
-                        header: crate::error::excerpt(
-                            &header_names
-                                .iter()
-                                .map(|h| String::from_utf8_lossy(h))
-                                .collect::<Vec<_>>()
-                                .join(","),
-                        ),
-                    })?,
-                Column::Position(n) => n.saturating_sub(1),
-                Column::Span { .. } => ordinal,
-            };
-            index[field.index()] = Some(found);
-            names[field.index()] = column.to_string();
-        }
+        let (index, names) = bind(profile, &header_names)?;
         let spec = &profile.datetime;
         let mut datetime = DateTimeParser::new(&spec.date_format, &spec.time_format);
         if let Some(format) = &spec.datetime_format {
@@ -574,6 +548,45 @@ impl Mapper {
             .date(text)
             .map(|d| datetime::iso8601(d.and_time(chrono::NaiveTime::MIN), "")[..10].to_owned())
     }
+}
+
+/// Column index per [`Field`], and the column's name for messages.
+type Binding = (
+    [Option<usize>; Field::ALL.len()],
+    [String; Field::ALL.len()],
+);
+
+/// Each column the profile names
+/// found in `header_names` (a header/detail profile's records carry its fields by key, see
+/// [`Profile::record_columns`]).
+fn bind(profile: &Profile, header_names: &[&[u8]]) -> Result<Binding, ReadError> {
+    let mut index = [None; Field::ALL.len()];
+    let mut names: [String; Field::ALL.len()] = std::array::from_fn(|_| String::new());
+    let columns = profile.record_columns();
+    for (ordinal, (&field, column)) in columns.iter().enumerate() {
+        let found = match column {
+            Column::Name(name) => header_names
+                .iter()
+                .position(|h| *h == name.as_bytes())
+                .ok_or_else(|| ReadError::MissingColumn {
+                    profile: profile.name.clone(),
+                    field: field.key(),
+                    column: name.clone(),
+                    header: crate::error::excerpt(
+                        &header_names
+                            .iter()
+                            .map(|h| String::from_utf8_lossy(h))
+                            .collect::<Vec<_>>()
+                            .join(","),
+                    ),
+                })?,
+            Column::Position(n) => n.saturating_sub(1),
+            Column::Span { .. } => ordinal,
+        };
+        index[field.index()] = Some(found);
+        names[field.index()] = column.to_string();
+    }
+    Ok((index, names))
 }
 
 /// A common delimiter, other than the profile's, that splits a one-column `header` into names
