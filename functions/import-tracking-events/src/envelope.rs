@@ -540,6 +540,9 @@ pub(crate) mod tests {
         let message = packer.finish().unwrap();
         assert!(!message.is_empty());
         assert_eq!((message.chunk, message.first_record), (7, 41));
+        // Events next to each other in one piece are one run: written as one slice.
+        assert_eq!(message.runs.len(), 1);
+        assert_eq!(message.runs[0].1, r[0].start..r[1].end);
         // A message's debug form names its pieces' sizes, never their (possibly huge) bytes.
         let bytes = event(3).len() + 1 + event(4).len();
         let debug = format!("{message:?}");
@@ -547,6 +550,31 @@ pub(crate) mod tests {
         assert!(!debug.contains("xxx"), "{debug}");
         assert_eq!((packer.next_chunk(), packer.open_since()), (8, None));
         assert!(Packer::new("id".into(), source(), 1024).finish().is_none());
+
+        // A record left out between two events (rejected) splits the run; so does another
+        // piece, even one holding the same bytes.
+        let (piece, r) = piece_of(&[event(1), event(2), event(3)]);
+        let (other, o) = piece_of(&[event(4)]);
+        let mut packer = Packer::new("id".into(), source(), 1024);
+        for (record, (p, range)) in [(&piece, &r[0]), (&piece, &r[2]), (&other, &o[0])]
+            .into_iter()
+            .enumerate()
+        {
+            assert!(
+                packer
+                    .push(record as u64 + 1, p, range.clone())
+                    .unwrap()
+                    .is_none()
+            );
+        }
+        let runs: Vec<Range<usize>> = packer
+            .finish()
+            .unwrap()
+            .runs
+            .into_iter()
+            .map(|(_, r)| r)
+            .collect();
+        assert_eq!(runs, [r[0].clone(), r[2].clone(), o[0].clone()]);
     }
 
     #[test]
