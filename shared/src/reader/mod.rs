@@ -8,6 +8,7 @@
 mod bounds;
 mod csv;
 mod decode;
+pub mod edi;
 mod fixed;
 mod jsonl;
 mod lines;
