@@ -19,7 +19,13 @@ pub struct NodePath {
     pub steps: Vec<String>,
     /// An XML attribute of the node reached (`@id`).
     pub attribute: Option<String>,
+    /// `Name[@attr=value]` on the last named step: only a node whose attribute `attr` is
+    /// `value` matches (the first such node wins), e.g. `../L11[@02=2I]/@01`.
+    pub predicate: Option<Condition>,
 }
+
+/// A step's condition: an attribute's name and the value it must have.
+pub type Condition = (String, String);
 
 /// Why a path is not one.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -32,8 +38,10 @@ pub enum PathError {
     Attribute(String),
     #[error("goes above the root with `..`")]
     AboveRoot,
-    #[error("a record path cannot use `..` or `@`: it names elements or keys from the root")]
+    #[error("a record path cannot use `..`, `@` or `[…]`: it names elements or keys from the root")]
     RecordStep,
+    #[error("`{0}`: a condition `[@name=value]` goes on the last named step only")]
+    Predicate(String),
 }
 
 impl NodePath {
@@ -49,6 +57,7 @@ impl NodePath {
             up: 0,
             steps: Vec::new(),
             attribute: None,
+            predicate: None,
         };
         if body.is_empty() {
             return if absolute {
@@ -62,6 +71,10 @@ impl NodePath {
             match *part {
                 "" => return Err(PathError::EmptyStep),
                 "." => {}
+                ".." if path.predicate.is_some() => {
+                    // `a[@x=y]/..` would drop the step its condition is on.
+                    return Err(PathError::Predicate(text.to_owned()));
+                }
                 ".." => match path.steps.pop() {
                     Some(_) => {}
                     None if absolute => return Err(PathError::AboveRoot),
@@ -73,7 +86,14 @@ impl NodePath {
                     }
                     path.attribute = Some(attr[1..].to_owned());
                 }
-                name => path.steps.push(name.to_owned()),
+                step => {
+                    if path.predicate.is_some() {
+                        return Err(PathError::Predicate((*part).to_owned()));
+                    }
+                    let (name, predicate) = split_predicate(step)?;
+                    path.steps.push(name.to_owned());
+                    path.predicate = predicate;
+                }
             }
         }
         Ok(path)
@@ -82,10 +102,30 @@ impl NodePath {
     /// Parses a profile's `record` path: names from the root, or `.` for the root itself.
     pub fn parse_record(text: &str) -> Result<Vec<String>, PathError> {
         let path = NodePath::parse(text.strip_prefix('/').unwrap_or(text))?;
-        if path.up > 0 || path.attribute.is_some() || text.split('/').any(|s| s == "..") {
+        if path.up > 0
+            || path.attribute.is_some()
+            || path.predicate.is_some()
+            || text.split('/').any(|s| s == "..")
+        {
             return Err(PathError::RecordStep);
         }
         Ok(path.steps)
+    }
+}
+
+/// `Name[@attr=value]` → (`Name`, the condition); a plain name as it is.
+fn split_predicate(step: &str) -> Result<(&str, Option<Condition>), PathError> {
+    let Some(open) = step.find('[') else {
+        return Ok((step, None));
+    };
+    let condition = step[open..]
+        .strip_prefix("[@")
+        .and_then(|c| c.strip_suffix(']'))
+        .and_then(|c| c.split_once('='))
+        .filter(|(attr, _)| !attr.is_empty() && open > 0);
+    match condition {
+        Some((attr, value)) => Ok((&step[..open], Some((attr.to_owned(), value.to_owned())))),
+        None => Err(PathError::Predicate(step.to_owned())),
     }
 }
 
@@ -93,7 +133,13 @@ impl fmt::Display for NodePath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut parts: Vec<&str> = Vec::new();
         parts.extend(std::iter::repeat_n("..", self.up));
-        parts.extend(self.steps.iter().map(String::as_str));
+        let last = self
+            .predicate
+            .as_ref()
+            .and_then(|(attr, value)| Some(format!("{}[@{attr}={value}]", self.steps.last()?)));
+        let named = self.steps.len() - usize::from(last.is_some());
+        parts.extend(self.steps[..named].iter().map(String::as_str));
+        parts.extend(last.as_deref());
         let attribute = self.attribute.as_ref().map(|a| format!("@{a}"));
         parts.extend(attribute.as_deref());
         let joined = parts.join("/");
@@ -119,6 +165,7 @@ mod tests {
             up,
             steps: steps.iter().map(|s| (*s).to_owned()).collect(),
             attribute: attribute.map(str::to_owned),
+            predicate: None,
         }
     }
 
@@ -137,6 +184,37 @@ mod tests {
         assert_eq!(
             parsed("/TrackingFile/Header/Carrier"),
             path(true, 0, &["TrackingFile", "Header", "Carrier"], None)
+        );
+    }
+
+    #[test]
+    fn a_condition_on_the_last_step_picks_among_siblings() {
+        let p = parsed("../../L11[@02=2I]/@01");
+        assert_eq!((p.up, p.steps.clone()), (2, vec!["L11".to_owned()]));
+        assert_eq!(p.predicate, Some(("02".into(), "2I".into())));
+        assert_eq!(p.attribute.as_deref(), Some("01"));
+        assert_eq!(p.to_string(), "../../L11[@02=2I]/@01");
+        assert_eq!(
+            parsed("Ref[@type=TRK]").predicate,
+            Some(("type".into(), "TRK".into()))
+        );
+        for bad in [
+            "A[@x=1]/B",
+            "A[x=1]",
+            "[@x=1]",
+            "A[@=1]",
+            "A[@x=1",
+            "A[@x=1]/..",
+        ] {
+            assert!(
+                matches!(NodePath::parse(bad), Err(PathError::Predicate(_))),
+                "{bad}: {:?}",
+                NodePath::parse(bad)
+            );
+        }
+        assert_eq!(
+            NodePath::parse_record("A/B[@x=1]"),
+            Err(PathError::RecordStep)
         );
     }
 

@@ -1320,7 +1320,11 @@ mod tests {
         assert!(xml("record = \"F/S/E\"", up).is_ok());
         for (record, columns, wanted) in [
             ("", NAMED, "format = \"xml\" needs `record`"),
-            ("record = \"F/../E\"", NAMED, "cannot use `..` or `@`"),
+            (
+                "record = \"F/../E\"",
+                NAMED,
+                "cannot use `..`, `@` or `[…]`",
+            ),
             (
                 "record = \"F/E\"",
                 up,

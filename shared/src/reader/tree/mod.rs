@@ -26,7 +26,7 @@ use csv_async::ByteRecord;
 use super::Record;
 use super::bounds::MAX_RECORD_BYTES;
 use crate::error::Position;
-use crate::path::NodePath;
+use crate::path::{Condition, NodePath};
 use crate::profile::{Column, Format, Profile, record_depth};
 
 /// A column path, compiled: which anchor it starts from, and the nodes below it.
@@ -34,7 +34,21 @@ use crate::profile::{Column, Format, Profile, record_depth};
 struct Anchored {
     steps: Vec<String>,
     attribute: Option<String>,
+    /// The last step's condition on one of its attributes.
+    predicate: Option<Condition>,
     column: usize,
+}
+
+impl Anchored {
+    /// Whether the node just opened, below an anchor through `below`, is this path's node.
+    fn matches(&self, below: &[Frame], attribute: &mut dyn FnMut(&str) -> Option<String>) -> bool {
+        self.steps.len() == below.len()
+            && self.steps.iter().zip(below).all(|(s, f)| *s == f.name)
+            && self
+                .predicate
+                .as_ref()
+                .is_none_or(|(name, value)| attribute(name).as_deref() == Some(value))
+    }
 }
 
 /// Where a column's value comes from.
@@ -87,10 +101,12 @@ impl Shape {
                 up: 0,
                 steps: vec![String::new(); record_depth + 64],
                 attribute: None,
+                predicate: None,
             });
             let anchored = Anchored {
                 steps: path.steps,
                 attribute: path.attribute,
+                predicate: path.predicate,
                 column,
             };
             if path.absolute {
@@ -417,13 +433,8 @@ impl Assembler {
             };
             let below = &self.frames[anchor_depth + 1..=depth];
             for path in paths {
-                if path.steps.len() != below.len()
-                    || !path.steps.iter().zip(below).all(|(s, f)| *s == f.name)
-                {
-                    continue;
-                }
                 let slot = &mut self.instances[instance].slots[path.column];
-                if slot.matched {
+                if slot.matched || !path.matches(below, attribute) {
                     continue;
                 }
                 slot.matched = true;
@@ -453,10 +464,7 @@ impl Assembler {
         let below = &self.frames[1..=depth];
         for path in &self.shape.absolute {
             let slot = &mut self.absolute.slots[path.column];
-            if slot.matched
-                || path.steps.len() != depth
-                || !path.steps.iter().zip(below).all(|(s, f)| *s == f.name)
-            {
+            if slot.matched || !path.matches(below, attribute) {
                 continue;
             }
             slot.matched = true;

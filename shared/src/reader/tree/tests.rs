@@ -380,3 +380,22 @@ fn an_oversized_hold_keeps_nothing_per_record() {
     );
     assert_eq!(record.fields.get(0), Some("2"));
 }
+
+#[tokio::test]
+async fn a_condition_on_an_attribute_picks_the_first_sibling_that_meets_it() {
+    let xml = r#"<F><S><Ref type="PO">P-1</Ref><Ref type="TRK">T-1</Ref><Ref type="TRK">T-2</Ref>
+<E code="X"/></S><S><E code="Y"/></S></F>"#;
+    let columns = "tracking_number = \"../Ref[@type=TRK]\"\ncarrier_status_code = \"@code\"\nevent_datetime = \"@code\"";
+    let profile = profile("xml", "F/S/E", columns, "");
+    let (records, end) = read_all(&profile, xml.as_bytes()).await;
+    assert!(end.is_none(), "{end:?}");
+    let values: Vec<Vec<(String, String)>> = records.into_iter().map(|(v, _)| v).collect();
+    assert_eq!(
+        values,
+        [
+            pairs(&[("../Ref[@type=TRK]", "T-1"), ("@code", "X")]),
+            // No reference meets the condition in the second shipment: empty.
+            pairs(&[("@code", "Y")]),
+        ]
+    );
+}
