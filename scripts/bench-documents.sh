@@ -52,7 +52,11 @@ for format in xml json; do
         file=$(gen "$format" "$mb")
         ev="$DIR/ev-$format-$mb.json"
         python3 -c 'import json,sys; json.dump({"transaction_id":"bench","metadata":{"source":sys.argv[1],"profile":sys.argv[2]}}, open(sys.argv[3],"w"))' "$file" "$profile" "$ev"
-        /usr/bin/time -f "%e %M" -o "$DIR/time-import" "$BIN/tracking-import" --event "$ev" --sink null > "$DIR/summary.json" 2>/dev/null
+        if ! /usr/bin/time -f "%e %M" -o "$DIR/time-import" "$BIN/tracking-import" --event "$ev" --sink null > "$DIR/summary.json" 2> "$DIR/import.err"; then
+            echo "bench-documents: the import of $file failed:" >&2
+            tail -5 "$DIR/import.err" >&2
+            exit 1
+        fi
         /usr/bin/time -f "%e %M" -o "$DIR/time-bare" "$BIN/examples/document_ceiling" "$format" "$file" > "$DIR/bare.json" 2>/dev/null
         read -r t_imp rss_imp < "$DIR/time-import"
         read -r t_bare rss_bare < "$DIR/time-bare"

@@ -196,7 +196,7 @@ fn read_and_map(profile: &Profile, file: &[u8]) {
             let at = record.position;
             assert_eq!(at.record, count, "records are numbered 1, 2, 3…");
             // A document may hold several records on one line.
-            let document = matches!(profile.format, Format::Xml | Format::Json);
+            let document = profile.format.is_document();
             assert!(
                 at.line > last_line || (document && at.line == last_line),
                 "lines move forward: {at:?} after {last_line}"

@@ -172,6 +172,11 @@ pub enum Format {
     /// A whole JSON document (not one object per line): `record` and `[columns]` are paths of
     /// object keys, arrays transparent.
     Json,
+    /// An X12 interchange: segments are nodes (ISA > GS > ST > loops), elements their
+    /// attributes (`@01`, `@02.1` for a component).
+    X12,
+    /// An EDIFACT interchange, read like X12 (UNB > UNH > groups).
+    Edifact,
     /// No file: a carrier HTTP API (Track). Only `name`, `carrier_name` and the status map
     /// apply; `[columns]` must be empty.
     Api,
@@ -186,8 +191,24 @@ impl Format {
             Format::Fixed => "fixed",
             Format::Xml => "xml",
             Format::Json => "json",
+            Format::X12 => "x12",
+            Format::Edifact => "edifact",
             Format::Api => "api",
         }
+    }
+
+    /// A document read through `record` and column paths, not line by line.
+    pub fn is_document(self) -> bool {
+        matches!(
+            self,
+            Format::Xml | Format::Json | Format::X12 | Format::Edifact
+        )
+    }
+
+    /// A document whose root is below a nameless document node (XML's root element, EDI's
+    /// interchanges), so `record` paths start with the root's name.
+    pub fn has_document_node(self) -> bool {
+        matches!(self, Format::Xml | Format::X12 | Format::Edifact)
     }
 }
 
@@ -604,7 +625,7 @@ fn record_path(
     format: Format,
     record: Option<&str>,
 ) -> Result<Option<Vec<String>>, ProfileError> {
-    let document = matches!(format, Format::Xml | Format::Json);
+    let document = format.is_document();
     match record {
         None if document => Err(ProfileError::NoRecordPath {
             profile: profile.to_owned(),
@@ -629,7 +650,7 @@ fn record_path(
 /// a JSON root value is the document itself.
 pub fn record_depth(format: Format, record: &[String]) -> usize {
     match format {
-        Format::Xml => record.len().max(1),
+        _ if format.has_document_node() => record.len().max(1),
         _ => record.len(),
     }
 }
@@ -651,7 +672,7 @@ fn check_path(
     };
     let path = NodePath::parse(text).map_err(bad)?;
     // XML's document node holds no values: `..` may reach the root element, not above it.
-    let top = usize::from(format == Format::Xml);
+    let top = usize::from(format.has_document_node());
     if path.up + top > record_depth(format, record) {
         return Err(bad(PathError::AboveRoot));
     }
@@ -727,8 +748,9 @@ fn column(
         (Format::Csv, false, _) => Err(bad(format!(
             "with has_headers = false, give the column's 1-based position (e.g. 3), not a {got}"
         ))),
-        (Format::Csv | Format::Jsonl | Format::Xml | Format::Json, _, Value::String(name)) => {
-            Ok(Column::Name(name))
+        (Format::Csv | Format::Jsonl, _, Value::String(name)) => Ok(Column::Name(name)),
+        (Format::Xml | Format::Json | Format::X12 | Format::Edifact, _, Value::String(path)) => {
+            Ok(Column::Name(path))
         }
         (Format::Csv, true, Value::Integer(_)) => Err(bad(
             "a position needs has_headers = false; with a header line, give the header's name"
@@ -736,7 +758,7 @@ fn column(
         )),
         (Format::Csv | Format::Api, ..) => Err(bad(format!("expected a header name, got a {got}"))),
         (Format::Jsonl, ..) => Err(bad(format!("expected an object key, got a {got}"))),
-        (Format::Xml | Format::Json, ..) => Err(bad(format!(
+        (Format::Xml | Format::Json | Format::X12 | Format::Edifact, ..) => Err(bad(format!(
             "expected a path from the record (e.g. \"Where/City\" or \"../@id\"), got a {got}"
         ))),
     }

@@ -22,7 +22,7 @@ pub use self::fixed::FixedWidthReader;
 pub use self::jsonl::JsonLinesReader;
 pub use self::lines::MAX_LINE_BYTES;
 pub use self::resume::{Reentry, saved_headers};
-pub use self::tree::{JsonDocumentReader, XmlReader};
+pub use self::tree::{EdiReader, JsonDocumentReader, XmlReader};
 pub use self::typed::TypedReader;
 
 use csv_async::{ByteRecord, StringRecord};
@@ -52,6 +52,8 @@ pub enum RecordReader<R> {
     Fixed(FixedWidthReader<R>),
     Xml(XmlReader<R>),
     Json(JsonDocumentReader<R>),
+    /// X12 and EDIFACT interchanges.
+    Edi(EdiReader<R>),
     /// A header/detail file (`record_type`), over a CSV or fixed-width reader (boxed: it holds
     /// one of them and the rows it keeps).
     Typed(Box<TypedReader<R>>),
@@ -69,6 +71,7 @@ impl<R: AsyncRead + Unpin + Send> RecordReader<R> {
             Format::Fixed => RecordReader::Fixed(FixedWidthReader::new(reader, profile)),
             Format::Xml => RecordReader::Xml(XmlReader::new(reader, profile)),
             Format::Json => RecordReader::Json(JsonDocumentReader::new(reader, profile)),
+            Format::X12 | Format::Edifact => RecordReader::Edi(EdiReader::new(reader, profile)),
             Format::Csv | Format::Api => RecordReader::Csv(CsvReader::new(reader, profile)),
         }
     }
@@ -84,6 +87,7 @@ impl<R: AsyncRead + Unpin + Send> RecordReader<R> {
             RecordReader::Fixed(_) => Ok(ByteRecord::new()),
             RecordReader::Xml(r) => Ok(r.headers()),
             RecordReader::Json(r) => Ok(r.headers()),
+            RecordReader::Edi(r) => Ok(r.headers()),
             RecordReader::Typed(r) => r.headers().await,
         }
     }
@@ -97,6 +101,7 @@ impl<R: AsyncRead + Unpin + Send> RecordReader<R> {
             RecordReader::Fixed(r) => r.read(out).await,
             RecordReader::Xml(r) => r.read(out).await,
             RecordReader::Json(r) => r.read(out).await,
+            RecordReader::Edi(r) => r.read(out).await,
             RecordReader::Typed(r) => r.read(out).await,
         }
     }

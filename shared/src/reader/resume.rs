@@ -32,7 +32,9 @@ impl Reentry {
         }
         let prefix = match profile.format {
             // A document's records depend on the elements around them: read from the start.
-            Format::Xml | Format::Json => return Reentry::FromStart,
+            Format::Xml | Format::Json | Format::X12 | Format::Edifact => {
+                return Reentry::FromStart;
+            }
             Format::Jsonl => Vec::new(),
             _ if !profile.has_headers => Vec::new(),
             // Any non-blank line: the fixed-width reader skips its first one as the title.
@@ -55,7 +57,8 @@ impl Reentry {
 /// What a checkpoint keeps of a file's header to reenter it later: the CSV header fields (as
 /// UTF-8; `None` when they are not), nothing for formats whose names come from the profile.
 pub fn saved_headers(profile: &Profile, headers: &ByteRecord) -> Option<Vec<String>> {
-    if matches!(profile.format, Format::Jsonl | Format::Xml | Format::Json)
+    if profile.format == Format::Jsonl
+        || profile.format.is_document()
         || profile.record_types.is_some()
     {
         return None;

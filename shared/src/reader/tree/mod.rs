@@ -11,11 +11,13 @@
 //! document node at depth 0, so the root element is depth 1 and `record` paths start with its
 //! name in both formats.
 
+mod edi;
 mod json;
 #[cfg(test)]
 mod tests;
 mod xml;
 
+pub use self::edi::EdiReader;
 pub use self::json::JsonDocumentReader;
 pub use self::xml::XmlReader;
 
@@ -125,11 +127,17 @@ impl Shape {
         let hold_name = match (profile.format, hold_depth) {
             (Format::Xml, 1) if record.is_empty() => "the root element".to_owned(),
             (Format::Xml, d) => format!("the `{}` element", record[d - 1]),
+            (Format::X12 | Format::Edifact, d) => {
+                format!(
+                    "the `{}` loop",
+                    record.get(d.wrapping_sub(1)).map_or("", |n| n)
+                )
+            }
             (_, 0) => "the document".to_owned(),
             (_, d) => format!("the `{}` object", record[d - 1]),
         };
         Shape {
-            any_root: profile.format == Format::Xml && record.is_empty(),
+            any_root: profile.format.has_document_node() && record.is_empty(),
             hold_name,
             record,
             record_depth,

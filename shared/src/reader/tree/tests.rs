@@ -399,3 +399,141 @@ async fn a_condition_on_an_attribute_picks_the_first_sibling_that_meets_it() {
         ]
     );
 }
+
+const X12_214: &str = "ISA*00*          *00*          *ZZ*CARRIERX       *ZZ*SHIPPERY       *250314*0930*U*00401*000000101*0*P*>~
+GS*QM*CARRIERX*SHIPPERY*20250314*0930*101*X*004010~
+ST*214*0001~
+B10*PRO5521*SHIP9981*CRRX~
+L11*BOL4471*BM~
+L11*TRK00012345*2I~
+LX*1~
+AT7*X1*NS***20250313*1420*CT~
+MS1*CHICAGO*IL*US~
+AT7*D1*NS***20250314*0912*ET~
+MS1*BOSTON*MA*US~
+AT8*G*L*12.5*1~
+SE*12*0001~
+GE*1*101~
+IEA*1*000000101~
+";
+
+#[tokio::test]
+async fn x12_segments_are_nodes_with_elements_as_attributes_nested_by_loop() {
+    let columns = r#"
+tracking_number = "../../L11[@02=2I]/@01"
+carrier_status_code = "@01"
+carrier_detail_code = "@02"
+event_date = "@05"
+event_time = "@06"
+utc_offset = "@07"
+city = "MS1/@01"
+state = "MS1/@02"
+weight = "../AT8/@03"
+company = "/ISA/GS/@02"
+"#;
+    let text = format!(
+        "name = \"t\"\ncarrier_name = \"T\"\nformat = \"x12\"\nrecord = \"ISA/GS/ST/LX/AT7\"\n\
+         [datetime]\ndate_format = \"%Y%m%d\"\ntime_format = \"%H%M\"\n[columns]\n{columns}"
+    );
+    let profile = Profile::from_toml(&text, "t").unwrap();
+    let (records, end) = read_all(&profile, X12_214.as_bytes()).await;
+    assert!(end.is_none(), "{end:?}");
+    let at = |needle: &str| X12_214.find(needle).unwrap() as u64;
+    let common = [
+        ("../../L11[@02=2I]/@01", "TRK00012345"),
+        ("/ISA/GS/@02", "CARRIERX"),
+        ("../AT8/@03", "12.5"),
+    ];
+    let event = |own: &[(&'static str, &'static str)]| {
+        let mut all: Vec<(&str, &str)> = vec![common[0]];
+        all.extend_from_slice(own);
+        all.extend_from_slice(&common[1..]);
+        pairs(&all)
+    };
+    assert_eq!(
+        records,
+        vec![
+            (
+                event(&[
+                    ("@01", "X1"),
+                    ("@02", "NS"),
+                    ("@05", "20250313"),
+                    ("@06", "1420"),
+                    ("@07", "CT"),
+                    ("MS1/@01", "CHICAGO"),
+                    ("MS1/@02", "IL"),
+                ]),
+                (1, 8, at("AT7*X1")),
+            ),
+            (
+                event(&[
+                    ("@01", "D1"),
+                    ("@02", "NS"),
+                    ("@05", "20250314"),
+                    ("@06", "0912"),
+                    ("@07", "ET"),
+                    ("MS1/@01", "BOSTON"),
+                    ("MS1/@02", "MA"),
+                ]),
+                (2, 10, at("AT7*D1")),
+            ),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn edifact_composites_are_numbered_components_and_latin1_is_decoded() {
+    let file = b"UNA:+.? '\nUNB+UNOC:3+CARRIERX:ZZ+SHIPPERY:ZZ+250314:0930+IC0001'\n\
+UNH+M1+IFTSTA:D:01B:UN'\nBGM+23+ST0001+9'\nCNI+1+REF778812'\nSTS+1+21:::Delivered'\n\
+RFF+BM:BOL4471'\nDTM+334:202503140912?+0100:205'\nLOC+14+DKCPH::6:K\xF8benhavn'\n\
+UNT+8+M1'\nUNZ+1+IC0001'\n"
+        .to_vec();
+    let columns = r#"
+tracking_number = "../@02"
+carrier_status_code = "@02.1"
+carrier_status_description = "@02.4"
+event_datetime = "DTM[@01.1=334]/@01.2"
+city = "LOC/@02.4"
+"#;
+    let text = format!(
+        "name = \"t\"\ncarrier_name = \"T\"\nformat = \"edifact\"\nrecord = \"UNB/UNH/CNI/STS\"\n\
+         [datetime]\ndatetime_format = \"%Y%m%d%H%M%z\"\n[columns]\n{columns}"
+    );
+    let profile = Profile::from_toml(&text, "t").unwrap();
+    let (records, end) = read_all(&profile, &file).await;
+    assert!(end.is_none(), "{end:?}");
+    assert_eq!(
+        records,
+        vec![(
+            pairs(&[
+                ("../@02", "REF778812"),
+                ("@02.1", "21"),
+                ("@02.4", "Delivered"),
+                ("DTM[@01.1=334]/@01.2", "202503140912+0100"),
+                ("LOC/@02.4", "København"),
+            ]),
+            (
+                1,
+                6,
+                file.windows(4).position(|w| w == b"STS+").unwrap() as u64
+            ),
+        )]
+    );
+}
+
+#[tokio::test]
+async fn an_interchange_without_its_trailer_fails_after_its_closed_messages() {
+    let cut = X12_214.split("GE*").next().unwrap().to_owned();
+    let text = "name = \"t\"\ncarrier_name = \"T\"\nformat = \"x12\"\nrecord = \"ISA/GS/ST/LX/AT7\"\n\
+         [datetime]\ndate_format = \"%Y%m%d\"\ntimezone = \"UTC\"\n[columns]\n\
+         tracking_number = \"@01\"\ncarrier_status_code = \"@01\"\nevent_date = \"@05\"";
+    let profile = Profile::from_toml(text, "t").unwrap();
+    let (records, end) = read_all(&profile, cut.as_bytes()).await;
+    assert_eq!(
+        records.len(),
+        2,
+        "the transaction set closed by its SE is read"
+    );
+    let err = end.unwrap().to_string();
+    assert!(err.contains("ends inside `GS`"), "{err}");
+}

@@ -1,0 +1,244 @@
+//! X12 and EDIFACT interchanges as trees, so that EDI profiles are paths like XML's: each
+//! segment is a node named by its tag, its elements are attributes (`@01`, and `@02.4` for the
+//! fourth component of a composite), and segments nest by the envelopes and loops of the status
+//! messages: ISA > GS > ST > LX (0200) > AT7 (0205, with its MS1, MS2) for X12 214, and
+//! UNB > [UNG >] UNH > CNI (SG4) > STS (SG5) for EDIFACT IFTSTA. A segment that belongs to no
+//! open loop closes loops until one takes it, as an EDI parser reads loops by their first
+//! segment. EDIFACT text in UNOA/UNOB/UNOC (ISO-8859-1) is decoded to UTF-8; X12 text is UTF-8,
+//! and a byte that is not is kept as ISO-8859-1.
+
+use csv_async::ByteRecord;
+use tokio::io::AsyncRead;
+
+use super::Assembler;
+use crate::error::{Position, ReadError};
+use crate::profile::{Format, Profile};
+use crate::reader::Record;
+use crate::reader::edi::{Segment, SegmentReader, Syntax};
+
+/// Segments that open a node and keep it open until their closing segment or loop's end.
+struct Container {
+    tag: &'static [u8],
+    /// Containers it may sit in (closed down to one of these before it opens).
+    parents: &'static [&'static [u8]],
+    /// The segment that closes it (an envelope's trailer), if any.
+    closed_by: Option<&'static [u8]>,
+    /// The only leaf segments it holds; `None` holds any.
+    members: Option<&'static [&'static [u8]]>,
+}
+
+const X12: &[Container] = &[
+    envelope(b"ISA", &[b""], b"IEA"),
+    envelope(b"GS", &[b"ISA"], b"GE"),
+    envelope(b"ST", &[b"GS"], b"SE"),
+    loop_of(b"LX", &[b"ST"], None),
+    loop_of(b"AT7", &[b"LX", b"ST"], Some(&[b"MS1", b"MS2"])),
+];
+
+const EDIFACT: &[Container] = &[
+    envelope(b"UNB", &[b""], b"UNZ"),
+    envelope(b"UNG", &[b"UNB"], b"UNE"),
+    envelope(b"UNH", &[b"UNG", b"UNB"], b"UNT"),
+    loop_of(b"CNI", &[b"UNH"], None),
+    loop_of(b"STS", &[b"CNI", b"UNH"], None),
+];
+
+const fn envelope(
+    tag: &'static [u8],
+    parents: &'static [&'static [u8]],
+    closed_by: &'static [u8],
+) -> Container {
+    Container {
+        tag,
+        parents,
+        closed_by: Some(closed_by),
+        members: None,
+    }
+}
+
+const fn loop_of(
+    tag: &'static [u8],
+    parents: &'static [&'static [u8]],
+    members: Option<&'static [&'static [u8]]>,
+) -> Container {
+    Container {
+        tag,
+        parents,
+        closed_by: None,
+        members,
+    }
+}
+
+/// Streams records out of an EDI interchange.
+pub struct EdiReader<R> {
+    segments: SegmentReader<R>,
+    containers: &'static [Container],
+    /// Open containers, outermost first (indexes into `containers`).
+    open: Vec<usize>,
+    assembler: Assembler,
+    segment: Segment,
+    /// Text is ISO-8859-1 (EDIFACT's UNOA–UNOC, the default), not UTF-8 (UNOW, UNOY, X12).
+    latin1: bool,
+    started: bool,
+    failed: Option<ReadError>,
+    done: bool,
+}
+
+impl<R: AsyncRead + Unpin + Send> EdiReader<R> {
+    pub fn new(reader: R, profile: &Profile) -> Self {
+        let (syntax, containers) = match profile.format {
+            Format::Edifact => (Syntax::Edifact, EDIFACT),
+            _ => (Syntax::X12, X12),
+        };
+        EdiReader {
+            segments: SegmentReader::new(reader, syntax),
+            containers,
+            open: Vec::new(),
+            assembler: Assembler::new(profile),
+            segment: Segment::default(),
+            latin1: syntax == Syntax::Edifact,
+            started: false,
+            failed: None,
+            done: false,
+        }
+    }
+
+    pub fn headers(&self) -> ByteRecord {
+        self.assembler.headers()
+    }
+
+    /// Reads the next record into `out`; `false` at the end of the interchange(s).
+    pub async fn read(&mut self, out: &mut Record) -> Result<bool, ReadError> {
+        loop {
+            if self.assembler.pop_ready(out) {
+                return Ok(true);
+            }
+            if let Some(err) = self.failed.take() {
+                self.done = true;
+                return Err(err);
+            }
+            if self.done {
+                return Ok(false);
+            }
+            if !self.started {
+                self.started = true;
+                self.assembler.open("", &mut |_| None, Position::default());
+            }
+            match self.segments.next(&mut self.segment).await {
+                Ok(true) => self.place(),
+                Ok(false) => self.end(),
+                Err(err) => self.failed = Some(err),
+            }
+        }
+    }
+
+    /// The file ended: every envelope must have been closed by its trailer.
+    fn end(&mut self) {
+        self.done = true;
+        if let Some(&open) = self.open.last() {
+            let tag = String::from_utf8_lossy(self.containers[open].tag).into_owned();
+            self.failed = Some(ReadError::Malformed {
+                format: self.format(),
+                line: self.segment.line,
+                byte: self.segment.byte,
+                reason: format!(
+                    "the interchange ends inside `{tag}`: its trailer is missing (a truncated file)"
+                ),
+            });
+        }
+    }
+
+    fn format(&self) -> &'static str {
+        if std::ptr::eq(self.containers, EDIFACT) {
+            "EDIFACT"
+        } else {
+            "X12"
+        }
+    }
+
+    /// Opens, closes or adds the segment just read where the envelopes and loops put it.
+    fn place(&mut self) {
+        let tag = self.segment.tag();
+        if tag == b"UNB" {
+            // UNB-01.1, the syntax identifier, names the character set.
+            self.latin1 = !matches!(self.segment.element(1), Some(b"UNOW" | b"UNOY"));
+        }
+        if let Some(closing) = self
+            .open
+            .iter()
+            .rposition(|&c| self.containers[c].closed_by == Some(tag))
+        {
+            close_to(&mut self.open, &mut self.assembler, closing + 1);
+            self.leaf();
+            close_to(&mut self.open, &mut self.assembler, closing);
+            return;
+        }
+        if let Some(index) = self.containers.iter().position(|c| c.tag == tag) {
+            let parents = self.containers[index].parents;
+            let depth = self
+                .open
+                .iter()
+                .rposition(|&c| parents.contains(&self.containers[c].tag))
+                .map_or(0, |at| at + 1);
+            close_to(&mut self.open, &mut self.assembler, depth);
+            self.open_segment();
+            self.open.push(index);
+            return;
+        }
+        while let Some(&top) = self.open.last() {
+            match self.containers[top].members {
+                Some(members) if !members.contains(&tag) => {
+                    let depth = self.open.len() - 1;
+                    close_to(&mut self.open, &mut self.assembler, depth);
+                }
+                _ => break,
+            }
+        }
+        self.leaf();
+    }
+
+    fn leaf(&mut self) {
+        self.open_segment();
+        self.assembler.close();
+    }
+
+    fn open_segment(&mut self) {
+        let segment = &self.segment;
+        let latin1 = self.latin1;
+        let position = Position {
+            record: 0,
+            line: segment.line,
+            byte: segment.byte,
+        };
+        let tag = text(segment.tag(), latin1);
+        let mut attribute = |name: &str| attribute(segment, name, latin1);
+        self.assembler.open(&tag, &mut attribute, position);
+    }
+}
+
+/// Closes open containers until `depth` remain.
+fn close_to(open: &mut Vec<usize>, assembler: &mut Assembler, depth: usize) {
+    while open.len() > depth {
+        open.pop();
+        assembler.close();
+    }
+}
+
+/// `@05` is element 5; `@02.4` the fourth component of element 2.
+fn attribute(segment: &Segment, name: &str, latin1: bool) -> Option<String> {
+    let (element, component) = match name.split_once('.') {
+        Some((e, c)) => (e, c.parse::<usize>().ok()?.checked_sub(1)?),
+        None => (name, 0),
+    };
+    let value = segment.component(element.parse().ok()?, component)?;
+    Some(text(value, latin1).into_owned())
+}
+
+/// EDI text as UTF-8: ISO-8859-1 maps each byte to the character of that number; UTF-8 text
+/// that is not valid is read as ISO-8859-1 too.
+fn text(bytes: &[u8], latin1: bool) -> std::borrow::Cow<'_, str> {
+    match std::str::from_utf8(bytes) {
+        Ok(s) if !latin1 || bytes.is_ascii() => std::borrow::Cow::Borrowed(s),
+        _ => std::borrow::Cow::Owned(bytes.iter().map(|&b| char::from(b)).collect()),
+    }
+}
