@@ -91,3 +91,26 @@ pub struct Checkpoint {
     pub run_id: String,
     pub updated_at: DateTime<Utc>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_mark_counts_what_was_delivered_up_to_a_record() {
+        let start = Mark::start();
+        assert_eq!(
+            (start.through_record, start.next_chunk, start.messages()),
+            (0, 1, 0)
+        );
+        let position = Position {
+            record: 42,
+            line: 43,
+            byte: 4096,
+        };
+        let mark = Mark::at(position, 7, 40, 2);
+        assert_eq!((mark.through_record, mark.line, mark.byte), (42, 43, 4096));
+        assert_eq!((mark.next_chunk, mark.events, mark.rejected), (7, 40, 2));
+        assert_eq!(mark.messages(), 6);
+    }
+}

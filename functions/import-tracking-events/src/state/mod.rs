@@ -247,6 +247,99 @@ mod tests {
         );
     }
 
+    /// A claim is live until the instant it expires, not at it; the claiming run's own is
+    /// never "another's".
+    #[test]
+    fn a_claim_is_anothers_until_the_instant_it_expires() {
+        let now = Utc::now();
+        let mut state = State::new("s3://b/*.csv");
+        let claim = |expires_at| Claim {
+            version: "1".into(),
+            run_id: "other".into(),
+            expires_at,
+        };
+        state.claims.insert("u".into(), claim(now));
+        assert!(state.claimed_by_other("u", "me", now).is_none());
+        state
+            .claims
+            .insert("u".into(), claim(now + chrono::Duration::milliseconds(1)));
+        assert!(state.claimed_by_other("u", "me", now).is_some());
+        assert!(state.claimed_by_other("u", "other", now).is_none());
+        assert!(state.claimed_by_other("v", "me", now).is_none());
+    }
+
+    /// A store whose first `conflicts` writes lose a race.
+    struct Contended {
+        inner: MemoryStateStore,
+        conflicts: std::sync::atomic::AtomicUsize,
+    }
+
+    #[async_trait::async_trait]
+    impl StateStore for Contended {
+        async fn load(&self, connection: &str, source: &str) -> Result<Versioned, StateError> {
+            self.inner.load(connection, source).await
+        }
+        async fn store(
+            &self,
+            connection: &str,
+            state: &State,
+            tag: Option<&str>,
+        ) -> Result<String, StateError> {
+            use std::sync::atomic::Ordering;
+            let left = self.conflicts.load(Ordering::SeqCst);
+            if left > 0 {
+                self.conflicts.store(left - 1, Ordering::SeqCst);
+                return Err(StateError::Conflict {
+                    connection: connection.to_owned(),
+                });
+            }
+            self.inner.store(connection, state, tag).await
+        }
+        async fn store_rejects(
+            &self,
+            connection: &str,
+            import_id: &str,
+            part: u64,
+            body: Vec<u8>,
+        ) -> Result<(), StateError> {
+            self.inner
+                .store_rejects(connection, import_id, part, body)
+                .await
+        }
+        async fn load_rejects(
+            &self,
+            connection: &str,
+            import_id: &str,
+            part: u64,
+        ) -> Result<Option<Vec<u8>>, StateError> {
+            self.inner.load_rejects(connection, import_id, part).await
+        }
+    }
+
+    /// An update retries a lost race up to UPDATE_ATTEMPTS writes in all, then gives up with
+    /// the conflict.
+    #[tokio::test]
+    async fn an_update_retries_lost_races_up_to_its_attempts() {
+        for (conflicts, lands) in [(UPDATE_ATTEMPTS - 1, true), (UPDATE_ATTEMPTS, false)] {
+            let store = Contended {
+                inner: MemoryStateStore::default(),
+                conflicts: conflicts.into(),
+            };
+            let mut calls = 0;
+            let result = update(&store, "c", "s3://b/*.csv", |s| {
+                calls += 1;
+                s.done.clear();
+                Some(calls)
+            })
+            .await;
+            match (lands, result) {
+                (true, Ok(Some(n))) => assert_eq!(n, UPDATE_ATTEMPTS),
+                (false, Err(StateError::Conflict { .. })) => assert_eq!(calls, UPDATE_ATTEMPTS),
+                (_, other) => panic!("{conflicts} conflicts: {other:?}"),
+            }
+        }
+    }
+
     #[tokio::test]
     async fn concurrent_updates_both_land() {
         let store = MemoryStateStore::default();

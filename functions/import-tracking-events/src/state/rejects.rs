@@ -163,6 +163,19 @@ mod tests {
             .collect()
     }
 
+    /// Raw text is cut at the last character boundary at or before the limit.
+    #[test]
+    fn raw_text_is_capped_at_a_character_boundary() {
+        let mut short = "é".repeat(10);
+        assert!(!cap_raw(&mut short));
+        assert_eq!(short, "é".repeat(10));
+        // "é" is two bytes: with one ASCII byte in front, the limit falls inside a character.
+        let mut long = format!("x{}", "é".repeat(MAX_RAW_BYTES));
+        assert!(cap_raw(&mut long));
+        assert_eq!(long.len(), MAX_RAW_BYTES - 1);
+        assert_eq!(long, format!("x{}", "é".repeat(MAX_RAW_BYTES / 2 - 1)));
+    }
+
     #[tokio::test]
     async fn parts_fill_by_ordinal_and_a_resumed_import_refills_the_same_part() {
         let store = Arc::new(MemoryStateStore::default());
