@@ -163,6 +163,34 @@ mod tests {
             .collect()
     }
 
+    /// A part shorter than its checkpoint says (lost lines) is kept as it is, with a warning
+    /// naming how many are missing; a part that holds them all is cut back without one.
+    #[tokio::test]
+    async fn a_short_part_on_resume_is_kept_and_its_missing_lines_are_named() {
+        let store = Arc::new(MemoryStateStore::default());
+        let mut rejects = Rejects::resume(store.clone(), "c".into(), "i".into(), 0)
+            .await
+            .unwrap();
+        rejects.add(&line(1)).await.unwrap();
+        rejects.flush().await.unwrap();
+        for (already, missing) in [(3, Some(2)), (1, None)] {
+            let logs = test_support::capture_logs();
+            let resumed = Rejects::resume(store.clone(), "c".into(), "i".into(), already)
+                .await
+                .unwrap();
+            assert_eq!(records(&resumed.part), [1]);
+            let text = logs.text();
+            match missing {
+                Some(n) => assert!(
+                    text.contains("rejects part shorter than its checkpoint says")
+                        && text.contains(&format!("missing={n}")),
+                    "{text}"
+                ),
+                None => assert!(!text.contains("shorter"), "{text}"),
+            }
+        }
+    }
+
     /// Raw text is cut at the last character boundary at or before the limit.
     #[test]
     fn raw_text_is_capped_at_a_character_boundary() {
@@ -203,14 +231,5 @@ mod tests {
             records(&store.rejects()["rejects/c/i/000001.jsonl"]),
             [1001, 1002, 1003, 5000]
         );
-    }
-
-    #[test]
-    fn raw_text_is_capped_on_a_character_boundary() {
-        let mut raw = "é".repeat(MAX_RAW_BYTES);
-        assert!(cap_raw(&mut raw));
-        assert!(raw.len() <= MAX_RAW_BYTES && raw.len() >= MAX_RAW_BYTES - 1);
-        let mut short = "abc".to_owned();
-        assert!(!cap_raw(&mut short));
     }
 }
