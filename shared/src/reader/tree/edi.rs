@@ -2,7 +2,8 @@
 //! segment is a node named by its tag, its elements are attributes (`@01`, and `@02.4` for the
 //! fourth component of a composite), and segments nest by the envelopes and loops of the status
 //! messages: ISA > GS > ST > LX (0200) > AT7 (0205, with its MS1, MS2) for X12 214, and
-//! UNB > [UNG >] UNH > CNI (SG4) > STS (SG5) for EDIFACT IFTSTA. A segment that belongs to no
+//! UNB > UNH > CNI (SG4) > STS (SG5) for EDIFACT IFTSTA. A message's records are held until its
+//! trailer (SE, UNT), whose control count and reference must match, or they are rejected. A segment that belongs to no
 //! open loop closes loops until one takes it, as an EDI parser reads loops by their first
 //! segment. EDIFACT text in UNOA/UNOB/UNOC (ISO-8859-1) is decoded to UTF-8; X12 text is UTF-8,
 //! and a byte that is not is kept as ISO-8859-1.
@@ -35,10 +36,11 @@ const X12: &[Container] = &[
     loop_of(b"AT7", &[b"LX", b"ST"], Some(&[b"MS1", b"MS2"])),
 ];
 
+/// Functional groups (UNG … UNE) are optional in EDIFACT: they are leaves, so a message sits
+/// at `UNB/UNH` with or without them.
 const EDIFACT: &[Container] = &[
     envelope(b"UNB", &[b""], b"UNZ"),
-    envelope(b"UNG", &[b"UNB"], b"UNE"),
-    envelope(b"UNH", &[b"UNG", b"UNB"], b"UNT"),
+    envelope(b"UNH", &[b"UNB"], b"UNT"),
     loop_of(b"CNI", &[b"UNH"], None),
     loop_of(b"STS", &[b"CNI", b"UNH"], None),
 ];
@@ -77,6 +79,9 @@ pub struct EdiReader<R> {
     open: Vec<usize>,
     assembler: Assembler,
     segment: Segment,
+    /// The message (transaction set) being read: its header's reference and its segments so
+    /// far, header included.
+    message: Option<(Vec<u8>, u64)>,
     /// Text is ISO-8859-1 (EDIFACT's UNOA–UNOC, the default), not UTF-8 (UNOW, UNOY, X12).
     latin1: bool,
     started: bool,
@@ -90,12 +95,19 @@ impl<R: AsyncRead + Unpin + Send> EdiReader<R> {
             Format::Edifact => (Syntax::Edifact, EDIFACT),
             _ => (Syntax::X12, X12),
         };
+        let mut assembler = Assembler::new(profile);
+        // A message's records wait for its trailer, which may reject them.
+        assembler.hold_at_most(match syntax {
+            Syntax::X12 => 3,
+            Syntax::Edifact => 2,
+        });
         EdiReader {
             segments: SegmentReader::new(reader, syntax),
             containers,
             open: Vec::new(),
-            assembler: Assembler::new(profile),
+            assembler,
             segment: Segment::default(),
+            message: None,
             latin1: syntax == Syntax::Edifact,
             started: false,
             failed: None,
@@ -163,6 +175,8 @@ impl<R: AsyncRead + Unpin + Send> EdiReader<R> {
             // UNB-01.1, the syntax identifier, names the character set.
             self.latin1 = !matches!(self.segment.element(1), Some(b"UNOW" | b"UNOY"));
         }
+        self.count_message();
+        let tag = self.segment.tag();
         if let Some(closing) = self
             .open
             .iter()
@@ -195,6 +209,51 @@ impl<R: AsyncRead + Unpin + Send> EdiReader<R> {
             }
         }
         self.leaf();
+    }
+
+    /// Counts the segment into its message. At the trailer (SE, UNT), the count and the
+    /// reference it gives must be the message's, or its records are rejected saying so.
+    fn count_message(&mut self) {
+        let edifact = std::ptr::eq(self.containers, EDIFACT);
+        let (header, trailer, reference_at) = if edifact {
+            (b"UNH".as_slice(), b"UNT".as_slice(), 1)
+        } else {
+            (b"ST".as_slice(), b"SE".as_slice(), 2)
+        };
+        let segment = &self.segment;
+        if segment.tag() == header {
+            let reference = segment.element(reference_at).unwrap_or_default().to_vec();
+            self.message = Some((reference, 1));
+            return;
+        }
+        let Some((reference, count)) = &mut self.message else {
+            return;
+        };
+        *count += 1;
+        if segment.tag() != trailer {
+            return;
+        }
+        let name = |e: usize| format!("{}-{e:02}", String::from_utf8_lossy(trailer));
+        let said = segment.element(1).unwrap_or_default();
+        let reason = if said != count.to_string().as_bytes() {
+            Some(format!(
+                "{} says {} segments, the message has {count}: its records are not read",
+                name(1),
+                String::from_utf8_lossy(said),
+            ))
+        } else if segment.element(2).unwrap_or_default() != reference.as_slice() {
+            Some(format!(
+                "{} does not repeat the message's reference {:?}: its records are not read",
+                name(2),
+                String::from_utf8_lossy(reference),
+            ))
+        } else {
+            None
+        };
+        if let Some(reason) = reason {
+            self.assembler.reject_pending(&reason);
+        }
+        self.message = None;
     }
 
     fn leaf(&mut self) {

@@ -199,6 +199,9 @@ struct Pending {
     chain: usize,
     /// Its hold outgrew the limit: rejected, values not kept.
     oversized: bool,
+    /// Rejected by the format's reader for what it saw around the record (an EDI message whose
+    /// control count does not match).
+    reason: Option<std::sync::Arc<str>>,
 }
 
 /// Assembles records from node events, following a profile's paths.
@@ -355,6 +358,8 @@ impl Assembler {
                 "{} holding this record is larger than {MAX_RECORD_BYTES} bytes; its records are not read",
                 self.shape.hold_name
             ));
+        } else if let Some(reason) = &pending.reason {
+            out.malformed = Some(reason.to_string());
         } else {
             for (column, source) in self.shape.sources.iter().enumerate() {
                 let slot = match *source {
@@ -385,6 +390,7 @@ impl Assembler {
                 position,
                 chain: 0,
                 oversized: true,
+                reason: None,
             });
             return;
         }
@@ -397,8 +403,26 @@ impl Assembler {
             position,
             chain,
             oversized: false,
+            reason: None,
         });
         self.held_bytes += 64 + 32 * self.shape.headers.len() as u64;
+    }
+
+    /// Rejects the records of the hold still open with `reason`.
+    pub fn reject_pending(&mut self, reason: &str) {
+        let reason: std::sync::Arc<str> = reason.into();
+        for pending in &mut self.pending {
+            pending.reason = Some(reason.clone());
+        }
+    }
+
+    /// Holds records at least up to their ancestor at `depth` (before any node opens), so a
+    /// reader can still reject them when that ancestor ends (an EDI message's trailer).
+    pub fn hold_at_most(&mut self, depth: usize) {
+        if depth >= 1 && depth < self.shape.hold_depth {
+            self.shape.hold_depth = depth;
+            self.shape.hold_name = format!("the `{}` loop", self.shape.record[depth - 1]);
+        }
     }
 
     /// Every record of the last hold is out: its values and chains can be reused.

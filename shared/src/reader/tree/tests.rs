@@ -412,7 +412,7 @@ MS1*CHICAGO*IL*US~
 AT7*D1*NS***20250314*0912*ET~
 MS1*BOSTON*MA*US~
 AT8*G*L*12.5*1~
-SE*12*0001~
+SE*11*0001~
 GE*1*101~
 IEA*1*000000101~
 ";
@@ -536,4 +536,34 @@ async fn an_interchange_without_its_trailer_fails_after_its_closed_messages() {
     );
     let err = end.unwrap().to_string();
     assert!(err.contains("ends inside `GS`"), "{err}");
+}
+
+#[tokio::test]
+async fn a_message_whose_trailer_disagrees_has_its_records_rejected() {
+    let text = "name = \"t\"\ncarrier_name = \"T\"\nformat = \"x12\"\nrecord = \"ISA/GS/ST/LX/AT7\"\n\
+         [datetime]\ndate_format = \"%Y%m%d\"\ntimezone = \"UTC\"\n[columns]\n\
+         tracking_number = \"@01\"\ncarrier_status_code = \"@01\"\nevent_date = \"@05\"";
+    let profile = Profile::from_toml(text, "t").unwrap();
+    for (trailer, reason) in [
+        (
+            "SE*12*0001~",
+            "SE-01 says 12 segments, the message has 11: its records are not read",
+        ),
+        (
+            "SE*11*0002~",
+            "SE-02 does not repeat the message's reference \"0001\": its records are not read",
+        ),
+    ] {
+        let file = X12_214.replace("SE*11*0001~", trailer);
+        let (records, end) = read_all(&profile, file.as_bytes()).await;
+        assert!(end.is_none(), "{end:?}");
+        let rejected: Vec<_> = records.iter().map(|(fields, p)| (fields.clone(), p.0)).collect();
+        assert_eq!(
+            rejected,
+            [
+                (pairs(&[("malformed", reason)]), 1),
+                (pairs(&[("malformed", reason)]), 2)
+            ]
+        );
+    }
 }
