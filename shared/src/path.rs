@@ -8,6 +8,10 @@
 
 use std::fmt;
 
+/// Separates a column's alternative paths, as a profile's array of paths is kept: the first
+/// that has a value is taken (`tracking_number = ["../L11[@02=2I]/@01", "../B10/@01"]`).
+pub const ALTERNATIVES: &str = " | ";
+
 /// A column's path, normalized: how many levels up from the record, then which steps down.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodePath {

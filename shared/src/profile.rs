@@ -17,7 +17,7 @@ use serde::Deserialize;
 pub use self::record_types::{RecordType, RecordTypes, Role};
 use crate::error::ProfileError;
 use crate::models::{StandardizedStatusCode, StandardizedStatusDetailCode, UpdateMethod};
-use crate::path::{NodePath, PathError};
+use crate::path::{ALTERNATIVES, NodePath, PathError};
 
 /// Profiles compiled into the binaries, by name.
 const BUILTIN: &[(&str, &str)] = &[
@@ -664,20 +664,22 @@ fn check_path(
     field: Field,
     text: &str,
 ) -> Result<(), ProfileError> {
-    let bad = |reason| ProfileError::BadPath {
-        profile: profile.to_owned(),
-        key: format!("[columns] {}", field.key()),
-        path: text.to_owned(),
-        reason,
-    };
-    let path = NodePath::parse(text).map_err(bad)?;
-    // XML's document node holds no values: `..` may reach the root element, not above it.
-    let top = usize::from(format.has_document_node());
-    if path.up + top > record_depth(format, record) {
-        return Err(bad(PathError::AboveRoot));
-    }
-    if let (Format::Json, Some(attribute)) = (format, &path.attribute) {
-        return Err(bad(PathError::Attribute(format!("@{attribute}"))));
+    for text in text.split(ALTERNATIVES) {
+        let bad = |reason| ProfileError::BadPath {
+            profile: profile.to_owned(),
+            key: format!("[columns] {}", field.key()),
+            path: text.to_owned(),
+            reason,
+        };
+        let path = NodePath::parse(text).map_err(bad)?;
+        // A document node holds no values: `..` may reach the root element, not above it.
+        let top = usize::from(format.has_document_node());
+        if path.up + top > record_depth(format, record) {
+            return Err(bad(PathError::AboveRoot));
+        }
+        if let (Format::Json, Some(attribute)) = (format, &path.attribute) {
+            return Err(bad(PathError::Attribute(format!("@{attribute}"))));
+        }
     }
     Ok(())
 }
@@ -752,6 +754,13 @@ fn column(
         (Format::Xml | Format::Json | Format::X12 | Format::Edifact, _, Value::String(path)) => {
             Ok(Column::Name(path))
         }
+        // Alternatives: the first path that has a value.
+        (Format::Xml | Format::Json | Format::X12 | Format::Edifact, _, Value::Array(paths))
+            if !paths.is_empty() && paths.iter().all(Value::is_str) =>
+        {
+            let paths: Vec<&str> = paths.iter().filter_map(Value::as_str).collect();
+            Ok(Column::Name(paths.join(ALTERNATIVES)))
+        }
         (Format::Csv, true, Value::Integer(_)) => Err(bad(
             "a position needs has_headers = false; with a header line, give the header's name"
                 .into(),
@@ -759,7 +768,7 @@ fn column(
         (Format::Csv | Format::Api, ..) => Err(bad(format!("expected a header name, got a {got}"))),
         (Format::Jsonl, ..) => Err(bad(format!("expected an object key, got a {got}"))),
         (Format::Xml | Format::Json | Format::X12 | Format::Edifact, ..) => Err(bad(format!(
-            "expected a path from the record (e.g. \"Where/City\" or \"../@id\"), got a {got}"
+            "expected a path from the record (e.g. \"Where/City\" or \"../@id\") or an array of them, got a {got}"
         ))),
     }
 }

@@ -28,7 +28,7 @@ use csv_async::ByteRecord;
 use super::Record;
 use super::bounds::MAX_RECORD_BYTES;
 use crate::error::Position;
-use crate::path::{Condition, NodePath};
+use crate::path::{ALTERNATIVES, Condition, NodePath};
 use crate::profile::{Column, Format, Profile, record_depth};
 
 /// A column path, compiled: which anchor it starts from, and the nodes below it.
@@ -74,7 +74,10 @@ struct Shape {
     /// Paths per level above the record (0 = the record itself).
     levels: Vec<Vec<Anchored>>,
     absolute: Vec<Anchored>,
+    /// Per path (each has its slot), where it starts.
     sources: Vec<Source>,
+    /// Per header: its paths' slots, the first with a value wins.
+    outputs: Vec<Vec<usize>>,
     /// The column paths as the profile wrote them: the records' header.
     headers: Vec<String>,
     /// The hold, for messages: "the `Shipment` element".
@@ -96,7 +99,16 @@ impl Shape {
         let mut levels: Vec<Vec<Anchored>> = vec![Vec::new()];
         let mut absolute = Vec::new();
         let mut sources = Vec::new();
-        for (column, text) in headers.iter().enumerate() {
+        let mut outputs = Vec::new();
+        // Each header is one path, or alternatives (`a | b`): one slot per path.
+        let paths = headers.iter().flat_map(|h| {
+            outputs.push(Vec::new());
+            let output = outputs.len() - 1;
+            h.split(ALTERNATIVES).map(move |text| (output, text))
+        });
+        let paths: Vec<(usize, &str)> = paths.collect();
+        for (column, (output, text)) in paths.into_iter().enumerate() {
+            outputs[output].push(column);
             // A validated profile's paths parse; anything else reads as an empty value.
             let path = NodePath::parse(text).unwrap_or(NodePath {
                 absolute: true,
@@ -145,6 +157,7 @@ impl Shape {
             levels,
             absolute,
             sources,
+            outputs,
             headers,
         }
     }
@@ -230,7 +243,7 @@ impl Assembler {
     pub fn new(profile: &Profile) -> Assembler {
         let shape = Shape::new(profile);
         let absolute = Values {
-            slots: vec![Slot::default(); shape.headers.len()],
+            slots: vec![Slot::default(); shape.sources.len()],
         };
         Assembler {
             shape,
@@ -361,15 +374,26 @@ impl Assembler {
         } else if let Some(reason) = &pending.reason {
             out.malformed = Some(reason.to_string());
         } else {
-            for (column, source) in self.shape.sources.iter().enumerate() {
-                let slot = match *source {
-                    Source::Level(up) => {
-                        &self.instances[self.chains[pending.chain + up]].slots[column]
+            for (output, paths) in self.shape.outputs.iter().enumerate() {
+                let slots = paths
+                    .iter()
+                    .map(|&column| match self.shape.sources[column] {
+                        Source::Level(up) => {
+                            &self.instances[self.chains[pending.chain + up]].slots[column]
+                        }
+                        Source::Absolute => &self.absolute.slots[column],
+                    });
+                // The first alternative with a value, else the last (empty) one.
+                let mut chosen = None;
+                for slot in slots {
+                    chosen = Some(slot);
+                    if !slot.text.trim().is_empty() {
+                        break;
                     }
-                    Source::Absolute => &self.absolute.slots[column],
-                };
+                }
+                let slot = chosen.expect("a header has a path");
                 if slot.invalid {
-                    out.invalid_utf8.push(column);
+                    out.invalid_utf8.push(output);
                 }
                 fields.push_field(slot.text.trim());
             }
@@ -432,7 +456,7 @@ impl Assembler {
     }
 
     fn new_instance(&mut self) -> usize {
-        let columns = self.shape.headers.len();
+        let columns = self.shape.sources.len();
         if self.instances.len() == self.used {
             self.instances.push(Values::default());
         }

@@ -557,7 +557,10 @@ async fn a_message_whose_trailer_disagrees_has_its_records_rejected() {
         let file = X12_214.replace("SE*11*0001~", trailer);
         let (records, end) = read_all(&profile, file.as_bytes()).await;
         assert!(end.is_none(), "{end:?}");
-        let rejected: Vec<_> = records.iter().map(|(fields, p)| (fields.clone(), p.0)).collect();
+        let rejected: Vec<_> = records
+            .iter()
+            .map(|(fields, p)| (fields.clone(), p.0))
+            .collect();
         assert_eq!(
             rejected,
             [
@@ -566,4 +569,34 @@ async fn a_message_whose_trailer_disagrees_has_its_records_rejected() {
             ]
         );
     }
+}
+
+#[tokio::test]
+async fn alternatives_take_the_first_path_that_has_a_value() {
+    // The tracking number: an L11 qualified 2I, else B10-01.
+    let columns = r#"
+tracking_number = ["../../L11[@02=2I]/@01", "../../B10/@01"]
+carrier_status_code = "@01"
+event_date = "@05"
+"#;
+    let text = format!(
+        "name = \"t\"\ncarrier_name = \"T\"\nformat = \"x12\"\nrecord = \"ISA/GS/ST/LX/AT7\"\n\
+         [datetime]\ndate_format = \"%Y%m%d\"\ntimezone = \"UTC\"\n[columns]\n{columns}"
+    );
+    let profile = Profile::from_toml(&text, "t").unwrap();
+    let header = "../../L11[@02=2I]/@01 | ../../B10/@01";
+    let without = X12_214
+        .replace("L11*TRK00012345*2I~\n", "")
+        .replace("SE*11*", "SE*10*");
+    for (file, expected) in [(X12_214.to_owned(), "TRK00012345"), (without, "PRO5521")] {
+        let (records, end) = read_all(&profile, file.as_bytes()).await;
+        assert!(end.is_none(), "{end:?}");
+        assert_eq!(records.len(), 2);
+        for (fields, _) in &records {
+            assert_eq!(fields[0], (header.to_owned(), expected.to_owned()));
+        }
+    }
+    let bad = text.replace("\"../../B10/@01\"", "3");
+    let err = crate::report(&Profile::from_toml(&bad, "t").unwrap_err());
+    assert!(err.contains("or an array of them"), "{err}");
 }
