@@ -30,7 +30,9 @@ pub struct DateTimeParser {
 /// A local time resolved against its zone.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Resolved {
-    pub utc: NaiveDateTime,
+    /// `None` for a time that is local to the event with no known zone (an X12 `LT`): it is
+    /// sent as local time only, never passed off as UTC.
+    pub utc: Option<NaiveDateTime>,
     pub local: NaiveDateTime,
     /// The local time was repeated by a daylight-saving change; the earlier instant was taken.
     pub ambiguous: bool,
@@ -117,7 +119,7 @@ impl DateTimeParser {
         let (_, items) = self.datetime.as_ref()?;
         let dt = parsed(s, items)?.to_datetime().ok()?;
         Some(Resolved {
-            utc: dt.naive_utc(),
+            utc: Some(dt.naive_utc()),
             local: dt.naive_local(),
             ambiguous: false,
         })
@@ -154,9 +156,61 @@ pub fn parse_offset(s: &str) -> Option<FixedOffset> {
 
 /// Resolves a local time with a known offset; `None` when the instant is past the range of dates
 /// chrono represents (a year near ±262,000, which only a broken record has).
+/// A local time with no zone: known only as local.
+pub fn local_only(local: NaiveDateTime) -> Resolved {
+    Resolved {
+        utc: None,
+        local,
+        ambiguous: false,
+    }
+}
+
+/// Where an X12 time code (AT7-07, list 623) puts a local time.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum X12Time {
+    /// A fixed offset: UTC, or a zone's standard or daylight time.
+    Offset(FixedOffset),
+    /// A zone's civil time, standard or daylight by the date.
+    Zone(Tz),
+    /// `LT`: local time at the event, zone unknown.
+    Local,
+}
+
+/// The X12 time codes a 214 uses (list 623): `UT`/`GM`, the North American zones' `xS`
+/// standard, `xD` daylight and `xT` civil codes, and `LT`. `None` for any other code.
+pub fn x12_time(code: &str) -> Option<X12Time> {
+    use chrono_tz::America;
+    let hours = |h: i32, m: i32| FixedOffset::east_opt(h * 3600 + h.signum() * m * 60);
+    let (standard, zone) = match code.get(..1)? {
+        "E" => (-5, America::New_York),
+        "C" => (-6, America::Chicago),
+        "M" => (-7, America::Denver),
+        "P" => (-8, America::Los_Angeles),
+        "A" => (-9, America::Anchorage),
+        "T" => (-4, America::Halifax),
+        "H" => (-10, America::Adak),
+        "N" => (-3, America::St_Johns),
+        _ => {
+            return match code {
+                "UT" | "GM" => Some(X12Time::Offset(hours(0, 0)?)),
+                "LT" => Some(X12Time::Local),
+                _ => None,
+            };
+        }
+    };
+    // Newfoundland is half an hour off the hour.
+    let minutes = if zone == America::St_Johns { 30 } else { 0 };
+    match code.get(1..)? {
+        "S" => Some(X12Time::Offset(hours(standard, minutes)?)),
+        "D" => Some(X12Time::Offset(hours(standard + 1, minutes)?)),
+        "T" => Some(X12Time::Zone(zone)),
+        _ => None,
+    }
+}
+
 pub fn with_offset(local: NaiveDateTime, offset: FixedOffset) -> Option<Resolved> {
     Some(Resolved {
-        utc: local.checked_sub_offset(offset)?,
+        utc: Some(local.checked_sub_offset(offset)?),
         local,
         ambiguous: false,
     })
@@ -171,7 +225,7 @@ pub fn in_zone(local: NaiveDateTime, tz: Tz) -> Option<Resolved> {
         LocalResult::None => return None,
     };
     Some(Resolved {
-        utc: dt.with_timezone(&Utc).naive_utc(),
+        utc: Some(dt.with_timezone(&Utc).naive_utc()),
         local,
         ambiguous,
     })
@@ -264,7 +318,7 @@ mod tests {
 
         let p = DateTimeParser::new("%Y-%m-%d", "%H:%M:%S").with_datetime("%Y-%m-%dT%H:%M:%S%:z");
         let r = p.instant("2026-11-24T14:32:05-06:00").unwrap();
-        assert_eq!(iso8601(r.utc, "Z"), "2026-11-24T20:32:05Z");
+        assert_eq!(iso8601(r.utc.unwrap(), "Z"), "2026-11-24T20:32:05Z");
         assert_eq!(iso8601(r.local, ""), "2026-11-24T14:32:05");
         assert!(!r.ambiguous);
         assert_eq!(
@@ -304,7 +358,7 @@ mod tests {
             .and_hms_opt(14, 32, 5)
             .unwrap();
         let r = with_offset(local, parse_offset("-06:00").unwrap()).unwrap();
-        assert_eq!(iso8601(r.utc, "Z"), "2026-11-24T20:32:05Z");
+        assert_eq!(iso8601(r.utc.unwrap(), "Z"), "2026-11-24T20:32:05Z");
         assert_eq!(iso8601(r.local, ""), "2026-11-24T14:32:05");
         // Crossing midnight and the year.
         let late = NaiveDate::from_ymd_opt(2026, 12, 31)
@@ -312,7 +366,7 @@ mod tests {
             .and_hms_opt(23, 30, 0)
             .unwrap();
         let r = with_offset(late, parse_offset("-01:00").unwrap()).unwrap();
-        assert_eq!(iso8601(r.utc, "Z"), "2027-01-01T00:30:00Z");
+        assert_eq!(iso8601(r.utc.unwrap(), "Z"), "2027-01-01T00:30:00Z");
         let frac = local.with_nanosecond(250_000_000).unwrap();
         assert_eq!(iso8601(frac, "Z"), "2026-11-24T14:32:05.250Z");
     }
@@ -341,10 +395,10 @@ mod tests {
         // 2026-11-01 01:30 happens twice: the earlier (CDT, -05:00) instant is taken.
         let r = in_zone(at(1, 11, 1, 30), chicago).unwrap();
         assert!(r.ambiguous);
-        assert_eq!(iso8601(r.utc, "Z"), "2026-11-01T06:30:00Z");
+        assert_eq!(iso8601(r.utc.unwrap(), "Z"), "2026-11-01T06:30:00Z");
         let r = in_zone(at(24, 11, 14, 32), chicago).unwrap();
         assert!(!r.ambiguous);
-        assert_eq!(iso8601(r.utc, "Z"), "2026-11-24T20:32:00Z");
+        assert_eq!(iso8601(r.utc.unwrap(), "Z"), "2026-11-24T20:32:00Z");
     }
 }
 
@@ -509,5 +563,57 @@ mod api_timestamp_tests {
         let a = parse("2023-01-29T16:02:00+01:00");
         let b = parse("2023-01-29T15:30:00Z");
         assert!(a.sort_key() < b.sort_key());
+    }
+}
+
+#[cfg(test)]
+mod x12_tests {
+    use super::*;
+
+    #[test]
+    fn x12_time_codes_name_offsets_zones_or_local_time() {
+        let offset = |code: &str| match x12_time(code) {
+            Some(X12Time::Offset(o)) => o.local_minus_utc(),
+            other => panic!("{code}: {other:?}"),
+        };
+        assert_eq!(offset("UT"), 0);
+        assert_eq!(offset("GM"), 0);
+        for (code, hours) in [
+            ("ES", -5),
+            ("CS", -6),
+            ("MS", -7),
+            ("PS", -8),
+            ("ED", -4),
+            ("CD", -5),
+            ("MD", -6),
+            ("PD", -7),
+            ("AS", -9),
+            ("AD", -8),
+            ("TS", -4),
+            ("TD", -3),
+            ("HS", -10),
+            ("HD", -9),
+        ] {
+            assert_eq!(offset(code), hours * 3600, "{code}");
+        }
+        assert_eq!(offset("NS"), -(3 * 3600 + 1800));
+        assert_eq!(offset("ND"), -(2 * 3600 + 1800));
+        use chrono_tz::America;
+        for (code, zone) in [
+            ("ET", America::New_York),
+            ("CT", America::Chicago),
+            ("MT", America::Denver),
+            ("PT", America::Los_Angeles),
+            ("AT", America::Anchorage),
+            ("TT", America::Halifax),
+            ("HT", America::Adak),
+            ("NT", America::St_Johns),
+        ] {
+            assert_eq!(x12_time(code), Some(X12Time::Zone(zone)), "{code}");
+        }
+        assert_eq!(x12_time("LT"), Some(X12Time::Local));
+        for other in ["", "E", "ZZ", "05", "ETX", "ut"] {
+            assert_eq!(x12_time(other), None, "{other:?}");
+        }
     }
 }

@@ -137,6 +137,14 @@ impl Mapper {
             )));
         }
 
+        if self.zone == Zone::X12Codes
+            && let Some(code) = text(Field::UtcOffset)?
+            && datetime::x12_time(code).is_none()
+        {
+            warnings.push(Cow::Owned(format!(
+                "time code {code:?} is not an X12 time code (list 623); the time is sent as local time only"
+            )));
+        }
         let carrier_code = text(Field::CarrierStatusCode)?;
         let detail_code = text(Field::CarrierDetailCode)?;
         let pair = self.status_or_unmapped(carrier_code, detail_code, &mut warnings);
@@ -187,7 +195,7 @@ impl Mapper {
     ) -> Result<TrackEvent<Cow<'r, str>>, RejectReason> {
         let text = |field: Field| Ok::<_, RejectReason>(self.text(rec, field)?.map(Cow::Borrowed));
         Ok(TrackEvent {
-            event_datetime: Some(Cow::Owned(datetime::iso8601(when.utc, "Z"))),
+            event_datetime: when.utc.map(|utc| Cow::Owned(datetime::iso8601(utc, "Z"))),
             event_datetime_local: Some(Cow::Owned(datetime::iso8601(when.local, ""))),
             description: text(Field::CarrierStatusDescription)?,
             city: text(Field::City)?,
@@ -500,8 +508,29 @@ impl Mapper {
                     timezone: tz.name().to_owned(),
                 })
             }
+            Zone::X12Codes => self.x12_zone(rec, local),
             // Only a combined column carries its offset, and its callers read it as an instant.
             Zone::InValue => unreachable!("an offset in the value needs datetime_format"),
+        }
+    }
+
+    /// A local time placed by the record's X12 time code. Without a code, with `LT` or with a
+    /// code not in the list, the time stays local (the mapper warns about an unknown code).
+    fn x12_zone(&self, rec: &Record, local: NaiveDateTime) -> Result<Resolved, RejectReason> {
+        let code = self.text(rec, Field::UtcOffset)?.unwrap_or("");
+        match datetime::x12_time(code) {
+            Some(datetime::X12Time::Offset(offset)) => datetime::with_offset(local, offset)
+                .ok_or_else(|| RejectReason::InvalidOffset {
+                    column: self.names[Field::UtcOffset.index()].clone(),
+                    value: crate::error::excerpt(code),
+                }),
+            Some(datetime::X12Time::Zone(tz)) => {
+                datetime::in_zone(local, tz).ok_or_else(|| RejectReason::NonexistentLocalTime {
+                    local: datetime::iso8601(local, ""),
+                    timezone: tz.name().to_owned(),
+                })
+            }
+            Some(datetime::X12Time::Local) | None => Ok(datetime::local_only(local)),
         }
     }
 
@@ -528,7 +557,10 @@ impl Mapper {
             local.and_then(|local| self.in_zone(rec, local).ok())
         };
         if let Some(at) = resolved {
-            return Some(datetime::iso8601(at.utc, "Z"));
+            return Some(match at.utc {
+                Some(utc) => datetime::iso8601(utc, "Z"),
+                None => datetime::iso8601(at.local, ""),
+            });
         }
         self.date_only(text)
     }

@@ -286,6 +286,9 @@ pub enum Zone {
     Named(Tz),
     /// `datetime_format` reads an offset (`%z`, `%:z`, ...) from the value itself.
     InValue,
+    /// The `utc_offset` column holds an X12 time code (AT7-07): `UT`, `ET`, `CS`, `LT`...
+    /// (`utc_offset_codes = "x12"`); `LT`, no code or an unknown one leave the time local.
+    X12Codes,
 }
 
 /// How dates and times are written in the file.
@@ -376,6 +379,8 @@ struct DateTimeToml {
     time_format: Option<String>,
     datetime_format: Option<String>,
     timezone: Option<String>,
+    /// `"x12"`: the `utc_offset` column holds X12 time codes, not offsets.
+    utc_offset_codes: Option<String>,
 }
 
 /// Several carrier codes with one meaning.
@@ -822,7 +827,20 @@ fn datetime(
             profile: profile.to_owned(),
         });
     }
+    if let Some(codes) = &raw.utc_offset_codes {
+        if codes != "x12" {
+            return Err(bad(
+                "utc_offset_codes: the only code list is \"x12\" (X12 list 623)",
+            ));
+        }
+        if raw.timezone.is_some() || in_value || !columns.contains_key(&Field::UtcOffset) {
+            return Err(bad(
+                "utc_offset_codes reads the `utc_offset` column: map it, and set no timezone",
+            ));
+        }
+    }
     let zone = match (&raw.timezone, in_value) {
+        _ if raw.utc_offset_codes.is_some() => Zone::X12Codes,
         // An API's timestamps carry their own zone (or none, and stay local).
         _ if !is_file => Zone::Named(Tz::UTC),
         (Some(_), true) => {
@@ -1393,6 +1411,39 @@ mod tests {
         assert!(err.contains("`encoding` does not apply"), "{err}");
         let err = load(&file_profile("record = \"a\"", NAMED, UTC, "")).unwrap_err();
         assert!(err.contains("`record` does not apply"), "{err}");
+    }
+
+    #[test]
+    fn x12_time_codes_read_the_utc_offset_column_and_no_timezone() {
+        let columns = format!("{NAMED}\nutc_offset = \"tz\"");
+        let p = load(&file_profile(
+            "",
+            &columns,
+            "utc_offset_codes = \"x12\"",
+            "",
+        ))
+        .unwrap();
+        assert_eq!(p.datetime.zone, Zone::X12Codes);
+        for (columns, datetime, wanted) in [
+            (
+                NAMED.to_owned(),
+                "utc_offset_codes = \"x12\"",
+                "map it, and set no timezone",
+            ),
+            (
+                columns.clone(),
+                "utc_offset_codes = \"x12\"\ntimezone = \"UTC\"",
+                "map it, and set no timezone",
+            ),
+            (
+                columns.clone(),
+                "utc_offset_codes = \"623\"",
+                "the only code list is \"x12\"",
+            ),
+        ] {
+            let err = load(&file_profile("", &columns, datetime, "")).unwrap_err();
+            assert!(err.contains(wanted), "{wanted:?} not in {err}");
+        }
     }
 
     #[test]

@@ -600,3 +600,71 @@ event_date = "@05"
     let err = crate::report(&Profile::from_toml(&bad, "t").unwrap_err());
     assert!(err.contains("or an array of them"), "{err}");
 }
+
+/// AT7-07 places AT7-05/06: a fixed offset, a zone's civil time by the date, or (LT, none, an
+/// unknown code) local time only, never passed off as UTC.
+#[tokio::test]
+async fn x12_time_codes_place_event_times() {
+    let mut file = String::from(X12_214.split("LX*1~").next().unwrap());
+    let scans = [
+        ("CT", "20260710", "1420"),
+        ("CT", "20261210", "1420"),
+        ("ES", "20260710", "0912"),
+        ("NT", "20261210", "0800"),
+        ("LT", "20260710", "0600"),
+        ("", "20260710", "0600"),
+        ("ZZ", "20260710", "0600"),
+    ];
+    file.push_str("LX*1~\n");
+    for (code, date, time) in scans {
+        file.push_str(&format!("AT7*X1*NS***{date}*{time}*{code}~\n"));
+    }
+    let segments = 6 + scans.len();
+    file.push_str(&format!(
+        "SE*{segments}*0001~\nGE*1*101~\nIEA*1*000000101~\n"
+    ));
+    let text = "name = \"t\"\ncarrier_name = \"T\"\nformat = \"x12\"\nrecord = \"ISA/GS/ST/LX/AT7\"\n\
+         [datetime]\ndate_format = \"%Y%m%d\"\ntime_format = \"%H%M\"\nutc_offset_codes = \"x12\"\n\
+         [columns]\ntracking_number = \"../../L11[@02=2I]/@01\"\ncarrier_status_code = \"@01\"\n\
+         event_date = \"@05\"\nevent_time = \"@06\"\nutc_offset = \"@07\"";
+    let profile = Profile::from_toml(text, "t").unwrap();
+    let mut reader = RecordReader::new(file.as_bytes(), &profile);
+    let mapper = crate::Mapper::new(&profile, &reader.headers().await.unwrap()).unwrap();
+    let mut record = Record::default();
+    let mut times = Vec::new();
+    while reader.read(&mut record).await.unwrap() {
+        let event = mapper.map(&record).unwrap();
+        let scan = &event
+            .tracking_info
+            .as_ref()
+            .unwrap()
+            .events
+            .as_ref()
+            .unwrap()[0];
+        let warned = event
+            .warning_messages
+            .iter()
+            .flatten()
+            .filter(|w| w.contains("is not an X12 time code"))
+            .count();
+        times.push((
+            scan.event_datetime.as_deref().map(str::to_owned),
+            scan.event_datetime_local.as_deref().unwrap().to_owned(),
+            warned,
+        ));
+    }
+    let t =
+        |utc: Option<&str>, local: &str, warned| (utc.map(str::to_owned), local.to_owned(), warned);
+    assert_eq!(
+        times,
+        [
+            t(Some("2026-07-10T19:20:00Z"), "2026-07-10T14:20:00", 0),
+            t(Some("2026-12-10T20:20:00Z"), "2026-12-10T14:20:00", 0),
+            t(Some("2026-07-10T14:12:00Z"), "2026-07-10T09:12:00", 0),
+            t(Some("2026-12-10T11:30:00Z"), "2026-12-10T08:00:00", 0),
+            t(None, "2026-07-10T06:00:00", 0),
+            t(None, "2026-07-10T06:00:00", 0),
+            t(None, "2026-07-10T06:00:00", 1),
+        ]
+    );
+}
