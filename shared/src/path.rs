@@ -28,8 +28,37 @@ pub struct NodePath {
     pub predicate: Option<Condition>,
 }
 
-/// A step's condition: an attribute's name and the value it must have.
-pub type Condition = (String, String);
+/// A record path: the names from the root, and the condition its node must meet.
+pub type RecordPath = (Vec<String>, Option<Condition>);
+
+/// A step's condition on one of the node's attributes: `[@02=2I]` (that value) or `[@01]`
+/// (any value but an empty one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Condition {
+    pub attribute: String,
+    /// `None`: present and not empty.
+    pub value: Option<String>,
+}
+
+impl Condition {
+    /// Whether a node meets it, `attribute` looking its attributes up.
+    pub fn holds(&self, attribute: &mut dyn FnMut(&str) -> Option<String>) -> bool {
+        let found = attribute(&self.attribute);
+        match &self.value {
+            Some(value) => found.as_deref() == Some(value.as_str()),
+            None => found.is_some_and(|v| !v.trim().is_empty()),
+        }
+    }
+}
+
+impl fmt::Display for Condition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.value {
+            Some(value) => write!(f, "[@{}={value}]", self.attribute),
+            None => write!(f, "[@{}]", self.attribute),
+        }
+    }
+}
 
 /// Why a path is not one.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -42,7 +71,7 @@ pub enum PathError {
     Attribute(String),
     #[error("goes above the root with `..`")]
     AboveRoot,
-    #[error("a record path cannot use `..`, `@` or `[…]`: it names elements or keys from the root")]
+    #[error("a record path cannot use `..` or `@`: it names elements or keys from the root")]
     RecordStep,
     #[error("`{0}`: a condition `[@name=value]` goes on the last named step only")]
     Predicate(String),
@@ -103,17 +132,14 @@ impl NodePath {
         Ok(path)
     }
 
-    /// Parses a profile's `record` path: names from the root, or `.` for the root itself.
-    pub fn parse_record(text: &str) -> Result<Vec<String>, PathError> {
+    /// Parses a profile's `record` path: names from the root, or `.` for the root itself, and
+    /// a condition a node must meet to be a record (`AT7[@01]`: an AT7 with a status code).
+    pub fn parse_record(text: &str) -> Result<RecordPath, PathError> {
         let path = NodePath::parse(text.strip_prefix('/').unwrap_or(text))?;
-        if path.up > 0
-            || path.attribute.is_some()
-            || path.predicate.is_some()
-            || text.split('/').any(|s| s == "..")
-        {
+        if path.up > 0 || path.attribute.is_some() || text.split('/').any(|s| s == "..") {
             return Err(PathError::RecordStep);
         }
-        Ok(path.steps)
+        Ok((path.steps, path.predicate))
     }
 }
 
@@ -125,10 +151,19 @@ fn split_predicate(step: &str) -> Result<(&str, Option<Condition>), PathError> {
     let condition = step[open..]
         .strip_prefix("[@")
         .and_then(|c| c.strip_suffix(']'))
-        .and_then(|c| c.split_once('='))
+        .map(|c| match c.split_once('=') {
+            Some((attr, value)) => (attr, Some(value.to_owned())),
+            None => (c, None),
+        })
         .filter(|(attr, _)| !attr.is_empty() && open > 0);
     match condition {
-        Some((attr, value)) => Ok((&step[..open], Some((attr.to_owned(), value.to_owned())))),
+        Some((attr, value)) => Ok((
+            &step[..open],
+            Some(Condition {
+                attribute: attr.to_owned(),
+                value,
+            }),
+        )),
         None => Err(PathError::Predicate(step.to_owned())),
     }
 }
@@ -140,7 +175,7 @@ impl fmt::Display for NodePath {
         let last = self
             .predicate
             .as_ref()
-            .and_then(|(attr, value)| Some(format!("{}[@{attr}={value}]", self.steps.last()?)));
+            .and_then(|condition| Some(format!("{}{condition}", self.steps.last()?)));
         let named = self.steps.len() - usize::from(last.is_some());
         parts.extend(self.steps[..named].iter().map(String::as_str));
         parts.extend(last.as_deref());
@@ -195,14 +230,23 @@ mod tests {
     fn a_condition_on_the_last_step_picks_among_siblings() {
         let p = parsed("../../L11[@02=2I]/@01");
         assert_eq!((p.up, p.steps.clone()), (2, vec!["L11".to_owned()]));
-        assert_eq!(p.predicate, Some(("02".into(), "2I".into())));
+        assert_eq!(
+            p.predicate,
+            Some(Condition {
+                attribute: "02".into(),
+                value: Some("2I".into())
+            })
+        );
         assert_eq!(p.attribute.as_deref(), Some("01"));
         assert_eq!(p.to_string(), "../../L11[@02=2I]/@01");
-        assert_eq!(
-            parsed("Ref[@type=TRK]").predicate,
-            Some(("type".into(), "TRK".into()))
-        );
+        assert_eq!(parsed("Ref[@type=TRK]").to_string(), "Ref[@type=TRK]");
+        let present = parsed("AT7[@01]").predicate.unwrap();
+        assert_eq!(present.to_string(), "[@01]");
+        assert!(present.holds(&mut |_| Some("X1".to_owned())));
+        assert!(!present.holds(&mut |_| Some(" ".to_owned())));
+        assert!(!present.holds(&mut |_| None));
         for bad in [
+            "A[@]",
             "A[@x=1]/B",
             "A[x=1]",
             "[@x=1]",
@@ -216,9 +260,10 @@ mod tests {
                 NodePath::parse(bad)
             );
         }
+        let (steps, condition) = NodePath::parse_record("A/B[@x]").unwrap();
         assert_eq!(
-            NodePath::parse_record("A/B[@x=1]"),
-            Err(PathError::RecordStep)
+            (steps.len(), condition.unwrap().to_string()),
+            (2, "[@x]".to_owned())
         );
     }
 
@@ -241,14 +286,16 @@ mod tests {
     #[test]
     fn record_paths_name_nodes_from_the_root() {
         assert_eq!(
-            NodePath::parse_record("TrackingFile/Shipment/Events/Event").unwrap(),
+            NodePath::parse_record("TrackingFile/Shipment/Events/Event")
+                .unwrap()
+                .0,
             ["TrackingFile", "Shipment", "Events", "Event"]
         );
         assert_eq!(
-            NodePath::parse_record("/shipments/events").unwrap(),
+            NodePath::parse_record("/shipments/events").unwrap().0,
             ["shipments", "events"]
         );
-        assert!(NodePath::parse_record(".").unwrap().is_empty());
+        assert!(NodePath::parse_record(".").unwrap().0.is_empty());
         assert_eq!(NodePath::parse_record("a/../b"), Err(PathError::RecordStep));
         assert_eq!(NodePath::parse_record("a/@id"), Err(PathError::RecordStep));
     }

@@ -17,7 +17,7 @@ use serde::Deserialize;
 pub use self::record_types::{RecordType, RecordTypes, Role};
 use crate::error::ProfileError;
 use crate::models::{StandardizedStatusCode, StandardizedStatusDetailCode, UpdateMethod};
-use crate::path::{ALTERNATIVES, NodePath, PathError};
+use crate::path::{ALTERNATIVES, Condition, NodePath, PathError, RecordPath};
 
 /// Profiles compiled into the binaries, by name.
 const BUILTIN: &[(&str, &str)] = &[
@@ -327,6 +327,9 @@ pub struct Profile {
     /// XML and JSON documents: the names from the root down to one event's element or object
     /// (empty for `record = "."`, the root itself).
     pub record: Option<Vec<String>>,
+    /// A condition the record's node must meet to be one (`record = "…/AT7[@01]"`); nodes that
+    /// do not are skipped, neither events nor rejects.
+    pub record_condition: Option<Condition>,
     pub datetime: DateTimeSpec,
     /// Carrier status code → standardized pair (codes of a `[[status_group]]` included, and a
     /// two-level entry's `"*"`, which stands for the code alone).
@@ -436,7 +439,11 @@ impl Profile {
         let format = raw.format;
         let is_file = format != Format::Api;
         let dialect = Dialect::parse(profile, &raw)?;
-        let record = record_path(profile, format, raw.record.as_deref())?;
+        let (record, record_condition) = match record_path(profile, format, raw.record.as_deref())?
+        {
+            Some((steps, condition)) => (Some(steps), condition),
+            None => (None, None),
+        };
         let record_types = record_types::parse(
             record_types::Shape {
                 profile,
@@ -487,6 +494,7 @@ impl Profile {
             encoding: dialect.encoding,
             columns,
             record,
+            record_condition,
             datetime,
             status_map,
             detail_map,
@@ -629,7 +637,7 @@ fn record_path(
     profile: &str,
     format: Format,
     record: Option<&str>,
-) -> Result<Option<Vec<String>>, ProfileError> {
+) -> Result<Option<RecordPath>, ProfileError> {
     let document = format.is_document();
     match record {
         None if document => Err(ProfileError::NoRecordPath {
@@ -1369,11 +1377,7 @@ mod tests {
         assert!(xml("record = \"F/S/E\"", up).is_ok());
         for (record, columns, wanted) in [
             ("", NAMED, "format = \"xml\" needs `record`"),
-            (
-                "record = \"F/../E\"",
-                NAMED,
-                "cannot use `..`, `@` or `[…]`",
-            ),
+            ("record = \"F/../E\"", NAMED, "cannot use `..` or `@`"),
             (
                 "record = \"F/E\"",
                 up,

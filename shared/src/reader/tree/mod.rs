@@ -46,10 +46,7 @@ impl Anchored {
     fn matches(&self, below: &[Frame], attribute: &mut dyn FnMut(&str) -> Option<String>) -> bool {
         self.steps.len() == below.len()
             && self.steps.iter().zip(below).all(|(s, f)| *s == f.name)
-            && self
-                .predicate
-                .as_ref()
-                .is_none_or(|(name, value)| attribute(name).as_deref() == Some(value))
+            && self.predicate.as_ref().is_none_or(|c| c.holds(attribute))
     }
 }
 
@@ -82,6 +79,8 @@ struct Shape {
     headers: Vec<String>,
     /// The hold, for messages: "the `Shipment` element".
     hold_name: String,
+    /// What a record's node must meet to be a record.
+    condition: Option<Condition>,
 }
 
 impl Shape {
@@ -150,6 +149,7 @@ impl Shape {
         };
         Shape {
             any_root: profile.format.has_document_node() && record.is_empty(),
+            condition: profile.record_condition.clone(),
             hold_name,
             record,
             record_depth,
@@ -163,11 +163,20 @@ impl Shape {
     }
 
     /// Whether a node named `name` at `depth`, under a parent on the record's path, is on it.
-    fn on_record_path(&self, depth: usize, name: &str) -> bool {
-        depth == 0
+    fn on_record_path(
+        &self,
+        depth: usize,
+        name: &str,
+        attribute: &mut dyn FnMut(&str) -> Option<String>,
+    ) -> bool {
+        let named = depth == 0
             || (depth <= self.record_depth
                 && ((self.any_root && depth == 1)
-                    || self.record.get(depth - 1).is_some_and(|n| n == name)))
+                    || self.record.get(depth - 1).is_some_and(|n| n == name)));
+        // A record's node must meet the record's condition, if any, to be one.
+        named
+            && (depth != self.record_depth
+                || self.condition.as_ref().is_none_or(|c| c.holds(attribute)))
     }
 }
 
@@ -284,7 +293,7 @@ impl Assembler {
         if self.frames.len() == depth {
             self.frames.push(Frame::default());
         }
-        let on_path = parent_on_path && self.shape.on_record_path(depth, name);
+        let on_path = parent_on_path && self.shape.on_record_path(depth, name, attribute);
         let frame = &mut self.frames[depth];
         frame.name.clear();
         frame.name.push_str(name);

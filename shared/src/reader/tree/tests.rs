@@ -668,3 +668,25 @@ async fn x12_time_codes_place_event_times() {
         ]
     );
 }
+
+/// `record = "…/AT7[@01]"`: an AT7 that carries only an appointment (AT7-03) is neither an
+/// event nor a reject; the records around it are numbered without it.
+#[tokio::test]
+async fn a_record_condition_skips_nodes_that_do_not_meet_it() {
+    let file = X12_214
+        .replace("AT7*D1*NS***", "AT7***AA**20250314*0800*ET~\nAT7*D1*NS***")
+        .replace("SE*11*", "SE*12*");
+    let text = "name = \"t\"\ncarrier_name = \"T\"\nformat = \"x12\"\nrecord = \"ISA/GS/ST/LX/AT7[@01]\"\n\
+         [datetime]\ndate_format = \"%Y%m%d\"\ntimezone = \"UTC\"\n[columns]\n\
+         tracking_number = \"@01\"\ncarrier_status_code = \"@01\"\nevent_date = \"@05\"\ncity = \"MS1/@01\"";
+    let profile = Profile::from_toml(text, "t").unwrap();
+    let (records, end) = read_all(&profile, file.as_bytes()).await;
+    assert!(end.is_none(), "{end:?}");
+    let seen: Vec<(String, u64)> = records
+        .iter()
+        .map(|(fields, p)| (fields[0].1.clone(), p.0))
+        .collect();
+    assert_eq!(seen, [("X1".to_owned(), 1), ("D1".to_owned(), 2)]);
+    // The appointment's segments are not the next record's: D1 keeps its own MS1.
+    assert_eq!(records[1].0.last().unwrap().1, "BOSTON");
+}
