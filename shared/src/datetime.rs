@@ -22,7 +22,8 @@ pub struct DateTimeParser {
     iso_date: bool,
     iso_time: bool,
     date_items: Vec<Item<'static>>,
-    time_items: Vec<Item<'static>>,
+    /// One list per alternative (`"%H%M%S | %H%M"`), tried in order.
+    time_items: Vec<Vec<Item<'static>>>,
     /// `datetime_format` and its items, for a combined date-and-time column.
     datetime: Option<(String, Vec<Item<'static>>)>,
 }
@@ -45,6 +46,10 @@ fn items(format: &str) -> Vec<Item<'static>> {
         .unwrap_or_else(|_| vec![Item::Error])
 }
 
+/// Separates alternative formats of one value, tried in order: `time_format = "%H%M%S | %H%M"`
+/// reads X12's HHMMSS and HHMM alike.
+pub const FORMATS: &str = " | ";
+
 impl DateTimeParser {
     pub fn new(date_format: &str, time_format: &str) -> Self {
         DateTimeParser {
@@ -53,7 +58,7 @@ impl DateTimeParser {
             iso_date: date_format == "%Y-%m-%d",
             iso_time: time_format == "%H:%M:%S",
             date_items: items(date_format),
-            time_items: items(time_format),
+            time_items: time_format.split(FORMATS).map(items).collect(),
             datetime: None,
         }
     }
@@ -105,7 +110,9 @@ impl DateTimeParser {
                 digits(&b[6..8])?,
             );
         }
-        parsed(s, &self.time_items)?.to_naive_time().ok()
+        self.time_items
+            .iter()
+            .find_map(|items| parsed(s, items)?.to_naive_time().ok())
     }
 
     /// Parses a combined value that has no offset: a local date and time.
@@ -569,6 +576,14 @@ mod api_timestamp_tests {
 #[cfg(test)]
 mod x12_tests {
     use super::*;
+
+    #[test]
+    fn alternative_time_formats_are_tried_in_order() {
+        let p = DateTimeParser::new("%Y%m%d", "%H%M%S | %H%M");
+        assert_eq!(p.time("142005"), NaiveTime::from_hms_opt(14, 20, 5));
+        assert_eq!(p.time("1420"), NaiveTime::from_hms_opt(14, 20, 0));
+        assert_eq!(p.time("14"), None);
+    }
 
     #[test]
     fn x12_time_codes_name_offsets_zones_or_local_time() {

@@ -32,6 +32,14 @@ pub enum ProfileError {
         "unknown profile `{name}`: neither a built-in profile ({known}) nor a profile URI (s3://…, file://… or a path to a .toml file)"
     )]
     UnknownProfile { name: String, known: String },
+    #[error(
+        "profile `{origin}`: extends = {extends:?} names no built-in profile (built in: {known})"
+    )]
+    BadExtends {
+        origin: String,
+        extends: String,
+        known: String,
+    },
     #[error("profile `{origin}` is not valid TOML for a profile")]
     Toml {
         origin: String,

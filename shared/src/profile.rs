@@ -29,6 +29,7 @@ const BUILTIN: &[(&str, &str)] = &[
     ),
     ("ups", include_str!("../../profiles/ups.toml")),
     ("fedex", include_str!("../../profiles/fedex.toml")),
+    ("x12-214", include_str!("../../profiles/x12-214.toml")),
 ];
 
 /// The Connect-side fields a column can feed.
@@ -375,6 +376,71 @@ struct ProfileToml {
     record_types: Option<BTreeMap<String, record_types::RecordTypeToml>>,
 }
 
+impl ProfileToml {
+    /// The profile's keys, over those of the built-in profile it `extends`, if any.
+    fn parse(text: &str, origin: &str) -> Result<ProfileToml, ProfileError> {
+        let syntax = |err: toml::de::Error| ProfileError::Toml {
+            origin: origin.to_owned(),
+            source: crate::error::TomlSyntax::new(&err, text),
+        };
+        let table: toml::Table = toml::from_str(text).map_err(syntax)?;
+        if !table.contains_key("extends") {
+            // Parsed from the text, so a mistake's line and column are the file's.
+            return toml::from_str(text).map_err(syntax);
+        }
+        let merged = extended(table, origin, 0)?;
+        ProfileToml::deserialize(toml::Value::Table(merged)).map_err(syntax)
+    }
+}
+
+/// `table` over the built-in profile its `extends` names (itself extending, at most a few deep):
+/// tables merge key by key, anything else is replaced. A profile that names its carrier drops
+/// the carrier column its base reads from the file.
+fn extended(
+    mut table: toml::Table,
+    origin: &str,
+    depth: usize,
+) -> Result<toml::Table, ProfileError> {
+    let Some(base) = table.remove("extends") else {
+        return Ok(table);
+    };
+    let name = base.as_str().unwrap_or_default();
+    let text = BUILTIN
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, text)| *text)
+        .filter(|_| depth < 4)
+        .ok_or_else(|| ProfileError::BadExtends {
+            origin: origin.to_owned(),
+            extends: name.to_owned(),
+            known: Profile::builtin_names().collect::<Vec<_>>().join(", "),
+        })?;
+    let base: toml::Table = toml::from_str(text).expect("built-in profiles are valid TOML");
+    let mut merged = extended(base, name, depth + 1)?;
+    let names_carrier = table.contains_key("carrier_name")
+        && !table
+            .get("columns")
+            .and_then(toml::Value::as_table)
+            .is_some_and(|c| c.contains_key("carrier_name"));
+    if names_carrier && let Some(toml::Value::Table(columns)) = merged.get_mut("columns") {
+        columns.remove("carrier_name");
+    }
+    merge(&mut merged, table);
+    Ok(merged)
+}
+
+/// Merges `over` into `base`: tables key by key, other values replaced.
+fn merge(base: &mut toml::Table, over: toml::Table) {
+    for (key, value) in over {
+        match (base.get_mut(&key), value) {
+            (Some(toml::Value::Table(inner)), toml::Value::Table(over)) => merge(inner, over),
+            (_, value) => {
+                base.insert(key, value);
+            }
+        }
+    }
+}
+
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct DateTimeToml {
@@ -426,10 +492,7 @@ impl Profile {
     /// Parses and validates a profile. `origin` names it in errors (a built-in name or the URI
     /// it was loaded from).
     pub fn from_toml(text: &str, origin: &str) -> Result<Profile, ProfileError> {
-        let raw: ProfileToml = toml::from_str(text).map_err(|err| ProfileError::Toml {
-            origin: origin.to_owned(),
-            source: crate::error::TomlSyntax::new(&err, text),
-        })?;
+        let raw = ProfileToml::parse(text, origin)?;
         let profile = if raw.name == origin {
             format!("profile `{}`", raw.name)
         } else {
@@ -800,7 +863,9 @@ fn datetime(
     let date_format = raw.date_format.unwrap_or_else(|| "%Y-%m-%d".into());
     let time_format = raw.time_format.unwrap_or_else(|| "%H:%M:%S".into());
     check_format(profile, "date_format", &date_format, Want::Date)?;
-    check_format(profile, "time_format", &time_format, Want::Time)?;
+    for format in time_format.split(crate::datetime::FORMATS) {
+        check_format(profile, "time_format", format, Want::Time)?;
+    }
     let combined = columns.contains_key(&Field::EventDateTime);
     let separate =
         columns.contains_key(&Field::EventDate) || columns.contains_key(&Field::EventTime);
@@ -1448,6 +1513,30 @@ mod tests {
             let err = load(&file_profile("", &columns, datetime, "")).unwrap_err();
             assert!(err.contains(wanted), "{wanted:?} not in {err}");
         }
+    }
+
+    #[test]
+    fn a_profile_extends_a_built_in_one_key_by_key() {
+        let p = load(
+            "extends = \"x12-214\"\nname = \"acme\"\ncarrier_name = \"Acme\"\n\
+             [status_map]\nZZ = [\"EX\", \"UNSPECIFIED_EXCEPTION\"]\n[datetime]\ndate_format = \"%y%m%d\"",
+        )
+        .unwrap();
+        let base = Profile::builtin("x12-214").unwrap();
+        assert_eq!((p.name.as_str(), p.format), ("acme", Format::X12));
+        assert_eq!(p.status_map.len(), base.status_map.len() + 1);
+        assert_eq!(p.status_map["D1"], base.status_map["D1"]);
+        assert_eq!(p.datetime.date_format, "%y%m%d");
+        assert_eq!(p.datetime.time_format, base.datetime.time_format);
+        // Naming the carrier drops the base's carrier column (GS-02).
+        assert!(base.columns.contains_key(&Field::CarrierName));
+        assert!(!p.columns.contains_key(&Field::CarrierName));
+        assert_eq!(p.columns.len(), base.columns.len() - 1);
+        let err = load("extends = \"x12-999\"\nname = \"acme\"").unwrap_err();
+        assert!(
+            err.contains("extends = \"x12-999\" names no built-in profile (built in: reference"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -501,7 +501,7 @@ fn an_unknown_profile_name_fails_listing_the_built_in_ones() {
     let run = cli(&corpus("unknown-profile.json"), "null");
     assert_eq!(
         failure(&run),
-        "tracking-import: unknown profile `acme-express`: neither a built-in profile (reference, dhl, reference-jsonl, ups, fedex) nor a profile URI (s3://…, file://… or a path to a .toml file) (InvalidProfile)"
+        "tracking-import: unknown profile `acme-express`: neither a built-in profile (reference, dhl, reference-jsonl, ups, fedex, x12-214) nor a profile URI (s3://…, file://… or a path to a .toml file) (InvalidProfile)"
     );
     assert_eq!(run.stdout, "");
 }
@@ -556,7 +556,7 @@ async fn the_handler_answers_an_unknown_profile_with_invalid_profile() {
     assert_eq!(
         lambda_error(err),
         json!({"errorType": "InvalidProfile", "errorMessage":
-            "unknown profile `acme-express`: neither a built-in profile (reference, dhl, reference-jsonl, ups, fedex) nor a profile URI (s3://…, file://… or a path to a .toml file)"})
+            "unknown profile `acme-express`: neither a built-in profile (reference, dhl, reference-jsonl, ups, fedex, x12-214) nor a profile URI (s3://…, file://… or a path to a .toml file)"})
     );
 }
 

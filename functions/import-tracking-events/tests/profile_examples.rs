@@ -981,3 +981,133 @@ fn a_json_document_whose_events_are_the_top_level_array() {
         [(3, 4, 235, "no tracking number".to_owned())]
     );
 }
+
+/// `x12-214-acme.toml` extends the built-in `x12-214`: two interchanges with `|`, `^`, `>` and
+/// newline terminators; an L11 2I tracking number, else B10-01; AT7-07 time codes (CT and ET by
+/// date, PT, LT kept local only); an appointment-only AT7 skipped; AT8 weight and pieces for its
+/// LX loop; the carrier named by the profile; a code only the carrier's profile maps.
+#[test]
+fn an_x12_214_feed_through_a_profile_extending_the_built_in_one() {
+    let run = import_example("x12-214-acme.edi", "x12-214-acme.toml");
+    assert_eq!(
+        Value::Array(run.events.clone()),
+        json!([
+            {
+                "tracking_info": {
+                    "carrier_name": "Acme Motor Freight",
+                    "tracking_number": "1Z0000000001",
+                    "standardized_status_code": "AC",
+                    "standardized_status_detail_code": "PICKED_UP",
+                    "carrier_status_code": "AF",
+                    "carrier_detail_code": "NS",
+                    "weight": 25.5,
+                    "package_count": 2,
+                    "events": [
+                        {
+                            "event_datetime": "2026-11-27T14:15:00Z",
+                            "event_datetime_local": "2026-11-27T08:15:00",
+                            "event_code": "AF",
+                            "carrier_detail_code": "NS",
+                            "city": "CHICAGO",
+                            "state": "IL",
+                            "country": "US",
+                            "status_code": "AC",
+                            "status_detail_code": "PICKED_UP"
+                        }
+                    ]
+                }
+            },
+            {
+                "tracking_info": {
+                    "carrier_name": "Acme Motor Freight",
+                    "tracking_number": "1Z0000000001",
+                    "standardized_status_code": "IT",
+                    "standardized_status_detail_code": "IN_TRANSIT",
+                    "carrier_status_code": "X6",
+                    "carrier_detail_code": "NS",
+                    "weight": 25.5,
+                    "package_count": 2,
+                    "events": [
+                        {
+                            "event_datetime": "2026-11-27T20:30:45Z",
+                            "event_datetime_local": "2026-11-27T15:30:45",
+                            "event_code": "X6",
+                            "carrier_detail_code": "NS",
+                            "city": "TOLEDO",
+                            "state": "OH",
+                            "country": "US",
+                            "status_code": "IT",
+                            "status_detail_code": "IN_TRANSIT"
+                        }
+                    ]
+                }
+            },
+            {
+                "tracking_info": {
+                    "carrier_name": "Acme Motor Freight",
+                    "tracking_number": "PRO200",
+                    "standardized_status_code": "DE",
+                    "standardized_status_detail_code": "DELIVERED",
+                    "carrier_status_code": "D1",
+                    "carrier_detail_code": "NS",
+                    "events": [
+                        {
+                            "event_datetime_local": "2026-11-28T05:42:00",
+                            "event_code": "D1",
+                            "carrier_detail_code": "NS",
+                            "city": "BOSTON^SOUTH",
+                            "state": "MA",
+                            "country": "US",
+                            "status_code": "DE",
+                            "status_detail_code": "DELIVERED"
+                        }
+                    ]
+                }
+            },
+            {
+                "tracking_info": {
+                    "carrier_name": "Acme Motor Freight",
+                    "tracking_number": "PRO200",
+                    "standardized_status_code": "EX",
+                    "standardized_status_detail_code": "UNSPECIFIED_EXCEPTION",
+                    "carrier_status_code": "ZZ",
+                    "carrier_detail_code": "NS",
+                    "events": [
+                        {
+                            "event_datetime": "2026-11-28T11:00:00Z",
+                            "event_datetime_local": "2026-11-28T06:00:00",
+                            "event_code": "ZZ",
+                            "carrier_detail_code": "NS",
+                            "status_code": "EX",
+                            "status_detail_code": "UNSPECIFIED_EXCEPTION"
+                        }
+                    ]
+                }
+            },
+            {
+                "tracking_info": {
+                    "carrier_name": "Acme Motor Freight",
+                    "tracking_number": "1Z0000000003",
+                    "standardized_status_code": "IT",
+                    "standardized_status_detail_code": "OUT_FOR_DELIVERY",
+                    "carrier_status_code": "X1",
+                    "carrier_detail_code": "NS",
+                    "events": [
+                        {
+                            "event_datetime": "2026-11-28T15:00:00Z",
+                            "event_datetime_local": "2026-11-28T07:00:00",
+                            "event_code": "X1",
+                            "carrier_detail_code": "NS",
+                            "city": "RENO",
+                            "state": "NV",
+                            "country": "US",
+                            "status_code": "IT",
+                            "status_detail_code": "OUT_FOR_DELIVERY"
+                        }
+                    ]
+                }
+            }
+        ])
+    );
+    assert!(run.rejected().is_empty());
+}
