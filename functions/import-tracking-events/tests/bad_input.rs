@@ -717,3 +717,114 @@ fn a_20_mb_shipment_rejects_its_events_and_reading_goes_on() {
         )]
     );
 }
+
+/// An X12 message whose SE count disagrees: its records are rejected, with their positions and
+/// the reason; the messages around it are sent.
+#[test]
+fn an_x12_message_with_a_wrong_segment_count_rejects_its_records_only() {
+    let file = corpus("wrong-se-count.edi");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let (events, summary) = completed(&import(&file, &example_profile("x12-214-acme.toml")));
+    assert_eq!(counts(&summary, &events), (5, 3, 2));
+    assert_eq!(
+        tracking_numbers(&events),
+        ["1Z0000000001", "1Z0000000001", "1Z0000000003"]
+    );
+    let reason = "SE-01 says 9 segments, the message has 7: its records are not read";
+    let at = |needle: &str| {
+        let byte = text.find(needle).unwrap();
+        (text[..byte].matches('\n').count() as u64 + 1, byte as u64)
+    };
+    let ((l1, b1), (l2, b2)) = (at("AT7|D1"), at("AT7|ZZ"));
+    assert_eq!(
+        rejected(&summary),
+        [
+            (3, l1, b1, reason.to_owned()),
+            (4, l2, b2, reason.to_owned())
+        ]
+    );
+}
+
+/// Broken interchanges fail the file: an ISA that is not X12's fixed 106 characters before
+/// anything is read; a missing IEA after the interchange's complete messages.
+#[test]
+fn broken_x12_envelopes_fail_the_file_saying_why() {
+    let profile = example_profile("x12-214-acme.toml");
+    let file = corpus("short-isa.edi");
+    let run = import(&file, &profile);
+    assert_eq!(
+        failure(&run),
+        format!(
+            "tracking-import: reading {}: the file is not well-formed X12 at line 1, byte 0: the ISA segment is not X12's fixed 106 characters: its element separator '|' is not at character 81 (InvalidFile)",
+            file.display()
+        )
+    );
+    assert!(run.stdout.is_empty());
+
+    let file = corpus("missing-iea.edi");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let run = import(&file, &profile);
+    let last = text.trim_end().rfind('\n').unwrap() + 1;
+    assert_eq!(
+        failure(&run),
+        format!(
+            "tracking-import: reading {}: the file is not well-formed X12 at line {}, byte {last}: the interchange ends inside `ISA`: its trailer is missing (a truncated file) (InvalidFile)",
+            file.display(),
+            text.trim_end().matches('\n').count() + 1,
+        )
+    );
+    assert_eq!(sent_before_failing(&run).len(), 5);
+}
+
+/// A release character before a segment's terminator makes the terminator data: the segment
+/// runs into the next one, the message comes up a segment short, and its count says so.
+#[test]
+fn a_release_character_at_the_end_of_a_value_swallows_the_terminator() {
+    let file = corpus("release-at-end.edifact");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let (events, summary) = completed(&import(
+        &file,
+        corpus("iftsta-paths.toml").to_str().unwrap(),
+    ));
+    assert_eq!(counts(&summary, &events), (2, 1, 1));
+    assert_eq!(tracking_numbers(&events), ["REF1"]);
+    let byte = text.find("STS+1+21:::Left").unwrap();
+    assert_eq!(
+        rejected(&summary),
+        [(
+            2,
+            text[..byte].matches('\n').count() as u64 + 1,
+            byte as u64,
+            "UNT-01 says 5 segments, the message has 4: its records are not read".to_owned()
+        )]
+    );
+}
+
+/// A 20 MB segment is never held: the file fails after the messages before it.
+#[test]
+fn a_20_mb_segment_fails_the_file_after_the_messages_before_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("big-segment.edi");
+    let src = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../profiles/examples/x12-214-acme.edi"),
+    )
+    .unwrap();
+    let huge = format!("L11|{}|ZZ\n", "X".repeat(20 * 1024 * 1024));
+    let text = src.replacen("B10|PRO300", &format!("{huge}B10|PRO300"), 1);
+    std::fs::write(&file, &text).unwrap();
+    let run = import(&file, &example_profile("x12-214-acme.toml"));
+    let byte = text.find("L11|XXX").unwrap();
+    assert_eq!(
+        failure(&run),
+        format!(
+            "tracking-import: reading {}: the file is not well-formed X12 at line {}, byte {byte}: a segment longer than 16777216 bytes (InvalidFile)",
+            file.display(),
+            text[..byte].matches('\n').count() + 1
+        )
+    );
+    assert_eq!(
+        sent_before_failing(&run).len(),
+        4,
+        "the two messages before it"
+    );
+}

@@ -36,6 +36,10 @@ pub enum EnvelopeError {
     )]
     ShortIsa(usize),
     #[error(
+        "the ISA segment is not X12's fixed 106 characters: its element separator {element:?} is not at character {at}"
+    )]
+    IsaLayout { element: char, at: usize },
+    #[error(
         "the ISA segment's delimiters are not distinct (element {element:?}, component {component:?}, segment {segment:?})"
     )]
     IsaDelimiters {
@@ -67,6 +71,16 @@ impl Delimiters {
             return Err(EnvelopeError::ShortIsa(isa.len()));
         }
         let (element, component, segment) = (isa[3], isa[104], isa[105]);
+        // Every ISA field has a fixed width, so its separators sit at fixed characters.
+        const SEPARATORS: [usize; 16] = [
+            3, 6, 17, 20, 31, 34, 50, 53, 69, 76, 81, 83, 89, 99, 101, 103,
+        ];
+        if let Some(&at) = SEPARATORS.iter().find(|&&at| isa[at] != element) {
+            return Err(EnvelopeError::IsaLayout {
+                element: char::from(element),
+                at,
+            });
+        }
         if element == component || element == segment || component == segment {
             return Err(EnvelopeError::IsaDelimiters {
                 element: char::from(element),
@@ -217,6 +231,18 @@ mod tests {
         assert_eq!(
             Delimiters::from_isa(&ISA[..80]),
             Err(EnvelopeError::ShortIsa(80))
+        );
+        // A receiver ID cut short: the 106 characters read run into the next segment.
+        let short = String::from_utf8(ISA.to_vec())
+            .unwrap()
+            .replace("SHIPPERY       *", "SHIPPERY*")
+            + "GS*QM*A*B~";
+        assert_eq!(
+            Delimiters::from_isa(short.as_bytes()),
+            Err(EnvelopeError::IsaLayout {
+                element: '*',
+                at: 81
+            })
         );
     }
 
