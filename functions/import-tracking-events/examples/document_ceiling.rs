@@ -1,13 +1,15 @@
 //! The throughput ceiling for structured documents, as `csv_ceiling` is for CSV: the same parser
 //! the import uses (`quick-xml` for XML, `actson` for JSON), reading the whole file and touching
-//! every event, with nothing else. `scripts/bench-documents.sh` compares the import against it.
+//! every event, with nothing else; for X12, a bare split of the file at its segment terminator.
+//! `scripts/bench-documents.sh` compares the import against it.
 //!
 //! ```text
-//! cargo run --profile profiling --example document_ceiling -- xml|json FILE
+//! cargo run --profile profiling --example document_ceiling -- xml|json|x12 FILE
 //! ```
 //!
 //! Prints one JSON object: {"bytes":…,"events":…,"elapsed_ms":…,"mb_per_s":…}; events are the
-//! closed `Event` elements (XML) or the objects one level inside an array (JSON).
+//! closed `Event` elements (XML), the objects one level inside an array (JSON), or the AT7
+//! segments (X12).
 
 use std::time::Instant;
 
@@ -29,6 +31,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let events = match format.as_str() {
         "xml" => xml(file).await?,
         "json" => json(file).await?,
+        "x12" => x12(file).await?,
         other => return Err(format!("unknown format {other}").into()),
     };
     let elapsed = started.elapsed().as_secs_f64();
@@ -55,6 +58,35 @@ async fn xml(file: tokio::fs::File) -> Result<u64, Box<dyn std::error::Error>> {
         }
     }
     eprintln!("text bytes {text}");
+    Ok(events)
+}
+
+/// Splits at the terminator (the ISA's 106th character) and counts the AT7 segments.
+async fn x12(mut file: tokio::fs::File) -> Result<u64, Box<dyn std::error::Error>> {
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut head = [0u8; 106];
+    file.read_exact(&mut head).await?;
+    let terminator = head[105];
+    let (mut events, mut segments) = (0u64, 1u64);
+    let mut carry: Vec<u8> = Vec::new();
+    loop {
+        let n = file.read(&mut buf).await?;
+        if n == 0 {
+            break;
+        }
+        carry.extend_from_slice(&buf[..n]);
+        let mut start = 0;
+        for end in memchr::memchr_iter(terminator, &carry) {
+            let segment = carry[start..end].trim_ascii_start();
+            segments += 1;
+            if segment.starts_with(b"AT7") {
+                events += 1;
+            }
+            start = end + 1;
+        }
+        carry.drain(..start);
+    }
+    eprintln!("segments {segments}");
     Ok(events)
 }
 
