@@ -85,8 +85,6 @@ pub struct EdiReader<R> {
     /// Text is ISO-8859-1 (EDIFACT's UNOA–UNOC, the default), not UTF-8 (UNOW, UNOY, X12).
     latin1: bool,
     started: bool,
-    failed: Option<ReadError>,
-    done: bool,
 }
 
 impl<R: AsyncRead + Unpin + Send> EdiReader<R> {
@@ -110,8 +108,6 @@ impl<R: AsyncRead + Unpin + Send> EdiReader<R> {
             message: None,
             latin1: syntax == Syntax::Edifact,
             started: false,
-            failed: None,
-            done: false,
         }
     }
 
@@ -122,15 +118,8 @@ impl<R: AsyncRead + Unpin + Send> EdiReader<R> {
     /// Reads the next record into `out`; `false` at the end of the interchange(s).
     pub async fn read(&mut self, out: &mut Record) -> Result<bool, ReadError> {
         loop {
-            if self.assembler.pop_ready(out) {
-                return Ok(true);
-            }
-            if let Some(err) = self.failed.take() {
-                self.done = true;
-                return Err(err);
-            }
-            if self.done {
-                return Ok(false);
+            if let Some(result) = self.assembler.next(out) {
+                return result;
             }
             if !self.started {
                 self.started = true;
@@ -139,17 +128,17 @@ impl<R: AsyncRead + Unpin + Send> EdiReader<R> {
             match self.segments.next(&mut self.segment).await {
                 Ok(true) => self.place(),
                 Ok(false) => self.end(),
-                Err(err) => self.failed = Some(err),
+                Err(err) => self.assembler.fail(err),
             }
         }
     }
 
     /// The file ended: every envelope must have been closed by its trailer.
     fn end(&mut self) {
-        self.done = true;
+        self.assembler.end();
         if let Some(&open) = self.open.last() {
             let tag = String::from_utf8_lossy(self.containers[open].tag).into_owned();
-            self.failed = Some(ReadError::Malformed {
+            self.assembler.fail(ReadError::Malformed {
                 format: self.format(),
                 line: self.segment.line,
                 byte: self.segment.byte,

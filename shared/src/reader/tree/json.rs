@@ -36,8 +36,6 @@ pub struct JsonDocumentReader<R> {
     /// to hold.
     last_event: usize,
     seen_value: bool,
-    failed: Option<ReadError>,
-    done: bool,
 }
 
 enum Container {
@@ -88,8 +86,6 @@ impl<R: AsyncRead + Unpin + Send> JsonDocumentReader<R> {
             key: String::new(),
             last_event: 0,
             seen_value: false,
-            failed: None,
-            done: false,
         }
     }
 
@@ -100,18 +96,11 @@ impl<R: AsyncRead + Unpin + Send> JsonDocumentReader<R> {
     /// Reads the next record into `out`; `false` at the end of the document.
     pub async fn read(&mut self, out: &mut Record) -> Result<bool, ReadError> {
         loop {
-            if self.assembler.pop_ready(out) {
-                return Ok(true);
-            }
-            if let Some(err) = self.failed.take() {
-                self.done = true;
-                return Err(err);
-            }
-            if self.done {
-                return Ok(false);
+            if let Some(result) = self.assembler.next(out) {
+                return result;
             }
             if let Err(err) = self.step().await {
-                self.failed = Some(err);
+                self.assembler.fail(err);
             }
         }
     }
@@ -140,7 +129,7 @@ impl<R: AsyncRead + Unpin + Send> JsonDocumentReader<R> {
         let event = match self.parser.next_event() {
             Ok(Some(event)) => event,
             Ok(None) => {
-                self.done = true;
+                self.assembler.end();
                 return if self.seen_value {
                     Ok(())
                 } else {

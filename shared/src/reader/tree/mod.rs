@@ -27,7 +27,7 @@ use csv_async::ByteRecord;
 
 use super::Record;
 use super::bounds::MAX_RECORD_BYTES;
-use crate::error::Position;
+use crate::error::{Position, ReadError};
 use crate::path::{ALTERNATIVES, Condition, NodePath};
 use crate::profile::{Column, Format, Profile, record_depth};
 
@@ -226,6 +226,13 @@ struct Pending {
     reason: Option<std::sync::Arc<str>>,
 }
 
+/// How a document's reading ended.
+#[derive(Debug)]
+enum Ending {
+    End,
+    Failed(ReadError),
+}
+
 /// Assembles records from node events, following a profile's paths.
 #[derive(Debug)]
 pub(crate) struct Assembler {
@@ -245,6 +252,9 @@ pub(crate) struct Assembler {
     oversized: bool,
     /// Bytes kept for the current hold: values and a fixed cost per pending record.
     held_bytes: u64,
+    /// How reading ended, told by the format's reader: reported once the records before it
+    /// are out.
+    ending: Option<Ending>,
     records: u64,
 }
 
@@ -266,8 +276,35 @@ impl Assembler {
             chains: Vec::new(),
             oversized: false,
             held_bytes: 0,
+            ending: None,
             records: 0,
         }
+    }
+
+    /// The next ready record into `out` (`Some(Ok(true))`), or how reading ended once every
+    /// record before that is out; `None` while the format's reader must read on. What the
+    /// readers' `read` returns.
+    pub fn next(&mut self, out: &mut Record) -> Option<Result<bool, ReadError>> {
+        if self.pop_ready(out) {
+            return Some(Ok(true));
+        }
+        let ending = self.ending.take()?;
+        // After its error, a broken document reads as ended.
+        self.ending = Some(Ending::End);
+        Some(match ending {
+            Ending::Failed(err) => Err(err),
+            Ending::End => Ok(false),
+        })
+    }
+
+    /// The document ended (its records are handed out first).
+    pub fn end(&mut self) {
+        self.ending.get_or_insert(Ending::End);
+    }
+
+    /// The document broke: `err` ends reading once the records before it are out.
+    pub fn fail(&mut self, err: ReadError) {
+        self.ending = Some(Ending::Failed(err));
     }
 
     /// The column paths every record's fields follow, as a header the mapper binds to.

@@ -38,9 +38,6 @@ pub struct XmlReader<R> {
     /// Lines before the current event's start.
     lines: u64,
     root_seen: bool,
-    /// An error to report once the records before it are out.
-    failed: Option<ReadError>,
-    done: bool,
 }
 
 enum State<R> {
@@ -58,8 +55,6 @@ impl<R: AsyncRead + Unpin + Send> XmlReader<R> {
             buf: Vec::new(),
             lines: 0,
             root_seen: false,
-            failed: None,
-            done: false,
         }
     }
 
@@ -70,18 +65,11 @@ impl<R: AsyncRead + Unpin + Send> XmlReader<R> {
     /// Reads the next record into `out`; `false` at the end of the document.
     pub async fn read(&mut self, out: &mut Record) -> Result<bool, ReadError> {
         loop {
-            if self.assembler.pop_ready(out) {
-                return Ok(true);
-            }
-            if let Some(err) = self.failed.take() {
-                self.done = true;
-                return Err(err);
-            }
-            if self.done {
-                return Ok(false);
+            if let Some(result) = self.assembler.next(out) {
+                return result;
             }
             if let Err(err) = self.step().await {
-                self.failed = Some(err);
+                self.assembler.fail(err);
             }
         }
     }
@@ -132,7 +120,7 @@ impl<R: AsyncRead + Unpin + Send> XmlReader<R> {
         match feed(assembler, root_seen, event, position)? {
             Fed::More => Ok(()),
             Fed::End => {
-                self.done = true;
+                self.assembler.end();
                 Ok(())
             }
         }
