@@ -458,6 +458,56 @@ async fn the_cli_time_limit_stops_and_the_next_run_resumes() {
 /// (identically).
 #[tokio::test]
 async fn a_run_killed_with_sigkill_resumes_from_its_checkpoint() {
+    let (csv, records) = reference_file(1_200_000, 0);
+    killed_and_resumed("outbound/file.csv", csv, records, "reference").await;
+}
+
+/// The same for an XML document, which a resumed run reads again from its start, skipping the
+/// records settled before the checkpoint: every record is delivered once per chunk id.
+#[tokio::test]
+async fn an_xml_document_killed_with_sigkill_resumes_from_its_checkpoint() {
+    let (xml, records) = reference_xml(1_200_000);
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("xml-kill.toml");
+    std::fs::write(
+        &profile,
+        "name = \"xml-kill\"\ncarrier_name = \"Reference\"\nformat = \"xml\"\n\
+         record = \"File/Shipment/Event\"\n[columns]\ntracking_number = \"@tn\"\n\
+         carrier_status_code = \"@code\"\nevent_date = \"@date\"\nevent_time = \"@time\"\n\
+         city = \"../@city\"\n[datetime]\ntimezone = \"America/Chicago\"\n\
+         [status_map]\nDL = [\"DE\", \"DELIVERED\"]\n",
+    )
+    .unwrap();
+    killed_and_resumed("outbound/file.xml", xml, records, profile.to_str().unwrap()).await;
+}
+
+/// Shipments of ten events whose tracking numbers are those of [`reference_file`]'s records,
+/// with the city on the shipment (so each record waits for its shipment to close).
+fn reference_xml(bytes: usize) -> (Vec<u8>, u64) {
+    let mut out = String::from("<?xml version=\"1.0\"?>\n<File>\n");
+    let mut n = 0u64;
+    while out.len() < bytes {
+        out.push_str("<Shipment city=\"Austin\">\n");
+        for _ in 0..10 {
+            n += 1;
+            out.push_str(&format!(
+                "  <Event tn=\"{}\" code=\"DL\" date=\"2026-11-{:02}\" time=\"{:02}:{:02}:00\"/>\n",
+                tracking_number(n),
+                n % 28 + 1,
+                n % 24,
+                n % 60
+            ));
+        }
+        out.push_str("</Shipment>\n");
+    }
+    out.push_str("</File>\n");
+    (out.into_bytes(), n)
+}
+
+/// Imports `body` (put at `key`) with `profile`, its sends stalled by a proxy, kills it with
+/// SIGKILL once a checkpoint is recorded, runs it again once its claim has lapsed, and checks
+/// that every record was delivered exactly once per chunk id.
+async fn killed_and_resumed(key: &str, body: Vec<u8>, records: u64, profile: &str) {
     let shared = aws().await;
     let s3 = s3(&shared);
     let sqs = aws_sdk_sqs::Client::new(&shared);
@@ -468,18 +518,17 @@ async fn a_run_killed_with_sigkill_resumes_from_its_checkpoint() {
         .send()
         .await
         .unwrap();
-    let (csv, records) = reference_file(1_200_000, 0);
-    put_object(&s3, &bucket, "outbound/file.csv", csv).await;
+    put_object(&s3, &bucket, key, body).await;
     let queue_url = create_queue(&sqs, 16_384).await;
     // SQS answers ~15 KB of responses (some ten batches, ~100 of the file's ~400 chunks), then nothing:
     // the first run cannot finish before the test kills it, however fast it runs.
     let stalling = CutProxy::start_stalling(socket_of(&endpoint()), 15_000).await;
-    let uri = format!("s3://{bucket}/outbound/file.csv");
+    let uri = format!("s3://{bucket}/{key}");
     let dir = tempfile::tempdir().unwrap();
     let event = dir.path().join("event.json");
     std::fs::write(
         &event,
-        json!({"transaction_id": "t-1", "metadata": {"source": uri, "profile": "reference"}})
+        json!({"transaction_id": "t-1", "metadata": {"source": uri, "profile": profile}})
             .to_string(),
     )
     .unwrap();
