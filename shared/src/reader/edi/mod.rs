@@ -95,6 +95,10 @@ impl<R: AsyncRead + Unpin + Send> SegmentReader<R> {
             }
             out.line = line;
             out.byte = byte;
+            if self.syntax == Syntax::Edifact && out.tag() == b"UNZ" {
+                // The next interchange has its own UNA, or EDIFACT's defaults.
+                self.delimiters = None;
+            }
             return Ok(true);
         }
     }

@@ -162,7 +162,7 @@ impl Segment {
     /// is element 5; 0 is the tag). `None` when the segment has no such element or component.
     pub fn component(&self, element: usize, component: usize) -> Option<&[u8]> {
         let range = self.elements.get(element)?;
-        let at = range.start + component;
+        let at = range.start.checked_add(component)?;
         (at < range.end).then(|| &self.text[self.components[at].clone()])
     }
 

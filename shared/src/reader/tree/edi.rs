@@ -71,6 +71,21 @@ const fn loop_of(
     }
 }
 
+/// A message (an X12 transaction set, an EDIFACT message) being read.
+struct Message {
+    /// Its header's control reference (ST-02, UNH-01), which the trailer repeats.
+    reference: Vec<u8>,
+    /// Segments so far, header included.
+    segments: u64,
+    /// Records numbered before it: its own come after.
+    first_before: u64,
+}
+
+/// A control count: digits, leading zeros allowed.
+fn parse_count(text: &[u8]) -> Option<u64> {
+    std::str::from_utf8(text).ok()?.trim().parse().ok()
+}
+
 /// Streams records out of an EDI interchange.
 pub struct EdiReader<R> {
     segments: SegmentReader<R>,
@@ -79,9 +94,8 @@ pub struct EdiReader<R> {
     open: Vec<usize>,
     assembler: Assembler,
     segment: Segment,
-    /// The message (transaction set) being read: its header's reference and its segments so
-    /// far, header included.
-    message: Option<(Vec<u8>, u64)>,
+    /// The message (transaction set) being read, until its trailer.
+    message: Option<Message>,
     /// Text is ISO-8859-1 (EDIFACT's UNOA–UNOC, the default), not UTF-8 (UNOW, UNOY, X12).
     latin1: bool,
     started: bool,
@@ -204,43 +218,59 @@ impl<R: AsyncRead + Unpin + Send> EdiReader<R> {
     /// reference it gives must be the message's, or its records are rejected saying so.
     fn count_message(&mut self) {
         let edifact = std::ptr::eq(self.containers, EDIFACT);
-        let (header, trailer, reference_at) = if edifact {
-            (b"UNH".as_slice(), b"UNT".as_slice(), 1)
+        let (header, trailer, reference_at, outer): (&[u8], &[u8], usize, &[&[u8]]) = if edifact {
+            (b"UNH", b"UNT", 1, &[b"UNB", b"UNZ", b"UNG", b"UNE"])
         } else {
-            (b"ST".as_slice(), b"SE".as_slice(), 2)
+            (b"ST", b"SE", 2, &[b"ISA", b"IEA", b"GS", b"GE"])
         };
-        let segment = &self.segment;
-        if segment.tag() == header {
-            let reference = segment.element(reference_at).unwrap_or_default().to_vec();
-            self.message = Some((reference, 1));
+        let tag = self.segment.tag();
+        let trailer_name = String::from_utf8_lossy(trailer);
+        if let Some(open) = &self.message
+            && (tag == header || outer.contains(&tag))
+        {
+            // The message ended without its trailer: nothing vouches for its records.
+            let reason = format!(
+                "the message ends without its {trailer_name} trailer: its records are not read"
+            );
+            self.assembler.reject_pending(open.first_before, &reason);
+            self.message = None;
+        }
+        if tag == header {
+            self.message = Some(Message {
+                reference: self
+                    .segment
+                    .element(reference_at)
+                    .unwrap_or_default()
+                    .to_vec(),
+                segments: 1,
+                first_before: self.assembler.records(),
+            });
             return;
         }
-        let Some((reference, count)) = &mut self.message else {
+        let Some(message) = &mut self.message else {
             return;
         };
-        *count += 1;
-        if segment.tag() != trailer {
+        message.segments += 1;
+        if tag != trailer {
             return;
         }
-        let name = |e: usize| format!("{}-{e:02}", String::from_utf8_lossy(trailer));
-        let said = segment.element(1).unwrap_or_default();
-        let reason = if said != count.to_string().as_bytes() {
+        let said = self.segment.element(1).unwrap_or_default();
+        let count = message.segments;
+        let reason = if parse_count(said) != Some(count) {
             Some(format!(
-                "{} says {} segments, the message has {count}: its records are not read",
-                name(1),
+                "{trailer_name}-01 says {} segments, the message has {count}: its records are not read",
                 String::from_utf8_lossy(said),
             ))
-        } else if segment.element(2).unwrap_or_default() != reference.as_slice() {
+        } else if self.segment.element(2).unwrap_or_default() != message.reference.as_slice() {
             Some(format!(
-                "{} does not repeat the message's reference {:?}: its records are not read",
-                name(2),
-                String::from_utf8_lossy(reference),
+                "{trailer_name}-02 does not repeat the message's reference {:?}: its records are not read",
+                String::from_utf8_lossy(&message.reference),
             ))
         } else {
             None
         };
         if let Some(reason) = reason {
-            self.assembler.reject_pending(&reason);
+            self.assembler.reject_pending(message.first_before, &reason);
         }
         self.message = None;
     }

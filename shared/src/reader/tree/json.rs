@@ -36,6 +36,8 @@ pub struct JsonDocumentReader<R> {
     /// to hold.
     last_event: usize,
     seen_value: bool,
+    /// A skipped byte-order mark, counted back into positions.
+    bom: usize,
 }
 
 enum Container {
@@ -86,6 +88,7 @@ impl<R: AsyncRead + Unpin + Send> JsonDocumentReader<R> {
             key: String::new(),
             last_event: 0,
             seen_value: false,
+            bom: 0,
         }
     }
 
@@ -110,7 +113,7 @@ impl<R: AsyncRead + Unpin + Send> JsonDocumentReader<R> {
         Position {
             record: 0,
             line: self.parser.feeder.lines + 1,
-            byte: self.parser.parsed_bytes().saturating_sub(1) as u64,
+            byte: (self.parser.parsed_bytes() + self.bom).saturating_sub(1) as u64,
         }
     }
 
@@ -178,6 +181,7 @@ impl<R: AsyncRead + Unpin + Send> JsonDocumentReader<R> {
         // RFC 8259 allows a parser to ignore a byte-order mark.
         if first && chunk.buf.starts_with(b"\xEF\xBB\xBF") {
             chunk.at = 3;
+            self.bom = 3;
         }
         Ok(())
     }

@@ -31,6 +31,12 @@ use crate::error::{Position, ReadError};
 use crate::path::{ALTERNATIVES, Condition, NodePath};
 use crate::profile::{Column, Format, Profile, record_depth};
 
+/// What the size limit counts for each node kept: its record or loop, apart from its values.
+const INSTANCE_BYTES: u64 = 64;
+
+/// A value buffer larger than this is released, not reused, when its slot is.
+const REUSED_TEXT_BYTES: usize = 64 * 1024;
+
 /// A column path, compiled: which anchor it starts from, and the nodes below it.
 #[derive(Debug, Clone)]
 struct Anchored {
@@ -81,6 +87,9 @@ struct Shape {
     hold_name: String,
     /// What a record's node must meet to be a record.
     condition: Option<Condition>,
+    /// The depth of a document's top-level nodes: XML's root element and EDI's interchanges
+    /// (1, under the document node), a JSON root value or top-level array element (0).
+    top_depth: usize,
 }
 
 impl Shape {
@@ -150,6 +159,7 @@ impl Shape {
         Shape {
             any_root: profile.format.has_document_node() && record.is_empty(),
             condition: profile.record_condition.clone(),
+            top_depth: usize::from(profile.format.has_document_node()),
             hold_name,
             record,
             record_depth,
@@ -343,6 +353,9 @@ impl Assembler {
         if anchor && !self.oversized {
             let instance = self.new_instance();
             self.frames[depth].instance = Some(instance);
+            // Every kept node counts, not only records: a hold of a million empty loops is as
+            // large as one of a million records.
+            self.held_bytes += INSTANCE_BYTES + 32 * self.shape.sources.len() as u64;
         }
         if anchor && depth == self.shape.record_depth {
             self.records += 1;
@@ -475,15 +488,24 @@ impl Assembler {
             oversized: false,
             reason: None,
         });
-        self.held_bytes += 64 + 32 * self.shape.headers.len() as u64;
+        self.held_bytes += INSTANCE_BYTES;
     }
 
-    /// Rejects the records of the hold still open with `reason`.
-    pub fn reject_pending(&mut self, reason: &str) {
+    /// Rejects the records numbered after `after` that are still held, with `reason`.
+    pub fn reject_pending(&mut self, after: u64, reason: &str) {
         let reason: std::sync::Arc<str> = reason.into();
-        for pending in &mut self.pending {
+        for pending in self
+            .pending
+            .iter_mut()
+            .filter(|p| p.position.record > after)
+        {
             pending.reason = Some(reason.clone());
         }
+    }
+
+    /// Records numbered so far.
+    pub fn records(&self) -> u64 {
+        self.records
     }
 
     /// Holds records at least up to their ancestor at `depth` (before any node opens), so a
@@ -510,7 +532,12 @@ impl Assembler {
         values.slots.resize_with(columns, Slot::default);
         for slot in &mut values.slots {
             slot.matched = false;
-            slot.text.clear();
+            // A large value's buffer is not kept for the holds after it.
+            if slot.text.capacity() > REUSED_TEXT_BYTES {
+                slot.text = String::new();
+            } else {
+                slot.text.clear();
+            }
             slot.invalid = false;
         }
         self.used += 1;
@@ -559,6 +586,15 @@ impl Assembler {
 
     /// Matches the new node against the paths from the root.
     fn match_absolute(&mut self, depth: usize, attribute: &mut dyn FnMut(&str) -> Option<String>) {
+        if depth == self.shape.top_depth {
+            // Paths from the root read each top-level node's own values (an EDI file's
+            // interchanges, a JSON array's elements).
+            for slot in &mut self.absolute.slots {
+                slot.matched = false;
+                slot.text.clear();
+                slot.invalid = false;
+            }
+        }
         if depth == 0 {
             return;
         }

@@ -5,7 +5,7 @@ use crate::error::ReadError;
 use crate::profile::Profile;
 use crate::reader::{Record, RecordReader};
 
-fn profile(format: &str, record: &str, columns: &str, extra: &str) -> Profile {
+pub(super) fn profile(format: &str, record: &str, columns: &str, extra: &str) -> Profile {
     let text = format!(
         r#"
 name = "t"
@@ -689,4 +689,140 @@ async fn a_record_condition_skips_nodes_that_do_not_meet_it() {
     assert_eq!(seen, [("X1".to_owned(), 1), ("D1".to_owned(), 2)]);
     // The appointment's segments are not the next record's: D1 keeps its own MS1.
     assert_eq!(records[1].0.last().unwrap().1, "BOSTON");
+}
+
+/// Nodes kept between the hold and the record count against the limit like records do, so a
+/// hold of a million empty loops is rejected, not kept; a large value's buffer is not kept for
+/// the next hold.
+#[test]
+fn every_kept_node_counts_and_large_buffers_are_released() {
+    use super::Assembler;
+    let columns = "tracking_number = \"C\"\ncarrier_status_code = \"C\"\nevent_datetime = \"C\"\nsigner = \"../../@x\"";
+    let profile = profile("xml", "F/S/L/E", columns, "");
+    let mut a = Assembler::new(&profile);
+    let mut none = |_: &str| None;
+    let at = crate::error::Position::default();
+    for name in ["", "F", "S"] {
+        a.open(name, &mut none, at);
+    }
+    for _ in 0..200_000 {
+        a.open("L", &mut none, at);
+        a.close();
+    }
+    assert!(a.instances.len() < 200_000, "{} kept", a.instances.len());
+    a.open("L", &mut none, at);
+    a.open("E", &mut none, at);
+    a.close();
+    a.close();
+    a.close();
+    let mut record = Record::default();
+    assert!(a.pop_ready(&mut record));
+    assert!(record.malformed.as_deref().unwrap().contains("larger than"));
+
+    // A hold with a 1 MiB value, then another: the slot's buffer is not the 1 MiB one.
+    let columns = "tracking_number = \"C\"\ncarrier_status_code = \"C\"\nevent_datetime = \"C\"\nsigner = \"../N\"";
+    let profile = super::tests::profile("xml", "F/S/E", columns, "");
+    let mut a = Assembler::new(&profile);
+    for name in ["", "F"] {
+        a.open(name, &mut none, at);
+    }
+    for big in [true, false] {
+        a.open("S", &mut none, at);
+        a.open("N", &mut none, at);
+        a.text(if big { "x" } else { "y" }, false);
+        if big {
+            a.text(&"x".repeat(1024 * 1024), false);
+        }
+        a.close();
+        a.open("E", &mut none, at);
+        a.close();
+        a.close();
+        assert!(a.pop_ready(&mut record));
+    }
+    let capacity: usize = a
+        .instances
+        .iter()
+        .flat_map(|v| &v.slots)
+        .map(|s| s.text.capacity())
+        .sum();
+    assert!(capacity < 1024 * 1024, "{capacity} bytes kept");
+}
+
+#[tokio::test]
+async fn one_xml_event_past_the_limit_fails_the_file_and_xmlns_is_no_attribute() {
+    let columns = "tracking_number = \"@tf\"\ncarrier_status_code = \"C\"\nevent_datetime = \"C\"";
+    let profile = profile("xml", "F/E", columns, "");
+    let xml = r#"<F xmlns:tf="urn:x"><E xmlns:tf="urn:y"><C>1</C></E></F>"#;
+    let (records, end) = read_all(&profile, xml.as_bytes()).await;
+    assert!(end.is_none(), "{end:?}");
+    assert_eq!(records[0].0, pairs(&[("C", "1")]), "xmlns:tf is not @tf");
+
+    let big = format!(
+        "<F><E><C>1</C></E><E><C>{}</C></E></F>",
+        "x".repeat(crate::reader::MAX_RECORD_BYTES as usize + 2 * 1024 * 1024)
+    );
+    let (records, end) = read_all(&profile, big.as_bytes()).await;
+    assert_eq!(records.len(), 1);
+    let err = end.unwrap().to_string();
+    assert!(
+        err.contains("one text, tag or comment is longer than 16777216 bytes"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_json_byte_order_mark_counts_in_positions() {
+    let json = "\u{feff}[{\"n\": \"A\", \"c\": \"X\"}]";
+    let columns = "tracking_number = \"n\"\ncarrier_status_code = \"c\"\nevent_datetime = \"c\"";
+    let profile = profile("json", ".", columns, "");
+    let (records, end) = read_all(&profile, json.as_bytes()).await;
+    assert!(end.is_none());
+    assert_eq!(records[0].1, (1, 1, json.find('{').unwrap() as u64));
+}
+
+/// A message closed by the next one without its SE is rejected; a bad trailer rejects its own
+/// message's records only, even when the records are held for the whole group.
+#[tokio::test]
+async fn edi_trailers_vouch_for_their_own_message_only() {
+    let text = "name = \"t\"\ncarrier_name = \"T\"\nformat = \"x12\"\nrecord = \"ISA/GS/ST/LX/AT7\"\n\
+         [datetime]\ndate_format = \"%Y%m%d\"\ntimezone = \"UTC\"\n[columns]\n\
+         tracking_number = \"@01\"\ncarrier_status_code = \"@01\"\nevent_date = \"@05\"\n\
+         carrier_name = \"../../../@02\"";
+    let profile = Profile::from_toml(text, "t").unwrap();
+    let head = X12_214.split("ST*214").next().unwrap();
+    let message = |n: u32, count: u32, trailer: bool| {
+        let mut m = format!("ST*214*{n:04}~\nLX*1~\nAT7*X{n}*NS***20250313*1420*CT~\n");
+        if trailer {
+            m.push_str(&format!("SE*{count}*{n:04}~\n"));
+        }
+        m
+    };
+    let file = format!(
+        "{head}{}{}{}{}GE*4*101~\nIEA*1*000000101~\n",
+        message(1, 4, true),
+        message(2, 9, true),
+        message(3, 4, false),
+        message(4, 4, true)
+    );
+    let (records, end) = read_all(&profile, file.as_bytes()).await;
+    assert!(end.is_none(), "{end:?}");
+    let outcome: Vec<(String, String)> = records
+        .into_iter()
+        .map(|(fields, _)| fields[0].clone())
+        .collect();
+    assert_eq!(
+        outcome,
+        [
+            ("@01".to_owned(), "X1".to_owned()),
+            (
+                "malformed".to_owned(),
+                "SE-01 says 9 segments, the message has 4: its records are not read".to_owned()
+            ),
+            (
+                "malformed".to_owned(),
+                "the message ends without its SE trailer: its records are not read".to_owned()
+            ),
+            ("@01".to_owned(), "X4".to_owned()),
+        ]
+    );
 }

@@ -21,6 +21,7 @@ use super::Assembler;
 use crate::error::{Position, ReadError};
 use crate::profile::{Profile, TextEncoding};
 use crate::reader::Record;
+use crate::reader::bounds::MAX_RECORD_BYTES;
 
 /// Nesting deeper than this fails the file: no carrier's status file needs it, and each level
 /// costs memory.
@@ -90,7 +91,9 @@ impl<R: AsyncRead + Unpin + Send> XmlReader<R> {
             }
         };
         let start = reader.buffer_position();
-        let byte = reader.get_mut().get_mut().file_offset(start);
+        let transcode = reader.get_mut().get_mut();
+        transcode.event_start = start;
+        let byte = transcode.file_offset(start);
         let position = Position {
             record: 0,
             line: self.lines + 1,
@@ -99,6 +102,14 @@ impl<R: AsyncRead + Unpin + Send> XmlReader<R> {
         self.buf.clear();
         let event = match reader.read_event_into_async(&mut self.buf).await {
             Ok(event) => event,
+            Err(quick_xml::Error::Io(_)) if reader.get_ref().get_ref().too_long => {
+                self.buf = Vec::new();
+                return Err(malformed(
+                    position.line,
+                    position.byte,
+                    format!("one text, tag or comment is longer than {MAX_RECORD_BYTES} bytes"),
+                ));
+            }
             Err(quick_xml::Error::Io(io)) => {
                 let source = std::sync::Arc::try_unwrap(io).unwrap_or_else(|shared| {
                     std::io::Error::new(shared.kind(), shared.to_string())
@@ -208,6 +219,11 @@ fn open(
                     return None;
                 }
             };
+            // Namespace declarations are not attributes of the data.
+            let key = attr.key.as_ref();
+            if key == "xmlns" || key.starts_with("xmlns:") {
+                continue;
+            }
             if attr.key.local_name().as_ref() == wanted {
                 return match attr.normalized_value(quick_xml::XmlVersion::Implicit1_0) {
                     Ok(value) => Some(value.into_owned()),
@@ -296,10 +312,21 @@ struct Transcode<R> {
     produced: u64,
     growth: GrowthMap,
     eof: bool,
+    /// The decoder has been told the input ended; it decodes nothing more.
+    finished: bool,
+    /// Bytes handed to the parser, and where its current event started: one event may not
+    /// make the parser buffer more than [`MAX_EVENT_BYTES`].
+    handed: u64,
+    event_start: u64,
+    too_long: bool,
 }
 
-/// Where decoded characters took more bytes than the file's: (end of a multi-byte character in
-/// the output, extra bytes up to it), oldest first.
+/// The most one XML event (a text, a tag, a comment, a DOCTYPE) may hold: quick-xml buffers an
+/// event whole, so this bounds its memory. Beyond it the file fails.
+const MAX_EVENT_BYTES: u64 = MAX_RECORD_BYTES + 1024 * 1024;
+
+/// Where decoded characters took more bytes than the file's: (a `<` in the output, extra bytes
+/// before it), oldest first.
 #[derive(Default)]
 struct GrowthMap {
     entries: std::collections::VecDeque<(u64, u64)>,
@@ -335,6 +362,10 @@ impl<R: AsyncRead + Unpin + Send> Transcode<R> {
             produced: 0,
             growth: Default::default(),
             eof: false,
+            finished: false,
+            handed: 0,
+            event_start: 0,
+            too_long: false,
         })
     }
 
@@ -367,23 +398,21 @@ impl<R: AsyncRead + Unpin + Send> Transcode<R> {
         self.raw_at += read;
         self.decoded.truncate(written);
         let growth = &mut self.growth;
-        let mut i = 0;
-        while i < self.decoded.len() {
-            let width = match self.decoded[i] {
-                b if b < 0x80 => 1,
-                b if b >= 0xF0 => 4,
-                b if b >= 0xE0 => 3,
-                _ => 2,
-            };
-            i += width;
-            if width > 1 {
-                growth.total += width as u64 - 1;
-                growth
+        // Positions are asked only where markup starts (`<`): one entry per tag, however
+        // much accented text lies between.
+        for (i, &b) in self.decoded.iter().enumerate() {
+            match b {
+                b'<' => growth
                     .entries
-                    .push_back((self.produced + i as u64, growth.total));
+                    .push_back((self.produced + i as u64, growth.total)),
+                0xF0.. => growth.total += 3,
+                0xE0.. => growth.total += 2,
+                0xC0.. => growth.total += 1,
+                _ => {}
             }
         }
         self.produced += self.decoded.len() as u64;
+        self.finished = last;
     }
 }
 
@@ -394,6 +423,24 @@ impl<R: AsyncRead + Unpin + Send> AsyncRead for Transcode<R> {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<std::io::Result<()>> {
         let this = self.get_mut();
+        if this.handed > this.event_start + MAX_EVENT_BYTES {
+            this.too_long = true;
+            return Poll::Ready(Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "an XML event longer than the limit",
+            )));
+        }
+        let before = buf.filled().len();
+        let poll = this.fill(cx, buf);
+        this.handed += (buf.filled().len() - before) as u64;
+        poll
+    }
+}
+
+impl<R: AsyncRead + Unpin + Send> Transcode<R> {
+    /// Hands the parser the next bytes: passed through, or decoded.
+    fn fill(&mut self, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        let this = self;
         loop {
             if this.decoder.is_none() && this.raw_at < this.raw.len() {
                 let n = buf.remaining().min(this.raw.len() - this.raw_at);
@@ -408,6 +455,9 @@ impl<R: AsyncRead + Unpin + Send> AsyncRead for Transcode<R> {
                 let n = buf.remaining().min(this.decoded.len() - this.decoded_at);
                 buf.put_slice(&this.decoded[this.decoded_at..this.decoded_at + n]);
                 this.decoded_at += n;
+                return Poll::Ready(Ok(()));
+            }
+            if this.finished {
                 return Poll::Ready(Ok(()));
             }
             if this.raw_at < this.raw.len() || this.eof {
