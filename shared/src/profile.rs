@@ -524,21 +524,9 @@ impl Profile {
             record.as_deref(),
             raw.columns,
         )?;
-        if !is_file && !columns.is_empty() {
-            return Err(ProfileError::ColumnsForApi {
-                profile: profile.to_owned(),
-            });
-        }
-        for field in REQUIRED
-            .into_iter()
-            .filter(|_| is_file && record_types.is_none())
-        {
-            if !columns.contains_key(&field) {
-                return Err(ProfileError::MissingField {
-                    profile: profile.to_owned(),
-                    field: field.key(),
-                });
-            }
+        // A header/detail profile's fields are checked over its record types.
+        if record_types.is_none() {
+            check_required(profile, format, &columns)?;
         }
 
         let fields = record_types
@@ -693,6 +681,29 @@ fn columns(
         columns.insert(field, column);
     }
     Ok(columns)
+}
+
+/// What `[columns]` must map for a file (the required fields), and may not for an API.
+fn check_required(
+    profile: &str,
+    format: Format,
+    columns: &BTreeMap<Field, Column>,
+) -> Result<(), ProfileError> {
+    if format == Format::Api {
+        if columns.is_empty() {
+            return Ok(());
+        }
+        return Err(ProfileError::ColumnsForApi {
+            profile: profile.to_owned(),
+        });
+    }
+    match REQUIRED.into_iter().find(|f| !columns.contains_key(f)) {
+        Some(field) => Err(ProfileError::MissingField {
+            profile: profile.to_owned(),
+            field: field.key(),
+        }),
+        None => Ok(()),
+    }
 }
 
 /// `record`: required by XML and JSON documents, meaningless for line formats.
