@@ -209,10 +209,7 @@ impl<R: AsyncRead + Unpin + Send> SegmentReader<R> {
 
 fn malformed(syntax: Syntax, line: u64, byte: u64, reason: String) -> ReadError {
     ReadError::Malformed {
-        format: match syntax {
-            Syntax::X12 => "X12",
-            Syntax::Edifact => "EDIFACT",
-        },
+        format: syntax.name(),
         line,
         byte,
         reason,

@@ -11,6 +11,16 @@ pub enum Syntax {
     Edifact,
 }
 
+impl Syntax {
+    /// Its name in messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Syntax::X12 => "X12",
+            Syntax::Edifact => "EDIFACT",
+        }
+    }
+}
+
 /// The characters that structure an interchange.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Delimiters {

@@ -89,6 +89,7 @@ fn parse_count(text: &[u8]) -> Option<u64> {
 /// Streams records out of an EDI interchange.
 pub struct EdiReader<R> {
     segments: SegmentReader<R>,
+    syntax: Syntax,
     containers: &'static [Container],
     /// Open containers, outermost first (indexes into `containers`).
     open: Vec<usize>,
@@ -115,6 +116,7 @@ impl<R: AsyncRead + Unpin + Send> EdiReader<R> {
         });
         EdiReader {
             segments: SegmentReader::new(reader, syntax),
+            syntax,
             containers,
             open: Vec::new(),
             assembler,
@@ -153,7 +155,7 @@ impl<R: AsyncRead + Unpin + Send> EdiReader<R> {
         if let Some(&open) = self.open.last() {
             let tag = String::from_utf8_lossy(self.containers[open].tag).into_owned();
             self.assembler.fail(ReadError::Malformed {
-                format: self.format(),
+                format: self.syntax.name(),
                 line: self.segment.line,
                 byte: self.segment.byte,
                 reason: format!(
@@ -163,18 +165,9 @@ impl<R: AsyncRead + Unpin + Send> EdiReader<R> {
         }
     }
 
-    fn format(&self) -> &'static str {
-        if std::ptr::eq(self.containers, EDIFACT) {
-            "EDIFACT"
-        } else {
-            "X12"
-        }
-    }
-
     /// Opens, closes or adds the segment just read where the envelopes and loops put it.
     fn place(&mut self) {
-        let tag = self.segment.tag();
-        if tag == b"UNB" {
+        if self.segment.tag() == b"UNB" {
             // UNB-01.1, the syntax identifier, names the character set.
             self.latin1 = !matches!(self.segment.element(1), Some(b"UNOW" | b"UNOY"));
         }
@@ -217,12 +210,11 @@ impl<R: AsyncRead + Unpin + Send> EdiReader<R> {
     /// Counts the segment into its message. At the trailer (SE, UNT), the count and the
     /// reference it gives must be the message's, or its records are rejected saying so.
     fn count_message(&mut self) {
-        let edifact = std::ptr::eq(self.containers, EDIFACT);
-        let (header, trailer, reference_at, outer): (&[u8], &[u8], usize, &[&[u8]]) = if edifact {
-            (b"UNH", b"UNT", 1, &[b"UNB", b"UNZ", b"UNG", b"UNE"])
-        } else {
-            (b"ST", b"SE", 2, &[b"ISA", b"IEA", b"GS", b"GE"])
-        };
+        let (header, trailer, reference_at, outer): (&[u8], &[u8], usize, &[&[u8]]) =
+            match self.syntax {
+                Syntax::Edifact => (b"UNH", b"UNT", 1, &[b"UNB", b"UNZ", b"UNG", b"UNE"]),
+                Syntax::X12 => (b"ST", b"SE", 2, &[b"ISA", b"IEA", b"GS", b"GE"]),
+            };
         let tag = self.segment.tag();
         let trailer_name = String::from_utf8_lossy(trailer);
         if let Some(open) = &self.message

@@ -198,7 +198,7 @@ impl<R: AsyncRead + Unpin + Send> JsonDocumentReader<R> {
             }
             JsonEvent::StartArray => {
                 self.seen_value = true;
-                let name = self.value_name();
+                let name = value_name(&self.containers, &self.key).to_owned();
                 self.containers.push(Container::Array { name });
             }
             JsonEvent::EndObject => {
@@ -208,34 +208,28 @@ impl<R: AsyncRead + Unpin + Send> JsonDocumentReader<R> {
             JsonEvent::EndArray => {
                 self.containers.pop();
             }
-            JsonEvent::ValueString | JsonEvent::ValueInt | JsonEvent::ValueFloat => {
+            JsonEvent::ValueString
+            | JsonEvent::ValueInt
+            | JsonEvent::ValueFloat
+            | JsonEvent::ValueTrue
+            | JsonEvent::ValueFalse
+            | JsonEvent::ValueNull => {
                 self.open_value();
-                match self.parser.current_str() {
-                    Ok(text) => self.assembler.text(text, false),
-                    Err(_) => self.assembler.text("", true),
-                }
-                self.assembler.close();
-            }
-            JsonEvent::ValueTrue | JsonEvent::ValueFalse | JsonEvent::ValueNull => {
-                self.open_value();
-                let text = match event {
-                    JsonEvent::ValueTrue => "true",
-                    JsonEvent::ValueFalse => "false",
-                    _ => "",
+                // Numbers as written, booleans as words, null as empty; a string that is not
+                // UTF-8 is marked, not guessed.
+                let (text, invalid) = match event {
+                    JsonEvent::ValueTrue => ("true", false),
+                    JsonEvent::ValueFalse => ("false", false),
+                    JsonEvent::ValueNull => ("", false),
+                    _ => match self.parser.current_str() {
+                        Ok(text) => (text, false),
+                        Err(_) => ("", true),
+                    },
                 };
-                self.assembler.text(text, false);
+                self.assembler.text(text, invalid);
                 self.assembler.close();
             }
             JsonEvent::NeedMoreInput => {}
-        }
-    }
-
-    /// The name of the value starting now: its key, its array's name, or none at the root.
-    fn value_name(&self) -> String {
-        match self.containers.last() {
-            Some(Container::Object) => self.key.clone(),
-            Some(Container::Array { name }) => name.clone(),
-            None => String::new(),
         }
     }
 
@@ -243,11 +237,16 @@ impl<R: AsyncRead + Unpin + Send> JsonDocumentReader<R> {
     fn open_value(&mut self) {
         self.seen_value = true;
         let position = self.here();
-        let name: &str = match self.containers.last() {
-            Some(Container::Object) => &self.key,
-            Some(Container::Array { name }) => name,
-            None => "",
-        };
+        let name = value_name(&self.containers, &self.key);
         self.assembler.open(name, &mut |_| None, position);
+    }
+}
+
+/// The name of the value starting now: its key, its array's name, or none at the root.
+fn value_name<'a>(containers: &'a [Container], key: &'a str) -> &'a str {
+    match containers.last() {
+        Some(Container::Object) => key,
+        Some(Container::Array { name }) => name,
+        None => "",
     }
 }

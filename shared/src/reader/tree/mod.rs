@@ -22,6 +22,7 @@ pub use self::json::JsonDocumentReader;
 pub use self::xml::XmlReader;
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use csv_async::ByteRecord;
 
@@ -83,8 +84,9 @@ struct Shape {
     outputs: Vec<Vec<usize>>,
     /// The column paths as the profile wrote them: the records' header.
     headers: Vec<String>,
-    /// The hold, for messages: "the `Shipment` element".
-    hold_name: String,
+    format: Format,
+    /// Why the records of a hold past the limit are rejected (it names the hold).
+    oversized: Arc<str>,
     /// What a record's node must meet to be a record.
     condition: Option<Condition>,
     /// The depth of a document's top-level nodes: XML's root element and EDI's interchanges
@@ -144,23 +146,12 @@ impl Shape {
             }
         }
         let hold_depth = record_depth - (levels.len() - 1);
-        let hold_name = match (profile.format, hold_depth) {
-            (Format::Xml, 1) if record.is_empty() => "the root element".to_owned(),
-            (Format::Xml, d) => format!("the `{}` element", record[d - 1]),
-            (Format::X12 | Format::Edifact, d) => {
-                format!(
-                    "the `{}` loop",
-                    record.get(d.wrapping_sub(1)).map_or("", |n| n)
-                )
-            }
-            (_, 0) => "the document".to_owned(),
-            (_, d) => format!("the `{}` object", record[d - 1]),
-        };
         Shape {
+            format: profile.format,
+            oversized: oversized(profile.format, &record, hold_depth),
             any_root: profile.format.has_document_node() && record.is_empty(),
             condition: profile.record_condition.clone(),
             top_depth: usize::from(profile.format.has_document_node()),
-            hold_name,
             record,
             record_depth,
             hold_depth,
@@ -190,6 +181,19 @@ impl Shape {
     }
 }
 
+/// The reason a hold past the limit gives its records, naming the hold at `depth`.
+fn oversized(format: Format, record: &[String], depth: usize) -> Arc<str> {
+    let step = |d: usize| record.get(d.wrapping_sub(1)).map_or("", String::as_str);
+    let hold = match (format, depth) {
+        (Format::Xml, 1) if record.is_empty() => "the root element".to_owned(),
+        (Format::Xml, d) => format!("the `{}` element", step(d)),
+        (Format::X12 | Format::Edifact, d) => format!("the `{}` loop", step(d)),
+        (_, 0) => "the document".to_owned(),
+        (_, d) => format!("the `{}` object", step(d)),
+    };
+    format!("{hold} holding this record is larger than {MAX_RECORD_BYTES} bytes; its records are not read").into()
+}
+
 /// One kept value.
 #[derive(Debug, Clone, Default)]
 struct Slot {
@@ -198,6 +202,20 @@ struct Slot {
     text: String,
     /// The text was not valid UTF-8 and is a lossy copy.
     invalid: bool,
+}
+
+impl Slot {
+    /// Unmatched and empty again; a large value's buffer is released, not kept for the next
+    /// hold.
+    fn reset(&mut self) {
+        self.matched = false;
+        if self.text.capacity() > REUSED_TEXT_BYTES {
+            self.text = String::new();
+        } else {
+            self.text.clear();
+        }
+        self.invalid = false;
+    }
 }
 
 /// The kept values of one anchor node (a record or one of its held ancestors).
@@ -229,11 +247,9 @@ struct Pending {
     /// Where its chain starts in [`Assembler::chains`]: the instances of the record, then of
     /// each ancestor up to the hold, one per level.
     chain: usize,
-    /// Its hold outgrew the limit: rejected, values not kept.
-    oversized: bool,
-    /// Rejected by the format's reader for what it saw around the record (an EDI message whose
-    /// control count does not match).
-    reason: Option<std::sync::Arc<str>>,
+    /// Why it is rejected: its hold outgrew the limit (values not kept), or the format's reader
+    /// saw something around it (an EDI message whose control count does not match).
+    reason: Option<Arc<str>>,
 }
 
 /// How a document's reading ended.
@@ -425,12 +441,7 @@ impl Assembler {
         out.malformed = None;
         let mut fields = std::mem::take(&mut out.fields);
         fields.clear();
-        if pending.oversized {
-            out.malformed = Some(format!(
-                "{} holding this record is larger than {MAX_RECORD_BYTES} bytes; its records are not read",
-                self.shape.hold_name
-            ));
-        } else if let Some(reason) = &pending.reason {
+        if let Some(reason) = &pending.reason {
             out.malformed = Some(reason.to_string());
         } else {
             for (output, paths) in self.shape.outputs.iter().enumerate() {
@@ -472,8 +483,7 @@ impl Assembler {
             self.ready.push_back(Pending {
                 position,
                 chain: 0,
-                oversized: true,
-                reason: None,
+                reason: Some(self.shape.oversized.clone()),
             });
             return;
         }
@@ -485,7 +495,6 @@ impl Assembler {
         self.pending.push(Pending {
             position,
             chain,
-            oversized: false,
             reason: None,
         });
         self.held_bytes += INSTANCE_BYTES;
@@ -493,7 +502,7 @@ impl Assembler {
 
     /// Rejects the records numbered after `after` that are still held, with `reason`.
     pub fn reject_pending(&mut self, after: u64, reason: &str) {
-        let reason: std::sync::Arc<str> = reason.into();
+        let reason: Arc<str> = reason.into();
         for pending in self
             .pending
             .iter_mut()
@@ -513,7 +522,7 @@ impl Assembler {
     pub fn hold_at_most(&mut self, depth: usize) {
         if depth >= 1 && depth < self.shape.hold_depth {
             self.shape.hold_depth = depth;
-            self.shape.hold_name = format!("the `{}` loop", self.shape.record[depth - 1]);
+            self.shape.oversized = oversized(self.shape.format, &self.shape.record, depth);
         }
     }
 
@@ -530,16 +539,7 @@ impl Assembler {
         }
         let values = &mut self.instances[self.used];
         values.slots.resize_with(columns, Slot::default);
-        for slot in &mut values.slots {
-            slot.matched = false;
-            // A large value's buffer is not kept for the holds after it.
-            if slot.text.capacity() > REUSED_TEXT_BYTES {
-                slot.text = String::new();
-            } else {
-                slot.text.clear();
-            }
-            slot.invalid = false;
-        }
+        values.slots.iter_mut().for_each(Slot::reset);
         self.used += 1;
         self.used - 1
     }
@@ -589,11 +589,7 @@ impl Assembler {
         if depth == self.shape.top_depth {
             // Paths from the root read each top-level node's own values (an EDI file's
             // interchanges, a JSON array's elements).
-            for slot in &mut self.absolute.slots {
-                slot.matched = false;
-                slot.text.clear();
-                slot.invalid = false;
-            }
+            self.absolute.slots.iter_mut().for_each(Slot::reset);
         }
         if depth == 0 {
             return;
@@ -628,8 +624,9 @@ impl Assembler {
                 slot.text = String::new();
             }
         }
+        let reason = &self.shape.oversized;
         self.ready.extend(self.pending.drain(..).map(|mut p| {
-            p.oversized = true;
+            p.reason = Some(reason.clone());
             p
         }));
     }

@@ -125,31 +125,18 @@ impl<R: AsyncRead + Unpin + Send> XmlReader<R> {
             }
         };
         self.lines += newlines(&event);
-        let end = reader.buffer_position();
-        reader.get_mut().get_mut().file_offset(end);
-        let (assembler, root_seen) = (&mut self.assembler, &mut self.root_seen);
-        match feed(assembler, root_seen, event, position)? {
-            Fed::More => Ok(()),
-            Fed::End => {
-                self.assembler.end();
-                Ok(())
-            }
-        }
+        feed(&mut self.assembler, &mut self.root_seen, event, position)
     }
 }
 
-enum Fed {
-    More,
-    End,
-}
-
-/// One event into the assembler, or why the document is not well-formed.
+/// One event into the assembler (the end of the document ends it), or why the document is not
+/// well-formed.
 fn feed(
     assembler: &mut Assembler,
     root_seen: &mut bool,
     event: Event<'_>,
     position: Position,
-) -> Result<Fed, ReadError> {
+) -> Result<(), ReadError> {
     let bad = |reason: String| malformed(position.line, position.byte, reason);
     match event {
         Event::Start(start) | Event::Empty(start) if assembler.depth() == Some(0) && *root_seen => {
@@ -188,10 +175,10 @@ fn feed(
                     .into(),
             ));
         }
-        Event::Eof => return end_of_document(assembler, *root_seen, position),
+        Event::Eof => end_of_document(assembler, *root_seen, position)?,
         Event::Decl(_) | Event::PI(_) | Event::Comment(_) | Event::DocType(_) => {}
     }
-    Ok(Fed::More)
+    Ok(())
 }
 
 /// A start tag: its local name and attributes into the assembler.
@@ -245,10 +232,10 @@ fn open(
 }
 
 fn end_of_document(
-    assembler: &Assembler,
+    assembler: &mut Assembler,
     root_seen: bool,
     position: Position,
-) -> Result<Fed, ReadError> {
+) -> Result<(), ReadError> {
     let bad = |reason: &str| malformed(position.line, position.byte, reason.to_owned());
     if !root_seen {
         return Err(bad("no root element (an empty or truncated file)"));
@@ -258,7 +245,8 @@ fn end_of_document(
             "the document ends inside an element (a truncated file)",
         ));
     }
-    Ok(Fed::End)
+    assembler.end();
+    Ok(())
 }
 
 fn predefined(name: &str) -> Option<char> {
