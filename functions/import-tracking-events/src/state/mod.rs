@@ -268,66 +268,21 @@ mod tests {
         assert!(state.claimed_by_other("v", "me", now).is_none());
     }
 
-    /// A store whose first `conflicts` writes lose a race.
-    struct Contended {
-        inner: MemoryStateStore,
-        conflicts: std::sync::atomic::AtomicUsize,
-    }
-
-    #[async_trait::async_trait]
-    impl StateStore for Contended {
-        async fn load(&self, connection: &str, source: &str) -> Result<Versioned, StateError> {
-            self.inner.load(connection, source).await
-        }
-        async fn store(
-            &self,
-            connection: &str,
-            state: &State,
-            tag: Option<&str>,
-        ) -> Result<String, StateError> {
-            use std::sync::atomic::Ordering;
-            let left = self.conflicts.load(Ordering::SeqCst);
-            if left > 0 {
-                self.conflicts.store(left - 1, Ordering::SeqCst);
-                return Err(StateError::Conflict {
-                    connection: connection.to_owned(),
-                });
-            }
-            self.inner.store(connection, state, tag).await
-        }
-        async fn store_rejects(
-            &self,
-            connection: &str,
-            import_id: &str,
-            part: u64,
-            body: Vec<u8>,
-        ) -> Result<(), StateError> {
-            self.inner
-                .store_rejects(connection, import_id, part, body)
-                .await
-        }
-        async fn load_rejects(
-            &self,
-            connection: &str,
-            import_id: &str,
-            part: u64,
-        ) -> Result<Option<Vec<u8>>, StateError> {
-            self.inner.load_rejects(connection, import_id, part).await
-        }
-    }
-
     /// An update retries a lost race up to UPDATE_ATTEMPTS writes in all, then gives up with
-    /// the conflict.
+    /// the conflict. Each race is real: another writer stores the document between the
+    /// update's load and its write, so the memory store's compare-and-swap refuses it.
     #[tokio::test]
     async fn an_update_retries_lost_races_up_to_its_attempts() {
+        use futures::executor::block_on;
         for (conflicts, lands) in [(UPDATE_ATTEMPTS - 1, true), (UPDATE_ATTEMPTS, false)] {
-            let store = Contended {
-                inner: MemoryStateStore::default(),
-                conflicts: conflicts.into(),
-            };
+            let store = MemoryStateStore::default();
             let mut calls = 0;
             let result = update(&store, "c", "s3://b/*.csv", |s| {
                 calls += 1;
+                if calls <= conflicts {
+                    let other = block_on(store.load("c", "s3://b/*.csv")).unwrap();
+                    block_on(store.store("c", &other.state, other.tag.as_deref())).unwrap();
+                }
                 s.done.clear();
                 Some(calls)
             })
