@@ -290,6 +290,26 @@ impl Mapper {
         )
     }
 
+    /// A column's value as `parse` reads it, or nothing with a warning saying it is not `what`:
+    /// a value that does not read is left out, never fatal.
+    fn read_or_warn<'r, T>(
+        &self,
+        rec: &'r Record,
+        (field, label): (Field, &str),
+        what: &str,
+        warnings: &mut Vec<Cow<'r, str>>,
+        parse: impl FnOnce(&'r str) -> Option<T>,
+    ) -> Result<Option<T>, RejectReason> {
+        let Some(v) = self.text(rec, field)? else {
+            return Ok(None);
+        };
+        let parsed = parse(v);
+        if parsed.is_none() {
+            warnings.push(Cow::Owned(format!("{label} {v:?} is not {what}; omitted")));
+        }
+        Ok(parsed)
+    }
+
     /// A weight or dimension, or nothing with a warning when it is not a non-negative number.
     fn measure<'r>(
         &self,
@@ -297,18 +317,8 @@ impl Mapper {
         field: Field,
         warnings: &mut Vec<Cow<'r, str>>,
     ) -> Result<Option<f64>, RejectReason> {
-        let Some(v) = self.text(rec, field)? else {
-            return Ok(None);
-        };
-        Ok(match v.parse::<f64>() {
-            Ok(n) if n.is_finite() && n >= 0.0 => Some(n),
-            _ => {
-                warnings.push(Cow::Owned(format!(
-                    "{} {v:?} is not a number; omitted",
-                    field.key()
-                )));
-                None
-            }
+        self.read_or_warn(rec, (field, field.key()), "a number", warnings, |v| {
+            v.parse::<f64>().ok().filter(|n| n.is_finite() && *n >= 0.0)
         })
     }
 
@@ -319,18 +329,9 @@ impl Mapper {
         field: Field,
         warnings: &mut Vec<Cow<'r, str>>,
     ) -> Result<Option<u32>, RejectReason> {
-        let Some(v) = self.text(rec, field)? else {
-            return Ok(None);
-        };
-        Ok(match v.parse::<u32>() {
-            Ok(n) => Some(n),
-            Err(_) => {
-                warnings.push(Cow::Owned(format!(
-                    "{} {v:?} is not a whole number from 0; omitted",
-                    field.key()
-                )));
-                None
-            }
+        let what = "a whole number from 0";
+        self.read_or_warn(rec, (field, field.key()), what, warnings, |v| {
+            v.parse().ok()
         })
     }
 
@@ -342,21 +343,16 @@ impl Mapper {
         field: Field,
         warnings: &mut Vec<Cow<'r, str>>,
     ) -> Result<Option<bool>, RejectReason> {
-        let Some(v) = self.text(rec, field)? else {
-            return Ok(None);
-        };
-        let yes = ["true", "yes", "y", "1"];
-        let no = ["false", "no", "n", "0"];
-        Ok(if yes.iter().any(|y| v.eq_ignore_ascii_case(y)) {
-            Some(true)
-        } else if no.iter().any(|n| v.eq_ignore_ascii_case(n)) {
-            Some(false)
-        } else {
-            warnings.push(Cow::Owned(format!(
-                "{} {v:?} is not true or false (yes/no, y/n, 1/0); omitted",
-                field.key()
-            )));
-            None
+        let what = "true or false (yes/no, y/n, 1/0)";
+        self.read_or_warn(rec, (field, field.key()), what, warnings, |v| {
+            let is = |words: [&str; 4]| words.iter().any(|w| v.eq_ignore_ascii_case(w));
+            if is(["true", "yes", "y", "1"]) {
+                Some(true)
+            } else if is(["false", "no", "n", "0"]) {
+                Some(false)
+            } else {
+                None
+            }
         })
     }
 
@@ -368,18 +364,9 @@ impl Mapper {
         field: Field,
         warnings: &mut Vec<Cow<'r, str>>,
     ) -> Result<Option<Cow<'r, str>>, RejectReason> {
-        let Some(v) = self.text(rec, field)? else {
-            return Ok(None);
-        };
-        Ok(match self.moment(rec, v) {
-            Some(iso) => Some(Cow::Owned(iso)),
-            None => {
-                warnings.push(Cow::Owned(format!(
-                    "{} {v:?} is not a date or date-time; omitted",
-                    field.key()
-                )));
-                None
-            }
+        let what = "a date or date-time";
+        self.read_or_warn(rec, (field, field.key()), what, warnings, |v| {
+            self.moment(rec, v).map(Cow::Owned)
         })
     }
 
@@ -389,17 +376,9 @@ impl Mapper {
         rec: &'r Record,
         warnings: &mut Vec<Cow<'r, str>>,
     ) -> Result<Option<Cow<'r, str>>, RejectReason> {
-        let Some(e) = self.text(rec, Field::EstimatedDelivery)? else {
-            return Ok(None);
-        };
-        Ok(match self.estimated_delivery(e) {
-            Some(v) => Some(Cow::Owned(v)),
-            None => {
-                warnings.push(Cow::Owned(format!(
-                    "estimated delivery {e:?} is not a date or date-time; omitted"
-                )));
-                None
-            }
+        let field = (Field::EstimatedDelivery, "estimated delivery");
+        self.read_or_warn(rec, field, "a date or date-time", warnings, |v| {
+            self.estimated_delivery(v).map(Cow::Owned)
         })
     }
 
