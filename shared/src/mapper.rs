@@ -52,19 +52,7 @@ impl Mapper {
     /// need no header: a headerless CSV record is read as it is, and a fixed-width record has
     /// one field per mapped column, in [`Field`] order.
     pub fn new(profile: &Profile, headers: &ByteRecord) -> Result<Mapper, ReadError> {
-        let header_names: Vec<&[u8]> = headers
-            .iter()
-            .enumerate()
-            .map(|(i, h)| {
-                // A UTF-8 byte-order mark may precede the first header.
-                let h = if i == 0 {
-                    h.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(h)
-                } else {
-                    h
-                };
-                h.trim_ascii()
-            })
-            .collect();
+        let header_names = crate::reader::header_names(headers);
         if let [only] = header_names[..]
             && profile
                 .columns

@@ -31,6 +31,23 @@ use tokio::io::AsyncRead;
 use crate::error::{Position, ReadError};
 use crate::profile::{Format, Profile};
 
+/// A header line's names as columns are found by: trimmed, and the first without a UTF-8
+/// byte-order mark.
+pub fn header_names(header: &ByteRecord) -> Vec<&[u8]> {
+    header
+        .iter()
+        .enumerate()
+        .map(|(i, h)| {
+            let h = if i == 0 {
+                h.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(h)
+            } else {
+                h
+            };
+            h.trim_ascii()
+        })
+        .collect()
+}
+
 /// One record and where it was in the file.
 #[derive(Debug, Clone, Default)]
 pub struct Record {

@@ -17,9 +17,9 @@ use std::collections::HashMap;
 use csv_async::ByteRecord;
 use tokio::io::AsyncRead;
 
-use super::Record;
 use super::csv::CsvReader;
 use super::fixed::FixedWidthReader;
+use super::{Record, header_names};
 use crate::error::{Position, ReadError};
 use crate::profile::{Column, Field, Format, Profile, RecordTypes, Role};
 
@@ -298,22 +298,6 @@ fn position(column: &Column) -> usize {
         // A validated typed CSV profile with a header line names its columns.
         Column::Name(_) | Column::Span { .. } => usize::MAX,
     }
-}
-
-/// Header names as the mapper compares them: trimmed, without a byte-order mark.
-fn header_names(header: &ByteRecord) -> Vec<&[u8]> {
-    header
-        .iter()
-        .enumerate()
-        .map(|(i, h)| {
-            let h = if i == 0 {
-                h.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(h)
-            } else {
-                h
-            };
-            h.trim_ascii()
-        })
-        .collect()
 }
 
 /// The row's own text as `out`'s fields, for a rejected row: a CSV row's fields, a
