@@ -564,21 +564,9 @@ fn bind(profile: &Profile, header_names: &[&[u8]]) -> Result<Binding, ReadError>
     let columns = profile.record_columns();
     for (ordinal, (&field, column)) in columns.iter().enumerate() {
         let found = match column {
-            Column::Name(name) => header_names
-                .iter()
-                .position(|h| *h == name.as_bytes())
-                .ok_or_else(|| ReadError::MissingColumn {
-                    profile: profile.name.clone(),
-                    field: field.key(),
-                    column: name.clone(),
-                    header: crate::error::excerpt(
-                        &header_names
-                            .iter()
-                            .map(|h| String::from_utf8_lossy(h))
-                            .collect::<Vec<_>>()
-                            .join(","),
-                    ),
-                })?,
+            Column::Name(name) => {
+                crate::reader::find_column(header_names, name, &profile.name, field.key())?
+            }
             Column::Position(n) => n.saturating_sub(1),
             Column::Span { .. } => ordinal,
         };

@@ -48,6 +48,31 @@ pub fn header_names(header: &ByteRecord) -> Vec<&[u8]> {
         .collect()
 }
 
+/// Where column `name` is among a header's `names` (see [`header_names`]), or the error that
+/// names it, the field it feeds and the header (an excerpt: a file may hold anything).
+pub fn find_column(
+    names: &[&[u8]],
+    name: &str,
+    profile: &str,
+    field: &'static str,
+) -> Result<usize, ReadError> {
+    names
+        .iter()
+        .position(|h| *h == name.as_bytes())
+        .ok_or_else(|| ReadError::MissingColumn {
+            profile: profile.to_owned(),
+            field,
+            column: name.to_owned(),
+            header: crate::error::excerpt(
+                &names
+                    .iter()
+                    .map(|h| String::from_utf8_lossy(h))
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ),
+        })
+}
+
 /// One record and where it was in the file.
 #[derive(Debug, Clone, Default)]
 pub struct Record {

@@ -19,7 +19,7 @@ use tokio::io::AsyncRead;
 
 use super::csv::CsvReader;
 use super::fixed::FixedWidthReader;
-use super::{Record, header_names};
+use super::{Record, find_column, header_names};
 use crate::error::{Position, ReadError};
 use crate::profile::{Column, Field, Format, Profile, RecordTypes, Role};
 
@@ -120,27 +120,11 @@ impl<R: AsyncRead + Unpin + Send> TypedReader<R> {
         {
             let header = csv.headers().await?;
             let names = header_names(&header);
-            let layout = Layout::resolve(&self.types, &self.fields, |field, column| {
-                let name = match column {
-                    Column::Name(name) => name.as_bytes(),
-                    other => return Ok(position(other)),
-                };
-                names
-                    .iter()
-                    .position(|h| *h == name)
-                    .ok_or_else(|| ReadError::MissingColumn {
-                        profile: self.profile_name.clone(),
-                        field,
-                        column: column.to_string(),
-                        header: crate::error::excerpt(
-                            &names
-                                .iter()
-                                .map(|h| String::from_utf8_lossy(h))
-                                .collect::<Vec<_>>()
-                                .join(","),
-                        ),
-                    })
-            })?;
+            let layout =
+                Layout::resolve(&self.types, &self.fields, |field, column| match column {
+                    Column::Name(name) => find_column(&names, name, &self.profile_name, field),
+                    other => Ok(position(other)),
+                })?;
             self.contexts = layout.contexts(&self.fields);
             self.layout = Some(layout);
         }
