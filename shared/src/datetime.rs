@@ -24,8 +24,103 @@ pub struct DateTimeParser {
     date_items: Vec<Item<'static>>,
     /// One list per alternative (`"%H%M%S | %H%M"`), tried in order.
     time_items: Vec<Vec<Item<'static>>>,
-    /// `datetime_format` and its items, for a combined date-and-time column.
-    datetime: Option<(String, Vec<Item<'static>>)>,
+    /// `datetime_format`, for a combined date-and-time column.
+    datetime: Option<Combined>,
+    /// `datetime_format` as a table: the format of each code the value's format column may
+    /// give (EDIFACT's DTM format qualifier, list 2379: `102`, `203`, `205`…).
+    by_code: Vec<(String, Combined)>,
+}
+
+/// One format of a combined date-and-time value.
+#[derive(Debug, Clone)]
+pub struct Combined {
+    format: String,
+    items: Vec<Item<'static>>,
+    /// The value carries its UTC offset, so it reads as an instant.
+    offset: bool,
+    /// The value is a date alone (EDIFACT `102`): it reads as the start of that day.
+    date_only: bool,
+}
+
+/// What a combined value says.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Reading {
+    /// The value carried its offset.
+    Instant(Resolved),
+    /// A local date and time, for the profile's zone to place.
+    Local(NaiveDateTime),
+}
+
+impl Combined {
+    pub fn new(format: &str) -> Combined {
+        use chrono::format::Numeric;
+        let items = items(format);
+        let date_only = !items.iter().any(|item| {
+            matches!(
+                item,
+                Item::Numeric(Numeric::Hour | Numeric::Hour12 | Numeric::Minute, _)
+            )
+        });
+        Combined {
+            format: format.to_owned(),
+            offset: has_offset(format),
+            date_only,
+            items,
+        }
+    }
+
+    pub fn format(&self) -> &str {
+        &self.format
+    }
+
+    /// Whether values in this format carry their UTC offset.
+    pub fn has_offset(&self) -> bool {
+        self.offset
+    }
+
+    /// Reads a value; `None` unless it is a real date (and time, and offset) in this format.
+    pub fn read(&self, s: &str) -> Option<Reading> {
+        let parsed = parsed(s, &self.items)?;
+        if self.offset {
+            let dt = parsed.to_datetime().ok()?;
+            return Some(Reading::Instant(Resolved {
+                utc: Some(dt.naive_utc()),
+                local: dt.naive_local(),
+                ambiguous: false,
+            }));
+        }
+        if self.date_only {
+            return Some(Reading::Local(
+                parsed.to_naive_date().ok()?.and_time(NaiveTime::MIN),
+            ));
+        }
+        parsed
+            .to_naive_datetime_with_offset(0)
+            .ok()
+            .map(Reading::Local)
+    }
+}
+
+/// Whether a chrono format reads a UTC offset (`%z`, `%:z`, `%#z`, RFC 3339...) from the value.
+pub fn has_offset(format: &str) -> bool {
+    use chrono::format::Fixed;
+    // `%#z` (an offset with or without minutes) parses to an item chrono keeps private.
+    format.contains("%#z")
+        || StrftimeItems::new(format).any(|item| {
+            matches!(
+                item,
+                Item::Fixed(
+                    Fixed::TimezoneOffset
+                        | Fixed::TimezoneOffsetColon
+                        | Fixed::TimezoneOffsetDoubleColon
+                        | Fixed::TimezoneOffsetTripleColon
+                        | Fixed::TimezoneOffsetColonZ
+                        | Fixed::TimezoneOffsetZ
+                        | Fixed::RFC2822
+                        | Fixed::RFC3339
+                )
+            )
+        })
 }
 
 /// A local time resolved against its zone.
@@ -60,13 +155,37 @@ impl DateTimeParser {
             date_items: items(date_format),
             time_items: time_format.split(FORMATS).map(items).collect(),
             datetime: None,
+            by_code: Vec::new(),
         }
     }
 
     /// Also parse combined date-and-time values written in `format`.
     pub fn with_datetime(mut self, format: &str) -> Self {
-        self.datetime = Some((format.to_owned(), items(format)));
+        self.datetime = Some(Combined::new(format));
         self
+    }
+
+    /// Also parse combined values whose format column gives `code`, written in `format`.
+    pub fn with_coded(mut self, code: &str, format: &str) -> Self {
+        self.by_code.push((code.to_owned(), Combined::new(format)));
+        self
+    }
+
+    /// Whether combined values are read by the code their format column gives.
+    pub fn by_code(&self) -> bool {
+        !self.by_code.is_empty()
+    }
+
+    /// The combined format: `datetime_format`, or the one for `code` when it is a table.
+    pub fn combined(&self, code: Option<&str>) -> Option<&Combined> {
+        match code {
+            None => self.datetime.as_ref(),
+            Some(code) => self
+                .by_code
+                .iter()
+                .find(|(c, _)| c == code)
+                .map(|(_, format)| format),
+        }
     }
 
     pub fn date_format(&self) -> &str {
@@ -79,7 +198,7 @@ impl DateTimeParser {
 
     /// The combined format, if any.
     pub fn datetime_format(&self) -> Option<&str> {
-        self.datetime.as_ref().map(|(f, _)| f.as_str())
+        self.datetime.as_ref().map(Combined::format)
     }
 
     /// Parses a date in the profile's format; `None` unless it is a real calendar date.
@@ -113,23 +232,6 @@ impl DateTimeParser {
         self.time_items
             .iter()
             .find_map(|items| parsed(s, items)?.to_naive_time().ok())
-    }
-
-    /// Parses a combined value that has no offset: a local date and time.
-    pub fn datetime(&self, s: &str) -> Option<NaiveDateTime> {
-        let (_, items) = self.datetime.as_ref()?;
-        parsed(s, items)?.to_naive_datetime_with_offset(0).ok()
-    }
-
-    /// Parses a combined value that carries its own UTC offset.
-    pub fn instant(&self, s: &str) -> Option<Resolved> {
-        let (_, items) = self.datetime.as_ref()?;
-        let dt = parsed(s, items)?.to_datetime().ok()?;
-        Some(Resolved {
-            utc: Some(dt.naive_utc()),
-            local: dt.naive_local(),
-            ambiguous: false,
-        })
     }
 }
 
@@ -314,25 +416,71 @@ mod tests {
     fn combined_columns_with_and_without_an_offset() {
         let p = DateTimeParser::new("%Y-%m-%d", "%H:%M:%S").with_datetime("%d.%m.%Y %H:%M");
         assert_eq!(p.datetime_format(), Some("%d.%m.%Y %H:%M"));
-        assert_eq!(
-            p.datetime("24.11.2026 14:32"),
-            NaiveDate::from_ymd_opt(2026, 11, 24)
+        let local = |s| p.combined(None).unwrap().read(s);
+        let at = |y, m, d, h, min| {
+            NaiveDate::from_ymd_opt(y, m, d)
                 .unwrap()
-                .and_hms_opt(14, 32, 0)
+                .and_hms_opt(h, min, 0)
+                .unwrap()
+        };
+        assert_eq!(
+            local("24.11.2026 14:32"),
+            Some(Reading::Local(at(2026, 11, 24, 14, 32)))
         );
-        assert_eq!(p.datetime("31.02.2026 14:32"), None);
-        assert_eq!(p.datetime("24.11.2026"), None);
+        assert_eq!(local("31.02.2026 14:32"), None);
+        assert_eq!(local("24.11.2026"), None);
 
         let p = DateTimeParser::new("%Y-%m-%d", "%H:%M:%S").with_datetime("%Y-%m-%dT%H:%M:%S%:z");
-        let r = p.instant("2026-11-24T14:32:05-06:00").unwrap();
+        let instant = |s| match p.combined(None).unwrap().read(s) {
+            Some(Reading::Instant(r)) => Some(r),
+            other => {
+                assert_eq!(other, None, "{s}: an offset format reads instants only");
+                None
+            }
+        };
+        let r = instant("2026-11-24T14:32:05-06:00").unwrap();
         assert_eq!(iso8601(r.utc.unwrap(), "Z"), "2026-11-24T20:32:05Z");
         assert_eq!(iso8601(r.local, ""), "2026-11-24T14:32:05");
         assert!(!r.ambiguous);
         assert_eq!(
-            p.instant("2026-11-24T14:32:05"),
+            instant("2026-11-24T14:32:05"),
             None,
             "the offset is required"
         );
+    }
+
+    #[test]
+    fn formats_by_code_read_dates_local_times_and_instants() {
+        // EDIFACT's DTM format qualifiers (list 2379).
+        let p = DateTimeParser::new("%Y-%m-%d", "%H:%M:%S")
+            .with_coded("102", "%Y%m%d")
+            .with_coded("203", "%Y%m%d%H%M")
+            .with_coded("205", "%Y%m%d%H%M%#z");
+        assert!(p.by_code());
+        assert!(p.combined(None).is_none());
+        assert!(p.combined(Some("999")).is_none());
+        let read = |code, s| p.combined(Some(code)).unwrap().read(s);
+        let day = NaiveDate::from_ymd_opt(2025, 3, 14).unwrap();
+        assert_eq!(
+            read("102", "20250314"),
+            Some(Reading::Local(day.and_time(NaiveTime::MIN)))
+        );
+        assert_eq!(read("102", "20250230"), None);
+        assert_eq!(
+            read("203", "202503140912"),
+            Some(Reading::Local(day.and_hms_opt(9, 12, 0).unwrap()))
+        );
+        assert_eq!(read("203", "2025031409"), None);
+        for value in ["202503140912+0100", "202503140912+01", "202503140912+01:00"] {
+            let Some(Reading::Instant(r)) = read("205", value) else {
+                panic!("{value}: an instant");
+            };
+            assert_eq!(iso8601(r.utc.unwrap(), "Z"), "2025-03-14T08:12:00Z");
+            assert_eq!(iso8601(r.local, ""), "2025-03-14T09:12:00");
+        }
+        assert_eq!(read("205", "202503140912"), None, "205 needs its offset");
+        assert!(has_offset("%Y%m%d%H%M%#z") && has_offset("%FT%T%:z"));
+        assert!(!has_offset("%Y%m%d%H%M"));
     }
 
     #[test]

@@ -33,7 +33,7 @@ pub enum ProfileError {
     )]
     UnknownProfile { name: String, known: String },
     #[error(
-        "profile `{origin}`: extends = {extends:?} names no built-in profile (built in: {known})"
+        "profile `{origin}`: extends = {extends:?} names no built-in profile (built in: {known}) nor a profile URI that could be read, or extends more than 4 deep"
     )]
     BadExtends {
         origin: String,
@@ -132,7 +132,7 @@ pub enum ProfileError {
     #[error("{profile}: unknown time zone `{timezone}` in [datetime]")]
     UnknownTimezone { profile: String, timezone: String },
     #[error(
-        "{profile}: the file's zone is unknown: map `utc_offset` in [columns], set [datetime] timezone, or read an offset with datetime_format"
+        "{profile}: the file's zone is unknown: map `utc_offset` in [columns], set [datetime] timezone (an IANA zone, or \"local\" when only local times are known), or read an offset with datetime_format"
     )]
     NoZone { profile: String },
     #[error("{profile}: [datetime] {key} = {format:?} {reason}")]
@@ -256,6 +256,8 @@ pub enum RejectReason {
         value: String,
         format: String,
     },
+    #[error("column `{column}`: no datetime_format is given for format code {code:?}")]
+    UnknownDateTimeFormat { column: String, code: String },
     #[error("column `{column}`: {value:?} is not a UTC offset (like -06:00)")]
     InvalidOffset { column: String, value: String },
     #[error("{local} does not exist in {timezone} (skipped by a daylight-saving change)")]

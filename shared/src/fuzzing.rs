@@ -54,6 +54,49 @@ pub fn parse_map(data: &[u8]) {
     read_and_map(profile, file);
 }
 
+/// The `edi` target: the first byte's lowest bit picks X12 or EDIFACT, the rest is an
+/// interchange. It is read segment by segment (positions forward and inside the file, errors
+/// with a message), then as records through the built-in `x12-214` or `edifact-iftsta` profile
+/// and mapped, with [`parse_map`]'s checks.
+pub fn edi(data: &[u8]) {
+    use crate::reader::edi::{Segment, SegmentReader, Syntax};
+    let Some((&pick, file)) = data.split_first() else {
+        return;
+    };
+    let (syntax, name) = match pick & 1 {
+        0 => (Syntax::X12, "x12-214"),
+        _ => (Syntax::Edifact, "edifact-iftsta"),
+    };
+    block_on(async {
+        let mut segments = SegmentReader::new(file, syntax);
+        let mut segment = Segment::default();
+        let mut last: Option<(u64, u64)> = None;
+        loop {
+            match segments.next(&mut segment).await {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(err) => {
+                    assert!(!crate::report(&err).is_empty());
+                    break;
+                }
+            }
+            let at = (segment.line, segment.byte);
+            assert!(
+                last.is_none_or(|l| at.0 >= l.0 && at.1 > l.1),
+                "{at:?} after {last:?}"
+            );
+            assert!(at.1 < file.len() as u64, "{at:?} past the end");
+            assert!(segment.tag().len() <= file.len());
+            last = Some(at);
+        }
+    });
+    let profile = file_profiles()
+        .iter()
+        .find(|p| p.name == name)
+        .expect("the EDI profiles are built in");
+    read_and_map(profile, file);
+}
+
 /// The `profile` target: a profile's TOML, optionally followed by a NUL byte and a file that
 /// the profile, if it loads, then reads and maps.
 pub fn profile(data: &[u8]) {
@@ -215,12 +258,13 @@ fn read_and_map(profile: &Profile, file: &[u8]) {
                     let info = &back["tracking_info"];
                     let number = info["tracking_number"].as_str().expect("a tracking number");
                     assert!(!number.is_empty() && !number.contains('\0'), "{number:?}");
-                    // A time is sent in UTC, or as local time only where an X12 time code
-                    // gives no zone; never neither.
+                    // A time is sent in UTC, or as local time only where the file gives no
+                    // zone (an X12 `LT`, an EDIFACT time without one); never neither.
                     let scan = &info["events"][0];
+                    use crate::profile::Zone;
                     assert!(
                         scan["event_datetime"].is_string()
-                            || (profile.datetime.zone == crate::profile::Zone::X12Codes
+                            || (matches!(profile.datetime.zone, Zone::X12Codes | Zone::Local)
                                 && scan["event_datetime_local"].is_string()),
                         "{scan}"
                     );

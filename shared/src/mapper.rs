@@ -11,13 +11,13 @@ use chrono::NaiveDateTime;
 
 use csv_async::{ByteRecord, StringRecord};
 
-use crate::datetime::{self, DateTimeParser, Resolved};
+use crate::datetime::{self, DateTimeParser, Reading, Resolved};
 use crate::error::{ReadError, RejectReason, Rejection};
 use crate::models::{
     Dimensions, Geo, ImportedTrackingEvent, Service, StandardizedStatusCode,
     StandardizedStatusDetailCode, TrackEvent, TrackingInfo, UpdateMethod,
 };
-use crate::profile::{Column, Field, Profile, StatusPair, Zone};
+use crate::profile::{Column, Field, Part, Profile, StatusPair, Zone};
 use crate::reader::Record;
 
 /// An event borrowing from the record it was mapped from.
@@ -37,6 +37,8 @@ pub struct Mapper {
     index: [Option<usize>; Field::ALL.len()],
     /// Column name per [`Field`] (header, `#position` or character span), for messages.
     names: [String; Field::ALL.len()],
+    /// The part of its value a field keeps, per [`Field`] (most keep all of it).
+    parts: [Option<Part>; Field::ALL.len()],
     datetime: DateTimeParser,
     zone: Zone,
     status_map: HashMap<String, StatusPair>,
@@ -72,11 +74,15 @@ impl Mapper {
         if let Some(format) = &spec.datetime_format {
             datetime = datetime.with_datetime(format);
         }
+        for (code, format) in &spec.datetime_formats {
+            datetime = datetime.with_coded(code, format);
+        }
         Ok(Mapper {
             carrier_name: profile.carrier_name.clone(),
             profile_name: profile.name.clone(),
             index,
             names,
+            parts: std::array::from_fn(|i| profile.parts.get(&Field::ALL[i]).copied()),
             datetime,
             zone: spec.zone.clone(),
             status_map: profile
@@ -394,11 +400,16 @@ impl Mapper {
                 column: self.names[field.index()].clone(),
             });
         }
-        let text = field_text(&rec.fields, i);
+        let mut text = field_text(&rec.fields, i);
         if text.is_some_and(|t| t.as_bytes().contains(&0)) {
             return Err(RejectReason::NulByte {
                 column: self.names[field.index()].clone(),
             });
+        }
+        if let Some(part) = self.parts[field.index()] {
+            text = text
+                .map(|t| part.of(t).trim_ascii())
+                .filter(|t| !t.is_empty());
         }
         Ok(text)
     }
@@ -413,16 +424,10 @@ impl Mapper {
     fn event_time(&self, rec: &Record) -> Result<Resolved, RejectReason> {
         let column = |f: Field| self.names[f.index()].clone();
         let local = if self.index[Field::EventDateTime.index()].is_some() {
-            let text = self.text(rec, Field::EventDateTime)?.unwrap_or("");
-            let invalid = || RejectReason::InvalidDateTime {
-                column: column(Field::EventDateTime),
-                value: crate::error::excerpt(text),
-                format: self.datetime.datetime_format().unwrap_or("").to_owned(),
-            };
-            if self.zone == Zone::InValue {
-                return self.datetime.instant(text).ok_or_else(invalid);
+            match self.combined(rec)? {
+                Reading::Instant(resolved) => return Ok(resolved),
+                Reading::Local(local) => local,
             }
-            self.datetime.datetime(text).ok_or_else(invalid)?
         } else {
             let date_text = self.text(rec, Field::EventDate)?.unwrap_or("");
             let date = self
@@ -448,6 +453,31 @@ impl Mapper {
             date.and_time(time)
         };
         self.in_zone(rec, local)
+    }
+
+    /// The `event_datetime` column read in `datetime_format`, or, when that is a table, in the
+    /// format for the code the `event_datetime_format` column gives.
+    fn combined(&self, rec: &Record) -> Result<Reading, RejectReason> {
+        let column = |f: Field| self.names[f.index()].clone();
+        let code = match self.datetime.by_code() {
+            true => Some(self.text(rec, Field::EventDateTimeFormat)?.unwrap_or("")),
+            false => None,
+        };
+        let format =
+            self.datetime
+                .combined(code)
+                .ok_or_else(|| RejectReason::UnknownDateTimeFormat {
+                    column: column(Field::EventDateTimeFormat),
+                    code: crate::error::excerpt(code.unwrap_or("")),
+                })?;
+        let text = self.text(rec, Field::EventDateTime)?.unwrap_or("");
+        format
+            .read(text)
+            .ok_or_else(|| RejectReason::InvalidDateTime {
+                column: column(Field::EventDateTime),
+                value: crate::error::excerpt(text),
+                format: format.format().to_owned(),
+            })
     }
 
     /// A local time in the file's zone: the record's `utc_offset`, or the profile's named zone.
@@ -476,6 +506,7 @@ impl Mapper {
                 })
             }
             Zone::X12Codes => self.x12_zone(rec, local),
+            Zone::Local => Ok(datetime::local_only(local)),
             // Only a combined column carries its offset, and its callers read it as an instant.
             Zone::InValue => unreachable!("an offset in the value needs datetime_format"),
         }
@@ -509,19 +540,16 @@ impl Mapper {
         if let Ok(dt) = chrono::DateTime::parse_from_rfc3339(text) {
             return Some(datetime::iso8601(dt.naive_utc(), "Z"));
         }
-        let resolved = if self.zone == Zone::InValue {
-            self.datetime.instant(text)
-        } else {
-            let local = match self.datetime.datetime_format() {
-                Some(_) => self.datetime.datetime(text),
-                None => None,
-            }
-            .or_else(|| {
-                let (date, time) = text.rsplit_once(' ')?;
+        let resolved = match self.datetime.combined(None).and_then(|f| f.read(text)) {
+            Some(Reading::Instant(resolved)) => Some(resolved),
+            Some(Reading::Local(local)) => self.in_zone(rec, local).ok(),
+            // An offset format reads nothing else.
+            None if self.zone == Zone::InValue => None,
+            None => text.rsplit_once(' ').and_then(|(date, time)| {
                 let date = self.datetime.date(date.trim_ascii_end())?;
-                Some(date.and_time(self.datetime.time(time)?))
-            });
-            local.and_then(|local| self.in_zone(rec, local).ok())
+                let local = date.and_time(self.datetime.time(time)?);
+                self.in_zone(rec, local).ok()
+            }),
         };
         if let Some(at) = resolved {
             return Some(match at.utc {

@@ -30,6 +30,10 @@ const BUILTIN: &[(&str, &str)] = &[
     ("ups", include_str!("../../profiles/ups.toml")),
     ("fedex", include_str!("../../profiles/fedex.toml")),
     ("x12-214", include_str!("../../profiles/x12-214.toml")),
+    (
+        "edifact-iftsta",
+        include_str!("../../profiles/edifact-iftsta.toml"),
+    ),
 ];
 
 /// The Connect-side fields a column can feed.
@@ -42,6 +46,8 @@ pub enum Field {
     EventDate,
     EventTime,
     EventDateTime,
+    /// The code naming `event_datetime`'s format, when `datetime_format` is a table by code.
+    EventDateTimeFormat,
     UtcOffset,
     City,
     State,
@@ -73,7 +79,7 @@ pub enum Field {
 }
 
 impl Field {
-    pub const ALL: [Field; 33] = [
+    pub const ALL: [Field; 34] = [
         Field::TrackingNumber,
         Field::CarrierStatusCode,
         Field::CarrierDetailCode,
@@ -81,6 +87,7 @@ impl Field {
         Field::EventDate,
         Field::EventTime,
         Field::EventDateTime,
+        Field::EventDateTimeFormat,
         Field::UtcOffset,
         Field::City,
         Field::State,
@@ -119,6 +126,7 @@ impl Field {
             Field::EventDate => "event_date",
             Field::EventTime => "event_time",
             Field::EventDateTime => "event_datetime",
+            Field::EventDateTimeFormat => "event_datetime_format",
             Field::UtcOffset => "utc_offset",
             Field::City => "city",
             Field::State => "state",
@@ -234,6 +242,29 @@ impl std::fmt::Display for Column {
     }
 }
 
+/// Characters `start..start + len` (1-based) of a value; a shorter value keeps what it has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Part {
+    pub start: usize,
+    pub len: usize,
+}
+
+impl Part {
+    /// The part of `text`.
+    pub fn of(self, text: &str) -> &str {
+        let mut bounds = text
+            .char_indices()
+            .map(|(at, _)| at)
+            .chain(std::iter::once(text.len()))
+            .skip(self.start - 1);
+        let Some(from) = bounds.next() else {
+            return "";
+        };
+        let to = bounds.nth(self.len - 1).unwrap_or(text.len());
+        &text[from..to]
+    }
+}
+
 /// The character encoding of a carrier file. Records always come out as UTF-8.
 ///
 /// Every supported encoding is ASCII-compatible, so delimiters, quotes and line ends are found
@@ -287,6 +318,9 @@ pub enum Zone {
     Named(Tz),
     /// `datetime_format` reads an offset (`%z`, `%:z`, ...) from the value itself.
     InValue,
+    /// `timezone = "local"`: times are local to the event, its zone unknown; they are sent as
+    /// `event_datetime_local` only, never passed off as UTC.
+    Local,
     /// The `utc_offset` column holds an X12 time code (AT7-07): `UT`, `ET`, `CS`, `LT`...
     /// (`utc_offset_codes = "x12"`); `LT`, no code or an unknown one leave the time local.
     X12Codes,
@@ -299,6 +333,9 @@ pub struct DateTimeSpec {
     pub time_format: String,
     /// The format of the `event_datetime` column, when date and time share one column.
     pub datetime_format: Option<String>,
+    /// `datetime_format` as a table: the format for each code of the `event_datetime_format`
+    /// column (EDIFACT's DTM format qualifier: `102`, `203`, `205`…).
+    pub datetime_formats: BTreeMap<String, String>,
     pub zone: Zone,
 }
 
@@ -325,6 +362,9 @@ pub struct Profile {
     /// Where each mapped field is found. For XML and JSON documents each is a
     /// [`Column::Name`] holding a [`NodePath`](crate::path::NodePath) as written.
     pub columns: BTreeMap<Field, Column>,
+    /// The characters a field keeps of its column's value (`{ path = "LOC/@02.1", start = 1,
+    /// len = 2 }`: the country that starts a UN/LOCODE).
+    pub parts: BTreeMap<Field, Part>,
     /// XML and JSON documents: the names from the root down to one event's element or object
     /// (empty for `record = "."`, the root itself).
     pub record: Option<Vec<String>>,
@@ -378,7 +418,7 @@ struct ProfileToml {
 
 impl ProfileToml {
     /// The profile's keys, over those of the built-in profile it `extends`, if any.
-    fn parse(text: &str, origin: &str) -> Result<ProfileToml, ProfileError> {
+    fn parse(text: &str, origin: &str, bases: &Bases) -> Result<ProfileToml, ProfileError> {
         let syntax = |err: toml::de::Error| ProfileError::Toml {
             origin: origin.to_owned(),
             source: crate::error::TomlSyntax::new(&err, text),
@@ -388,17 +428,22 @@ impl ProfileToml {
             // Parsed from the text, so a mistake's line and column are the file's.
             return toml::from_str(text).map_err(syntax);
         }
-        let merged = extended(table, origin, 0)?;
+        let merged = extended(table, origin, bases, 0)?;
         ProfileToml::deserialize(toml::Value::Table(merged)).map_err(syntax)
     }
 }
 
-/// `table` over the built-in profile its `extends` names (itself extending, at most a few deep):
-/// tables merge key by key, anything else is replaced. A profile that names its carrier drops
-/// the carrier column its base reads from the file.
+/// Profiles that others extend by URI (`extends = "s3://bucket/carrier-base.toml"`), by that
+/// URI, as their loader read them.
+pub type Bases = BTreeMap<String, String>;
+
+/// `table` over the profile its `extends` names (built in, or one of `bases`; itself extending,
+/// at most a few deep): tables merge key by key, anything else is replaced. A profile that names
+/// its carrier drops the carrier column its base reads from the file.
 fn extended(
     mut table: toml::Table,
     origin: &str,
+    bases: &Bases,
     depth: usize,
 ) -> Result<toml::Table, ProfileError> {
     let Some(base) = table.remove("extends") else {
@@ -409,14 +454,18 @@ fn extended(
         .iter()
         .find(|(n, _)| *n == name)
         .map(|(_, text)| *text)
+        .or_else(|| bases.get(name).map(String::as_str))
         .filter(|_| depth < 4)
         .ok_or_else(|| ProfileError::BadExtends {
             origin: origin.to_owned(),
             extends: name.to_owned(),
             known: Profile::builtin_names().collect::<Vec<_>>().join(", "),
         })?;
-    let base: toml::Table = toml::from_str(text).expect("built-in profiles are valid TOML");
-    let mut merged = extended(base, name, depth + 1)?;
+    let base: toml::Table = toml::from_str(text).map_err(|err| ProfileError::Toml {
+        origin: name.to_owned(),
+        source: crate::error::TomlSyntax::new(&err, text),
+    })?;
+    let mut merged = extended(base, name, bases, depth + 1)?;
     let names_carrier = table.contains_key("carrier_name")
         && !table
             .get("columns")
@@ -446,10 +495,19 @@ fn merge(base: &mut toml::Table, over: toml::Table) {
 struct DateTimeToml {
     date_format: Option<String>,
     time_format: Option<String>,
-    datetime_format: Option<String>,
+    datetime_format: Option<DateTimeFormatToml>,
     timezone: Option<String>,
     /// `"x12"`: the `utc_offset` column holds X12 time codes, not offsets.
     utc_offset_codes: Option<String>,
+}
+
+/// `datetime_format = "%d.%m.%Y %H:%M"`, or `datetime_format = { 102 = "%Y%m%d", … }` keyed
+/// by the code the `event_datetime_format` column gives.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum DateTimeFormatToml {
+    One(String),
+    ByCode(BTreeMap<String, String>),
 }
 
 /// Several carrier codes with one meaning.
@@ -492,7 +550,30 @@ impl Profile {
     /// Parses and validates a profile. `origin` names it in errors (a built-in name or the URI
     /// it was loaded from).
     pub fn from_toml(text: &str, origin: &str) -> Result<Profile, ProfileError> {
-        let raw = ProfileToml::parse(text, origin)?;
+        Profile::from_toml_over(text, origin, &Bases::new())
+    }
+
+    /// What a profile's text `extends`, if anything: a built-in name or a URI for the loader
+    /// to fetch into the [`Bases`] of [`Profile::from_toml_over`].
+    pub fn extends(text: &str, origin: &str) -> Result<Option<String>, ProfileError> {
+        let table: toml::Table = toml::from_str(text).map_err(|err| ProfileError::Toml {
+            origin: origin.to_owned(),
+            source: crate::error::TomlSyntax::new(&err, text),
+        })?;
+        Ok(table
+            .get("extends")
+            .and_then(toml::Value::as_str)
+            .map(str::to_owned))
+    }
+
+    /// [`Profile::from_toml`] for a profile whose `extends` (or its bases') names a profile
+    /// loaded from a URI: `bases` holds those profiles' texts by the URI named.
+    pub fn from_toml_over(
+        text: &str,
+        origin: &str,
+        bases: &Bases,
+    ) -> Result<Profile, ProfileError> {
+        let raw = ProfileToml::parse(text, origin, bases)?;
         let profile = if raw.name == origin {
             format!("profile `{}`", raw.name)
         } else {
@@ -517,7 +598,7 @@ impl Profile {
             raw.record_types,
             !raw.columns.is_empty(),
         )?;
-        let columns = columns(
+        let (columns, parts) = columns(
             profile,
             format,
             dialect.has_headers,
@@ -544,6 +625,7 @@ impl Profile {
             has_headers: dialect.has_headers,
             encoding: dialect.encoding,
             columns,
+            parts,
             record,
             record_condition,
             datetime,
@@ -658,6 +740,9 @@ fn parse_quote(
     }
 }
 
+/// The columns a profile maps, and the parts of values some fields keep.
+type Columns = (BTreeMap<Field, Column>, BTreeMap<Field, Part>);
+
 /// `[columns]`: each key a Connect field, each value in the shape its format needs (paths of a
 /// document checked against its `record`).
 fn columns(
@@ -666,21 +751,72 @@ fn columns(
     has_headers: bool,
     record: Option<&[String]>,
     raw: BTreeMap<String, toml::Value>,
-) -> Result<BTreeMap<Field, Column>, ProfileError> {
+) -> Result<Columns, ProfileError> {
     let mut columns = BTreeMap::new();
+    let mut parts = BTreeMap::new();
     for (key, value) in raw {
         let field = Field::from_key(&key).ok_or_else(|| ProfileError::UnknownField {
             profile: profile.to_owned(),
             field: key.clone(),
             known: Field::ALL.map(Field::key).join(", "),
         })?;
+        let (value, part) = part(profile, format, field, value)?;
         let column = column(profile, format, has_headers, field, value)?;
         if let (Some(record), Column::Name(path)) = (record, &column) {
             check_path(profile, format, record, field, path)?;
         }
         columns.insert(field, column);
+        if let Some(part) = part {
+            parts.insert(field, part);
+        }
     }
-    Ok(columns)
+    Ok((columns, parts))
+}
+
+/// Splits `{ path = "LOC/@02.1", start = 1, len = 2 }` (`name = …` for a header name or an
+/// object key) into the column and the part of its value to keep. A fixed-width span, also a
+/// table, is left whole.
+fn part(
+    profile: &str,
+    format: Format,
+    field: Field,
+    value: toml::Value,
+) -> Result<(toml::Value, Option<Part>), ProfileError> {
+    let toml::Value::Table(mut table) = value else {
+        return Ok((value, None));
+    };
+    if format == Format::Fixed {
+        return Ok((toml::Value::Table(table), None));
+    }
+    let bad = |reason: String| ProfileError::BadColumn {
+        profile: profile.to_owned(),
+        field: field.key(),
+        reason,
+    };
+    let key = if format.is_document() { "path" } else { "name" };
+    let whole = table.remove(key).ok_or_else(|| {
+        bad(format!(
+            "a part of a value is {{ {key} = …, start = 1, len = 2 }}: `{key}` is missing"
+        ))
+    })?;
+    let mut number = |name: &str| {
+        table
+            .remove(name)
+            .and_then(|v| v.as_integer())
+            .and_then(|n| usize::try_from(n).ok())
+            .filter(|n| *n >= 1)
+            .ok_or_else(|| bad(format!("`{name}` must be a whole number from 1")))
+    };
+    let part = Part {
+        start: number("start")?,
+        len: number("len")?,
+    };
+    if let Some(other) = table.keys().next() {
+        return Err(bad(format!(
+            "unknown key `{other}`; a part of a value has {key}, start and len"
+        )));
+    }
+    Ok((whole, Some(part)))
 }
 
 /// What `[columns]` must map for a file (the required fields), and may not for an API.
@@ -867,64 +1003,147 @@ fn datetime(
     columns: &BTreeMap<Field, Column>,
     raw: DateTimeToml,
 ) -> Result<DateTimeSpec, ProfileError> {
-    let bad = |reason: &'static str| ProfileError::BadDateTime {
-        profile: profile.to_owned(),
-        reason,
-    };
     let date_format = raw.date_format.unwrap_or_else(|| "%Y-%m-%d".into());
     let time_format = raw.time_format.unwrap_or_else(|| "%H:%M:%S".into());
     check_format(profile, "date_format", &date_format, Want::Date)?;
     for format in time_format.split(crate::datetime::FORMATS) {
         check_format(profile, "time_format", format, Want::Time)?;
     }
+    let (datetime_format, datetime_formats) = match raw.datetime_format {
+        None => (None, BTreeMap::new()),
+        Some(DateTimeFormatToml::One(format)) => (Some(format), BTreeMap::new()),
+        Some(DateTimeFormatToml::ByCode(formats)) => (None, formats),
+    };
+    let combined = combined_formats(
+        profile,
+        is_file,
+        columns,
+        &datetime_format,
+        &datetime_formats,
+    )?;
+    let zone = zone(
+        profile,
+        is_file,
+        columns,
+        raw.timezone,
+        raw.utc_offset_codes,
+        combined,
+    )?;
+    Ok(DateTimeSpec {
+        date_format,
+        time_format,
+        datetime_format,
+        datetime_formats,
+        zone,
+    })
+}
+
+/// Which combined formats a profile's values have: none (a date and a time column), all with an
+/// offset, or some local.
+#[derive(Clone, Copy, PartialEq)]
+enum Combined {
+    None,
+    AllOffsets,
+    SomeLocal,
+}
+
+/// Checks `datetime_format` (one format, or a table by code) against the columns it reads.
+fn combined_formats(
+    profile: &str,
+    is_file: bool,
+    columns: &BTreeMap<Field, Column>,
+    one: &Option<String>,
+    by_code: &BTreeMap<String, String>,
+) -> Result<Combined, ProfileError> {
+    let bad = |reason: &'static str| ProfileError::BadDateTime {
+        profile: profile.to_owned(),
+        reason,
+    };
     let combined = columns.contains_key(&Field::EventDateTime);
     let separate =
         columns.contains_key(&Field::EventDate) || columns.contains_key(&Field::EventTime);
-    let mut in_value = false;
-    match &raw.datetime_format {
-        Some(_) if !combined => {
-            return Err(bad(
-                "datetime_format reads the `event_datetime` column: map it in [columns]",
-            ));
-        }
-        Some(format) => {
-            in_value = has_offset(format);
-            let want = if in_value {
-                Want::Instant
-            } else {
-                Want::DateTime
-            };
-            check_format(profile, "datetime_format", format, want)?;
-        }
-        None if combined => {
-            return Err(bad("the `event_datetime` column needs a datetime_format"));
-        }
-        None => {}
-    }
+    let coded = columns.contains_key(&Field::EventDateTimeFormat);
     if combined && separate {
         return Err(bad(
             "map either `event_datetime` or `event_date` (+ `event_time`), not both",
         ));
     }
-    if is_file && !combined && !columns.contains_key(&Field::EventDate) {
-        return Err(ProfileError::NoEventTime {
-            profile: profile.to_owned(),
-        });
+    if coded == by_code.is_empty() {
+        return Err(bad(
+            "a table of datetime_format by code reads the code from the `event_datetime_format` column: map both or neither",
+        ));
     }
-    if let Some(codes) = &raw.utc_offset_codes {
+    let formats: Vec<&String> = one.iter().chain(by_code.values()).collect();
+    // A date alone is a format of a table (EDIFACT's `102`: the start of that day); one
+    // combined column with dates alone is `event_date`.
+    let date_alone = !by_code.is_empty();
+    match (formats.is_empty(), combined) {
+        (false, false) => {
+            return Err(bad(
+                "datetime_format reads the `event_datetime` column: map it in [columns]",
+            ));
+        }
+        (true, true) => return Err(bad("the `event_datetime` column needs a datetime_format")),
+        (true, false) if is_file && !columns.contains_key(&Field::EventDate) => {
+            return Err(ProfileError::NoEventTime {
+                profile: profile.to_owned(),
+            });
+        }
+        (true, false) => return Ok(Combined::None),
+        (false, true) => {}
+    }
+    let mut all_offsets = true;
+    for format in formats {
+        let offset = crate::datetime::has_offset(format);
+        all_offsets &= offset;
+        let want = if offset {
+            Want::Instant
+        } else {
+            Want::DateTime
+        };
+        check_format(profile, "datetime_format", format, want).or_else(|err| {
+            let date = check_format(profile, "datetime_format", format, Want::Date);
+            match (date_alone && !offset, date) {
+                (true, Ok(())) => Ok(()),
+                _ => Err(err),
+            }
+        })?;
+    }
+    Ok(if all_offsets {
+        Combined::AllOffsets
+    } else {
+        Combined::SomeLocal
+    })
+}
+
+/// The zone that places the profile's local times.
+fn zone(
+    profile: &str,
+    is_file: bool,
+    columns: &BTreeMap<Field, Column>,
+    timezone: Option<String>,
+    utc_offset_codes: Option<String>,
+    combined: Combined,
+) -> Result<Zone, ProfileError> {
+    let bad = |reason: &'static str| ProfileError::BadDateTime {
+        profile: profile.to_owned(),
+        reason,
+    };
+    let in_value = combined == Combined::AllOffsets;
+    if let Some(codes) = &utc_offset_codes {
         if codes != "x12" {
             return Err(bad(
                 "utc_offset_codes: the only code list is \"x12\" (X12 list 623)",
             ));
         }
-        if raw.timezone.is_some() || in_value || !columns.contains_key(&Field::UtcOffset) {
+        if timezone.is_some() || in_value || !columns.contains_key(&Field::UtcOffset) {
             return Err(bad(
                 "utc_offset_codes reads the `utc_offset` column: map it, and set no timezone",
             ));
         }
+        return Ok(Zone::X12Codes);
     }
-    let zone = match (&raw.timezone, in_value) {
-        _ if raw.utc_offset_codes.is_some() => Zone::X12Codes,
+    Ok(match (timezone, in_value) {
         // An API's timestamps carry their own zone (or none, and stay local).
         _ if !is_file => Zone::Named(Tz::UTC),
         (Some(_), true) => {
@@ -932,6 +1151,7 @@ fn datetime(
                 "timezone is set, but datetime_format reads an offset from each value: keep one",
             ));
         }
+        (Some(tz), false) if tz == LOCAL_TIME => Zone::Local,
         (Some(tz), false) => {
             Zone::Named(
                 tz.parse::<Tz>()
@@ -948,14 +1168,11 @@ fn datetime(
                 profile: profile.to_owned(),
             });
         }
-    };
-    Ok(DateTimeSpec {
-        date_format,
-        time_format,
-        datetime_format: raw.datetime_format,
-        zone,
     })
 }
+
+/// `timezone = "local"`: the file's times are local to each event, zone unknown.
+pub const LOCAL_TIME: &str = "local";
 
 /// What a chrono format must be able to read.
 #[derive(Clone, Copy)]
@@ -994,9 +1211,11 @@ fn check_format(
     // chrono's Display fails (and `to_string` would panic) when the format asks for what the
     // value lacks, such as `%z` of a local time.
     let mut written = String::new();
+    // `%#z` only parses; `%z` writes what it reads.
+    let writing = format.replace("%#z", "%z");
     let wrote = match want {
-        Want::Instant => write!(written, "{}", instant.format(format)),
-        _ => write!(written, "{}", sample.format(format)),
+        Want::Instant => write!(written, "{}", instant.format(&writing)),
+        _ => write!(written, "{}", sample.format(&writing)),
     };
     if wrote.is_err() {
         return Err(bad(
@@ -1019,26 +1238,6 @@ fn check_format(
         }));
     }
     Ok(())
-}
-
-/// Whether a chrono format reads a UTC offset (`%z`, `%:z`, `%#z`, RFC 3339 / 2822).
-fn has_offset(format: &str) -> bool {
-    use chrono::format::{Fixed, Item, StrftimeItems};
-    StrftimeItems::new(format).any(|item| {
-        matches!(
-            item,
-            Item::Fixed(
-                Fixed::TimezoneOffset
-                    | Fixed::TimezoneOffsetColon
-                    | Fixed::TimezoneOffsetDoubleColon
-                    | Fixed::TimezoneOffsetTripleColon
-                    | Fixed::TimezoneOffsetColonZ
-                    | Fixed::TimezoneOffsetZ
-                    | Fixed::RFC2822
-                    | Fixed::RFC3339
-            )
-        )
-    })
 }
 
 type StatusMaps = (
@@ -1527,7 +1726,7 @@ mod tests {
     }
 
     #[test]
-    fn a_profile_extends_a_built_in_one_key_by_key() {
+    fn a_profile_extends_a_built_in_one_or_one_loaded_by_uri_key_by_key() {
         let p = load(
             "extends = \"x12-214\"\nname = \"acme\"\ncarrier_name = \"Acme\"\n\
              [status_map]\nZZ = [\"EX\", \"UNSPECIFIED_EXCEPTION\"]\n[datetime]\ndate_format = \"%y%m%d\"",
@@ -1543,6 +1742,31 @@ mod tests {
         assert!(base.columns.contains_key(&Field::CarrierName));
         assert!(!p.columns.contains_key(&Field::CarrierName));
         assert_eq!(p.columns.len(), base.columns.len() - 1);
+        // A base loaded from a URI, itself extending a built-in one.
+        let bases = Bases::from([(
+            "s3://bucket/acme-base.toml".to_owned(),
+            "extends = \"x12-214\"\nname = \"acme-base\"\ncarrier_name = \"Acme\"\n\
+             [status_map]\nZZ = [\"EX\", \"UNSPECIFIED_EXCEPTION\"]"
+                .to_owned(),
+        )]);
+        let text = "extends = \"s3://bucket/acme-base.toml\"\nname = \"acme-east\"\n\
+                    [status_map]\nZY = [\"EX\", \"CARRIER_DELAYS\"]";
+        assert_eq!(
+            Profile::extends(text, "t").unwrap().as_deref(),
+            Some("s3://bucket/acme-base.toml")
+        );
+        let p = Profile::from_toml_over(text, "s3://bucket/acme-east.toml", &bases).unwrap();
+        assert_eq!(
+            (p.name.as_str(), p.carrier_name.as_str()),
+            ("acme-east", "Acme")
+        );
+        assert_eq!(p.status_map.len(), base.status_map.len() + 2);
+        assert!(!p.columns.contains_key(&Field::CarrierName));
+        let err = load(text).unwrap_err();
+        assert!(
+            err.contains("nor a profile URI that could be read"),
+            "{err}"
+        );
         let err = load("extends = \"x12-999\"\nname = \"acme\"").unwrap_err();
         assert!(
             err.contains("extends = \"x12-999\" names no built-in profile (built in: reference"),
@@ -1762,6 +1986,113 @@ mod tests {
             let err = load(&file_profile("", columns, datetime, "")).unwrap_err();
             assert!(err.contains(says), "{datetime}: {err}");
         }
+    }
+
+    #[test]
+    fn datetime_formats_by_code_and_local_time() {
+        let coded = "tracking_number = \"tn\"\ncarrier_status_code = \"code\"\n\
+                     event_datetime = \"at\"\nevent_datetime_format = \"f\"";
+        let table = "datetime_format = { 102 = \"%Y%m%d\", 205 = \"%Y%m%d%H%M%#z\" }";
+        let p = load(&file_profile(
+            "",
+            coded,
+            &format!("{table}\ntimezone = \"local\""),
+            "",
+        ))
+        .unwrap();
+        assert_eq!(p.datetime.zone, Zone::Local);
+        assert_eq!(p.datetime.datetime_format, None);
+        assert_eq!(
+            p.datetime.datetime_formats,
+            BTreeMap::from([
+                ("102".to_owned(), "%Y%m%d".to_owned()),
+                ("205".to_owned(), "%Y%m%d%H%M%#z".to_owned())
+            ])
+        );
+        // Every format with an offset: no zone needed, and none allowed.
+        let offsets = "datetime_format = { 205 = \"%Y%m%d%H%M%#z\" }";
+        let p = load(&file_profile("", coded, offsets, "")).unwrap();
+        assert_eq!(p.datetime.zone, Zone::InValue);
+        for (columns, datetime, says) in [
+            (coded, table.to_owned(), "the file's zone is unknown"),
+            (coded, format!("{offsets}\ntimezone = \"UTC\""), "keep one"),
+            (
+                coded,
+                "datetime_format = \"%Y%m%d%H%M\"\ntimezone = \"local\"".to_owned(),
+                "map both or neither",
+            ),
+            (
+                "tracking_number = \"tn\"\ncarrier_status_code = \"code\"\nevent_datetime = \"at\"",
+                format!("{table}\ntimezone = \"local\""),
+                "map both or neither",
+            ),
+            (
+                coded,
+                "datetime_format = { 1 = \"%Y%m\" }\ntimezone = \"local\"".to_owned(),
+                "cannot read a whole date and time",
+            ),
+            (
+                NAMED,
+                "timezone = \"Local\"".to_owned(),
+                "unknown time zone",
+            ),
+        ] {
+            let err = load(&file_profile("", columns, &datetime, "")).unwrap_err();
+            assert!(err.contains(says), "{datetime}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_field_may_keep_part_of_its_value() {
+        let columns = "tracking_number = \"tn\"\ncarrier_status_code = \"code\"\n\
+                       event_date = \"d\"\ncountry = { name = \"Locode\", start = 1, len = 2 }";
+        let p = load(&file_profile("", columns, UTC, "")).unwrap();
+        assert_eq!(p.columns[&Field::Country], Column::Name("Locode".into()));
+        assert_eq!(p.parts[&Field::Country], Part { start: 1, len: 2 });
+        assert_eq!(p.parts.len(), 1);
+        let part = |start, len| Part { start, len };
+        assert_eq!(part(1, 2).of("DEHAM"), "DE");
+        assert_eq!(part(3, 3).of("DEHAM"), "HAM");
+        assert_eq!(part(2, 9).of("ÅRHUS"), "RHUS");
+        assert_eq!(part(1, 1).of("ÅRHUS"), "Å");
+        assert_eq!(part(6, 1).of("DEHAM"), "");
+        assert_eq!(part(1, 2).of(""), "");
+        for (value, says) in [
+            ("{ path = \"L\", start = 1, len = 2 }", "`name` is missing"),
+            (
+                "{ name = \"L\", start = 0, len = 2 }",
+                "`start` must be a whole number from 1",
+            ),
+            (
+                "{ name = \"L\", start = 1 }",
+                "`len` must be a whole number from 1",
+            ),
+            (
+                "{ name = \"L\", start = 1, len = 2, end = 3 }",
+                "unknown key `end`",
+            ),
+        ] {
+            let columns = format!("{NAMED}\ncountry = {value}");
+            let err = load(&file_profile("", &columns, UTC, "")).unwrap_err();
+            assert!(err.contains(says), "{value}: {err}");
+        }
+    }
+
+    #[test]
+    fn the_built_in_iftsta_profile_reads_dtm_formats_by_qualifier_as_local_or_instants() {
+        let p = Profile::builtin("edifact-iftsta").unwrap();
+        assert_eq!(
+            (p.format, p.datetime.zone.clone()),
+            (Format::Edifact, Zone::Local)
+        );
+        assert_eq!(p.parts[&Field::Country], Part { start: 1, len: 2 });
+        for code in ["102", "203", "204", "205", "303", "304"] {
+            assert!(p.datetime.datetime_formats.contains_key(code), "{code}");
+        }
+        assert!(
+            p.status_map.is_empty(),
+            "IFTSTA codes are each carrier's own"
+        );
     }
 
     #[test]

@@ -7,9 +7,10 @@ use std::path::{Path, PathBuf};
 
 type Target = fn(&[u8]);
 
-const TARGETS: [(&str, Target); 2] = [
+const TARGETS: [(&str, Target); 3] = [
     ("parse_map", shared::fuzzing::parse_map),
     ("profile", shared::fuzzing::profile),
+    ("edi", shared::fuzzing::edi),
 ];
 
 fn fuzz_dir() -> PathBuf {

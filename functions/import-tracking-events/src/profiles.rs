@@ -25,11 +25,32 @@ pub fn is_uri(profile: &str) -> bool {
     profile.contains("://") || profile.contains('/') || profile.ends_with(".toml")
 }
 
-/// Loads and validates the profile `profile` names.
+/// How many profiles a chain of `extends` by URI may load.
+const MAX_BASES: usize = 4;
+
+/// Loads and validates the profile `profile` names, with the profiles its `extends` names by
+/// URI (each read like it, through the connection's policy).
 pub async fn load(profile: &str, source: &dyn Source) -> Result<Profile, ImportError> {
     if !is_uri(profile) {
         return Ok(Profile::builtin(profile)?);
     }
+    let text = read(profile, source).await?;
+    let mut bases = shared::profile::Bases::new();
+    let mut next = Profile::extends(&text, profile)?;
+    while let Some(base) = next.take().filter(|base| is_uri(base)) {
+        // A cycle or a chain too long is left for the profile to report.
+        if bases.len() == MAX_BASES || base == profile || bases.contains_key(&base) {
+            break;
+        }
+        let base_text = read(&base, source).await?;
+        next = Profile::extends(&base_text, &base)?;
+        bases.insert(base, base_text);
+    }
+    Ok(Profile::from_toml_over(&text, profile, &bases)?)
+}
+
+/// A profile's text, read from its URI.
+async fn read(profile: &str, source: &dyn Source) -> Result<String, ImportError> {
     // Opening goes through the connection's policy: a profile URI obeys ALLOWED_SOURCES.
     let opened = source
         .open(profile, 0)
@@ -51,11 +72,10 @@ pub async fn load(profile: &str, source: &dyn Source) -> Result<Profile, ImportE
             limit: MAX_PROFILE_BYTES,
         });
     }
-    let text = String::from_utf8(bytes).map_err(|source| ImportError::ProfileNotText {
+    String::from_utf8(bytes).map_err(|source| ImportError::ProfileNotText {
         uri: profile.to_owned(),
         source,
-    })?;
-    Ok(Profile::from_toml(&text, profile)?)
+    })
 }
 
 /// `job` with its profile loaded, for every file of the run to share.
@@ -125,6 +145,64 @@ mod tests {
         }
         let loaded = load("reference", &sources()).await.unwrap();
         assert_eq!(loaded, builtin);
+    }
+
+    #[tokio::test]
+    async fn a_profile_extends_profiles_loaded_from_uris() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
+        // east extends base by path, base extends the built-in x12-214.
+        std::fs::write(
+            path("base.toml"),
+            "extends = \"x12-214\"\nname = \"acme-base\"\ncarrier_name = \"Acme\"\n\
+             [status_map]\nZZ = [\"EX\", \"UNSPECIFIED_EXCEPTION\"]\n",
+        )
+        .unwrap();
+        std::fs::write(
+            path("east.toml"),
+            format!(
+                "extends = \"file://{}\"\nname = \"acme-east\"\n\
+                 [status_map]\nZY = [\"EX\", \"CARRIER_DELAYS\"]\n",
+                path("base.toml")
+            ),
+        )
+        .unwrap();
+        let builtin = Profile::builtin("x12-214").unwrap();
+        let east = load(&path("east.toml"), &sources()).await.unwrap();
+        assert_eq!(
+            (east.name.as_str(), east.carrier_name.as_str()),
+            ("acme-east", "Acme")
+        );
+        assert_eq!(east.status_map.len(), builtin.status_map.len() + 2);
+        assert_eq!(east.record, builtin.record);
+
+        // A base that cannot be read is named; a cycle is refused, not followed forever.
+        std::fs::write(
+            path("lost.toml"),
+            "extends = \"/nonexistent/base.toml\"\nname = \"l\"\n",
+        )
+        .unwrap();
+        let err = load(&path("lost.toml"), &sources()).await.unwrap_err();
+        assert!(
+            shared::report(&err).starts_with("cannot read profile /nonexistent/base.toml"),
+            "{err}"
+        );
+        std::fs::write(
+            path("a.toml"),
+            format!("extends = \"{}\"\nname = \"a\"\n", path("b.toml")),
+        )
+        .unwrap();
+        std::fs::write(
+            path("b.toml"),
+            format!("extends = \"{}\"\nname = \"b\"\n", path("a.toml")),
+        )
+        .unwrap();
+        let err = load(&path("a.toml"), &sources()).await.unwrap_err();
+        assert_eq!(err.kind(), "InvalidProfile");
+        assert!(
+            shared::report(&err).contains("extends more than 4 deep"),
+            "{err}"
+        );
     }
 
     #[tokio::test]

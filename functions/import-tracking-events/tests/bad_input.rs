@@ -501,7 +501,7 @@ fn an_unknown_profile_name_fails_listing_the_built_in_ones() {
     let run = cli(&corpus("unknown-profile.json"), "null");
     assert_eq!(
         failure(&run),
-        "tracking-import: unknown profile `acme-express`: neither a built-in profile (reference, dhl, reference-jsonl, ups, fedex, x12-214) nor a profile URI (s3://…, file://… or a path to a .toml file) (InvalidProfile)"
+        "tracking-import: unknown profile `acme-express`: neither a built-in profile (reference, dhl, reference-jsonl, ups, fedex, x12-214, edifact-iftsta) nor a profile URI (s3://…, file://… or a path to a .toml file) (InvalidProfile)"
     );
     assert_eq!(run.stdout, "");
 }
@@ -556,7 +556,7 @@ async fn the_handler_answers_an_unknown_profile_with_invalid_profile() {
     assert_eq!(
         lambda_error(err),
         json!({"errorType": "InvalidProfile", "errorMessage":
-            "unknown profile `acme-express`: neither a built-in profile (reference, dhl, reference-jsonl, ups, fedex, x12-214) nor a profile URI (s3://…, file://… or a path to a .toml file)"})
+            "unknown profile `acme-express`: neither a built-in profile (reference, dhl, reference-jsonl, ups, fedex, x12-214, edifact-iftsta) nor a profile URI (s3://…, file://… or a path to a .toml file)"})
     );
 }
 
@@ -777,6 +777,29 @@ fn broken_x12_envelopes_fail_the_file_saying_why() {
         )
     );
     assert_eq!(sent_before_failing(&run).len(), 5);
+}
+
+/// A functional group whose GE miscounts its transaction sets: every message vouched for by its
+/// own SE is sent, the second interchange's too, and then the file fails naming the GE.
+#[test]
+fn an_x12_group_whose_ge_miscounts_fails_the_file_after_every_message() {
+    let file = corpus("wrong-ge-count.edi");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let run = import(&file, &example_profile("x12-214-acme.toml"));
+    let byte = text.find("GE|3|201").unwrap();
+    assert_eq!(
+        failure(&run),
+        format!(
+            "tracking-import: reading {}: the file is not well-formed X12 at line {}, byte {byte}: GE-01 says 3 transaction sets, the functional group has 1 (InvalidFile)",
+            file.display(),
+            text[..byte].matches('\n').count() + 1
+        )
+    );
+    assert_eq!(
+        sent_before_failing(&run).len(),
+        5,
+        "every message of both interchanges"
+    );
 }
 
 /// A release character before a segment's terminator makes the terminator data: the segment

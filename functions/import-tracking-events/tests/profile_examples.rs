@@ -1111,3 +1111,140 @@ fn an_x12_214_feed_through_a_profile_extending_the_built_in_one() {
     );
     assert!(run.rejected().is_empty());
 }
+
+/// `iftsta-nordfrakt.toml` extends the built-in `edifact-iftsta`: a UNA, release characters
+/// (`?:`, `?+`, `??`, `?'`), ISO-8859-1 text (UNOC), an `RFF+CN` overriding the consignment's
+/// reference, DTM format qualifiers 205 and 303 (instants), 204 (local), and a status group
+/// without a DTM taking the message's DTM+137 (203, then 102: local), the country from a
+/// UN/LOCODE, the city from the LOC's name else its code, a code only the carrier's map lacks.
+#[test]
+fn an_iftsta_feed_through_a_profile_extending_the_built_in_one() {
+    let run = import_example("iftsta-nordfrakt.edifact", "iftsta-nordfrakt.toml");
+    assert_eq!(
+        Value::Array(run.events.clone()),
+        json!([
+            {
+                "tracking_info": {
+                    "carrier_name": "Nordfrakt",
+                    "tracking_number": "NF100200300",
+                    "standardized_status_code": "AC",
+                    "standardized_status_detail_code": "PICKED_UP",
+                    "carrier_status_code": "PU",
+                    "carrier_status_description": "Picked up at sender",
+                    "events": [
+                        {
+                            "event_datetime": "2026-11-27T09:15:00Z",
+                            "event_datetime_local": "2026-11-27T10:15:00",
+                            "event_code": "PU",
+                            "description": "Picked up at sender",
+                            "city": "Oslo",
+                            "country": "NO",
+                            "status_code": "AC",
+                            "status_detail_code": "PICKED_UP"
+                        }
+                    ]
+                }
+            },
+            {
+                "tracking_info": {
+                    "carrier_name": "Nordfrakt",
+                    "tracking_number": "NF-ALT-77",
+                    "standardized_status_code": "IT",
+                    "standardized_status_detail_code": "IN_TRANSIT",
+                    "carrier_status_code": "TR",
+                    "carrier_status_description": "In transit: hub + sort",
+                    "events": [
+                        {
+                            "event_datetime_local": "2026-11-27T18:30:00",
+                            "event_code": "TR",
+                            "description": "In transit: hub + sort",
+                            "city": "SEGOT",
+                            "country": "SE",
+                            "status_code": "IT",
+                            "status_detail_code": "IN_TRANSIT"
+                        }
+                    ]
+                }
+            },
+            {
+                "tracking_info": {
+                    "carrier_name": "Nordfrakt",
+                    "tracking_number": "NF100200301",
+                    "standardized_status_code": "DE",
+                    "standardized_status_detail_code": "DELIVERED",
+                    "carrier_status_code": "DL",
+                    "carrier_detail_code": "NB",
+                    "carrier_status_description": "Delivered",
+                    "events": [
+                        {
+                            "event_datetime_local": "2026-11-27T23:00:00",
+                            "event_code": "DL",
+                            "carrier_detail_code": "NB",
+                            "description": "Delivered",
+                            "status_code": "DE",
+                            "status_detail_code": "DELIVERED"
+                        }
+                    ]
+                }
+            },
+            {
+                "tracking_info": {
+                    "carrier_name": "Nordfrakt",
+                    "tracking_number": "NF100200302",
+                    "standardized_status_code": "UN",
+                    "standardized_status_detail_code": "CARRIER_STATUS_NOT_MAPPED",
+                    "carrier_status_code": "XX",
+                    "carrier_status_description": "Scan ?42",
+                    "events": [
+                        {
+                            "event_datetime": "2026-11-28T06:45:00Z",
+                            "event_datetime_local": "2026-11-28T07:45:00",
+                            "event_code": "XX",
+                            "description": "Scan ?42",
+                            "city": "Århus",
+                            "country": "DK",
+                            "status_code": "UN",
+                            "status_detail_code": "CARRIER_STATUS_NOT_MAPPED"
+                        }
+                    ]
+                },
+                "warning_messages": [
+                    "carrier status code \"XX\" is not in the status map of profile `nordfrakt-iftsta`"
+                ]
+            },
+            {
+                "tracking_info": {
+                    "carrier_name": "Nordfrakt",
+                    "tracking_number": "NF100200302",
+                    "standardized_status_code": "DE",
+                    "standardized_status_detail_code": "DELIVERED",
+                    "carrier_status_code": "DL",
+                    "carrier_status_description": "Delivered",
+                    "events": [
+                        {
+                            "event_datetime_local": "2026-11-28T00:00:00",
+                            "event_code": "DL",
+                            "description": "Delivered",
+                            "status_code": "DE",
+                            "status_detail_code": "DELIVERED"
+                        }
+                    ]
+                }
+            }
+        ])
+    );
+    assert!(run.rejected().is_empty());
+
+    // The built-in alone: the sender (UNB-02) names the carrier, and no code is mapped.
+    let run = import(
+        json!({"source": "profiles/examples/iftsta-nordfrakt.edifact", "profile": "edifact-iftsta"}),
+        &["--sink", "stdout"],
+        &[],
+    );
+    assert_eq!(run.events.len(), 5);
+    for event in &run.events {
+        assert_eq!(event["tracking_info"]["carrier_name"], "NORDFRAKT");
+        assert_eq!(pair(event), ("UN", "CARRIER_STATUS_NOT_MAPPED"));
+        assert_eq!(event["warning_messages"].as_array().map(Vec::len), Some(1));
+    }
+}

@@ -99,17 +99,28 @@ async fn a_request_cannot_make_the_import_read_local_files() {
     std::fs::write(&file, format!("{HEADER}\n")).unwrap();
     let listed = [("ALLOWED_SOURCES", format!("{}/", dir.path().display()))];
     let file_uri = format!("file://{}", file.display());
+    // A listed profile's `extends` is read like the profile, through the same list.
+    let profile = dir.path().join("evil.toml");
+    std::fs::write(
+        &profile,
+        "extends = \"file:///proc/self/environ\"\nname = \"evil\"\n",
+    )
+    .unwrap();
     let (answers, _) = invoke(
         &listed,
         &[
             request(&file_uri, "reference"),
             request("file:///proc/self/environ", "reference"),
+            request(&file_uri, &format!("file://{}", profile.display())),
         ],
     )
     .await;
     assert_eq!(answers[0].0, "response", "{}", answers[0].1);
     assert_eq!(answers[0].1["files"][0]["records_read"], 0);
     assert_eq!(refusal(&answers[1]).0, "SourceNotAllowed");
+    let (error_type, message) = refusal(&answers[2]);
+    assert_eq!(error_type, "SourceNotAllowed", "{message}");
+    assert!(message.contains("/proc/self/environ"), "{message}");
 }
 
 /// Listens on `addr` and counts what connects; any connection made before `count` is called

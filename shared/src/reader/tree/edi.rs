@@ -81,6 +81,72 @@ struct Message {
     first_before: u64,
 }
 
+/// A kind of envelope around messages: an X12 interchange or functional group, an EDIFACT
+/// interchange or group.
+struct EnvelopeKind {
+    header: &'static [u8],
+    trailer: &'static str,
+    name: &'static str,
+    /// What its trailer counts.
+    counts: &'static str,
+    /// Where its header's control reference is (ISA-13, GS-06, UNB-05, UNG-05), which the
+    /// trailer repeats.
+    reference_at: usize,
+}
+
+const ENVELOPES: &[EnvelopeKind] = &[
+    EnvelopeKind {
+        header: b"ISA",
+        trailer: "IEA",
+        name: "interchange",
+        counts: "functional groups",
+        reference_at: 13,
+    },
+    EnvelopeKind {
+        header: b"GS",
+        trailer: "GE",
+        name: "functional group",
+        counts: "transaction sets",
+        reference_at: 6,
+    },
+    EnvelopeKind {
+        header: b"UNB",
+        trailer: "UNZ",
+        name: "interchange",
+        counts: "messages",
+        reference_at: 5,
+    },
+    EnvelopeKind {
+        header: b"UNG",
+        trailer: "UNE",
+        name: "group",
+        counts: "messages",
+        reference_at: 5,
+    },
+];
+
+/// An envelope being read: its trailer must count what it held.
+struct Envelope {
+    kind: &'static EnvelopeKind,
+    reference: Vec<u8>,
+    /// Messages (transaction sets) directly inside it.
+    messages: u64,
+    /// Groups inside it.
+    groups: u64,
+}
+
+impl Envelope {
+    /// What its trailer should say: an X12 interchange counts its groups, an EDIFACT one its
+    /// groups when it has any, else its messages.
+    fn count(&self) -> (u64, &'static str) {
+        match (self.kind.header, self.groups) {
+            (b"ISA", n) => (n, self.kind.counts),
+            (b"UNB", n) if n > 0 => (n, "groups"),
+            _ => (self.messages, self.kind.counts),
+        }
+    }
+}
+
 /// A control count: digits, leading zeros allowed.
 fn parse_count(text: &[u8]) -> Option<u64> {
     std::str::from_utf8(text).ok()?.trim().parse().ok()
@@ -97,6 +163,11 @@ pub struct EdiReader<R> {
     segment: Segment,
     /// The message (transaction set) being read, until its trailer.
     message: Option<Message>,
+    /// Envelopes open around the message, outermost first.
+    envelopes: Vec<Envelope>,
+    /// The first envelope trailer whose count or reference disagreed: the file fails with it
+    /// once every message after it has been read (each message vouches for its own records).
+    control: Option<ReadError>,
     /// Text is ISO-8859-1 (EDIFACT's UNOA–UNOC, the default), not UTF-8 (UNOW, UNOY, X12).
     latin1: bool,
     started: bool,
@@ -122,6 +193,8 @@ impl<R: AsyncRead + Unpin + Send> EdiReader<R> {
             assembler,
             segment: Segment::default(),
             message: None,
+            envelopes: Vec::new(),
+            control: None,
             latin1: syntax == Syntax::Edifact,
             started: false,
         }
@@ -149,9 +222,13 @@ impl<R: AsyncRead + Unpin + Send> EdiReader<R> {
         }
     }
 
-    /// The file ended: every envelope must have been closed by its trailer.
+    /// The file ended: every envelope must have been closed by its trailer, and have counted
+    /// what it held.
     fn end(&mut self) {
         self.assembler.end();
+        if let Some(err) = self.control.take() {
+            self.assembler.fail(err);
+        }
         if let Some(&open) = self.open.last() {
             let tag = String::from_utf8_lossy(self.containers[open].tag).into_owned();
             self.assembler.fail(ReadError::Malformed {
@@ -172,6 +249,7 @@ impl<R: AsyncRead + Unpin + Send> EdiReader<R> {
             self.latin1 = !matches!(self.segment.element(1), Some(b"UNOW" | b"UNOY"));
         }
         self.count_message();
+        self.count_envelope();
         let tag = self.segment.tag();
         if let Some(closing) = self
             .open
@@ -265,6 +343,77 @@ impl<R: AsyncRead + Unpin + Send> EdiReader<R> {
             self.assembler.reject_pending(message.first_before, &reason);
         }
         self.message = None;
+    }
+
+    /// Counts messages and groups into their envelopes. At an envelope's trailer (GE, IEA,
+    /// UNE, UNZ), the count and reference must be the envelope's; the first that is not fails the
+    /// file at its end. The messages inside were each checked by their own trailer and are
+    /// sent; an envelope is not held whole, which could be the whole file.
+    fn count_envelope(&mut self) {
+        let tag = self.segment.tag();
+        let message = match self.syntax {
+            Syntax::X12 => b"ST".as_slice(),
+            Syntax::Edifact => b"UNH".as_slice(),
+        };
+        if tag == message {
+            if let Some(envelope) = self.envelopes.last_mut() {
+                envelope.messages += 1;
+            }
+            return;
+        }
+        if let Some(kind) = ENVELOPES.iter().find(|k| k.header == tag) {
+            if let Some(outer) = self.envelopes.last_mut() {
+                outer.groups += 1;
+            }
+            let reference = self.segment.element(kind.reference_at).unwrap_or_default();
+            self.envelopes.push(Envelope {
+                kind,
+                reference: reference.to_vec(),
+                messages: 0,
+                groups: 0,
+            });
+            return;
+        }
+        let Some(at) = self
+            .envelopes
+            .iter()
+            .rposition(|e| e.kind.trailer.as_bytes() == tag)
+        else {
+            return;
+        };
+        let mut closed = self.envelopes.split_off(at);
+        let envelope = closed.remove(0);
+        let kind = envelope.kind;
+        let (count, of) = envelope.count();
+        let said = self.segment.element(1).unwrap_or_default();
+        let reason = if let Some(inner) = closed.first() {
+            format!(
+                "{} closes the {} while its {} has no {} trailer",
+                kind.trailer, kind.name, inner.kind.name, inner.kind.trailer
+            )
+        } else if parse_count(said) != Some(count) {
+            format!(
+                "{}-01 says {} {of}, the {} has {count}",
+                kind.trailer,
+                String::from_utf8_lossy(said),
+                kind.name,
+            )
+        } else if self.segment.element(2).unwrap_or_default() != envelope.reference.as_slice() {
+            format!(
+                "{}-02 does not repeat the {}'s control reference {:?}",
+                kind.trailer,
+                kind.name,
+                String::from_utf8_lossy(&envelope.reference),
+            )
+        } else {
+            return;
+        };
+        self.control.get_or_insert(ReadError::Malformed {
+            format: self.syntax.name(),
+            line: self.segment.line,
+            byte: self.segment.byte,
+            reason,
+        });
     }
 
     fn leaf(&mut self) {

@@ -826,3 +826,97 @@ async fn edi_trailers_vouch_for_their_own_message_only() {
         ]
     );
 }
+
+/// An envelope trailer (GE, IEA, UNE, UNZ) that miscounts or names another reference fails the
+/// file at its end, with the trailer's line and byte: every message was vouched for by its own
+/// trailer and is read, including those of envelopes after it.
+#[tokio::test]
+async fn envelope_trailers_must_count_what_they_hold() {
+    let x12 = "name = \"t\"\ncarrier_name = \"T\"\nformat = \"x12\"\nrecord = \"ISA/GS/ST/LX/AT7\"\n\
+         [datetime]\ndate_format = \"%Y%m%d\"\ntimezone = \"UTC\"\n[columns]\n\
+         tracking_number = \"@01\"\ncarrier_status_code = \"@01\"\nevent_date = \"@05\"";
+    let x12 = Profile::from_toml(x12, "t").unwrap();
+    let twice = format!("{X12_214}{X12_214}");
+    let (records, end) = read_all(&x12, twice.as_bytes()).await;
+    assert_eq!((records.len(), end.is_none()), (4, true), "{end:?}");
+    for (from, to, reason) in [
+        (
+            "GE*1*101~",
+            "GE*2*101~",
+            "GE-01 says 2 transaction sets, the functional group has 1",
+        ),
+        (
+            "GE*1*101~",
+            "GE*1*102~",
+            "GE-02 does not repeat the functional group's control reference \"101\"",
+        ),
+        (
+            "IEA*1*000000101~",
+            "IEA*3*000000101~",
+            "IEA-01 says 3 functional groups, the interchange has 1",
+        ),
+        (
+            "GE*1*101~\n",
+            "",
+            "IEA closes the interchange while its functional group has no GE trailer",
+        ),
+    ] {
+        // The first interchange is broken; the second is still read.
+        let file = twice.replacen(from, to, 1);
+        let (records, end) = read_all(&x12, file.as_bytes()).await;
+        assert_eq!(records.len(), 4, "{reason}");
+        assert!(records.iter().all(|(fields, _)| fields[0].0 == "@01"));
+        let trailer = if to.is_empty() { "IEA*" } else { to };
+        let byte = file.find(trailer).unwrap();
+        let line = file[..byte].matches('\n').count() + 1;
+        assert_eq!(
+            end.map(|e| e.to_string()),
+            Some(format!(
+                "the file is not well-formed X12 at line {line}, byte {byte}: {reason}"
+            ))
+        );
+    }
+
+    let edifact = "name = \"t\"\ncarrier_name = \"T\"\nformat = \"edifact\"\nrecord = \"UNB/UNH/CNI/STS\"\n\
+         [datetime]\ndate_format = \"%Y%m%d\"\ntimezone = \"UTC\"\n[columns]\n\
+         tracking_number = \"../@02\"\ncarrier_status_code = \"@02.1\"\nevent_date = \"DTM/@01.2\"";
+    let edifact = Profile::from_toml(edifact, "t").unwrap();
+    let message = |reference: &str| {
+        format!(
+            "UNH+{reference}+IFTSTA:D:01B:UN'\nCNI+1+REF1'\nSTS+1+21'\nDTM+334:20250314:102'\nUNT+5+{reference}'\n"
+        )
+    };
+    let interchange = |body: &str, trailer: &str| {
+        format!("UNB+UNOC:3+CARRIERX:ZZ+SHIPPERY:ZZ+250314:0930+IC1'\n{body}{trailer}\n")
+    };
+    let two = format!("{}{}", message("M1"), message("M2"));
+    let grouped =
+        format!("UNG+IFTSTA+CARRIERX+SHIPPERY+250314:0930+G1+UN+D:01B'\n{two}UNE+2+G1'\n");
+    for (file, reason) in [
+        (interchange(&two, "UNZ+2+IC1'"), None),
+        (interchange(&grouped, "UNZ+1+IC1'"), None),
+        (
+            interchange(&two, "UNZ+1+IC1'"),
+            Some("UNZ-01 says 1 messages, the interchange has 2"),
+        ),
+        (
+            interchange(&grouped, "UNZ+2+IC1'"),
+            Some("UNZ-01 says 2 groups, the interchange has 1"),
+        ),
+        (
+            interchange(&grouped.replace("UNE+2+G1", "UNE+2+G9"), "UNZ+1+IC1'"),
+            Some("UNE-02 does not repeat the group's control reference \"G1\""),
+        ),
+    ] {
+        let (records, end) = read_all(&edifact, file.as_bytes()).await;
+        assert_eq!(records.len(), 2, "{file}");
+        let end = end.map(|e| e.to_string());
+        match reason {
+            None => assert_eq!(end, None, "{file}"),
+            Some(reason) => assert!(
+                end.as_deref().is_some_and(|e| e.ends_with(reason)),
+                "{end:?}"
+            ),
+        }
+    }
+}
