@@ -652,6 +652,7 @@ async fn every_example_profile_resumes_after_any_record() {
         ("json-shipments.toml", "json-shipments.json"),
         ("json-events.toml", "json-events.json"),
         ("x12-214-acme.toml", "x12-214-acme.edi"),
+        ("iftsta-nordfrakt.toml", "iftsta-nordfrakt.edifact"),
         ("snapshot.toml", "snapshot.csv"),
         // Read again from its start (its shipment lines before the checkpoint fill the events
         // after it), skipping the settled records, one of them rejected.
