@@ -10,6 +10,7 @@ pub mod fixtures;
 pub mod invoke_api;
 pub mod moto;
 pub mod runtime_api;
+pub mod sqs_stand_in;
 
 use std::convert::Infallible;
 use std::future::Future;

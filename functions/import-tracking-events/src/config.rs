@@ -67,6 +67,31 @@ pub struct Config {
     pub max_files_per_run: usize,
     /// `SECRET_CACHE_SECS`: how long a resolved credential reference is reused.
     pub secret_cache: Duration,
+    /// `ENVELOPE_ENCODING`: `json` (the events as a JSON array, the default) or `gzip` (the
+    /// array gzip'd and base64'd under `events_gzip`, same header keys).
+    pub envelope_encoding: EnvelopeEncoding,
+}
+
+/// How a message carries its events.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum EnvelopeEncoding {
+    /// `"events":[…]`.
+    #[default]
+    Json,
+    /// `"events_gzip":"<base64 of the gzip of the JSON array>"`.
+    Gzip,
+}
+
+impl std::str::FromStr for EnvelopeEncoding {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "json" => Ok(EnvelopeEncoding::Json),
+            "gzip" => Ok(EnvelopeEncoding::Gzip),
+            other => Err(format!("{other:?} is neither json nor gzip")),
+        }
+    }
 }
 
 /// SQS's own limits.
@@ -102,6 +127,7 @@ impl Default for Config {
             access: Arc::new(AccessPolicy::allow_all()),
             max_files_per_run: 100,
             secret_cache: shared::secrets::DEFAULT_CACHE_TTL,
+            envelope_encoding: EnvelopeEncoding::Json,
         }
     }
 }
@@ -179,6 +205,13 @@ impl Config {
             ),
             max_files_per_run: env::number(&get, "MAX_FILES_PER_RUN", d.max_files_per_run)?,
             secret_cache: shared::secrets::cache_ttl(&get)?,
+            envelope_encoding: match env::value(&get, "ENVELOPE_ENCODING") {
+                None => d.envelope_encoding,
+                Some(value) => value.parse().map_err(|reason| ImportError::Config {
+                    var: "ENVELOPE_ENCODING",
+                    reason,
+                })?,
+            },
         };
         config.validate()
     }
@@ -297,5 +330,15 @@ mod tests {
             .to_string();
         assert!(err.contains("ALLOWED_SOURCES"), "{err}");
         assert_eq!(from(&[]).unwrap().max_files_per_run, 100);
+        assert_eq!(from(&[]).unwrap().envelope_encoding, EnvelopeEncoding::Json);
+        let gzip = from(&[("ENVELOPE_ENCODING", "gzip")]).unwrap();
+        assert_eq!(gzip.envelope_encoding, EnvelopeEncoding::Gzip);
+        let err = from(&[("ENVELOPE_ENCODING", "zstd")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("ENVELOPE_ENCODING") && err.contains("zstd"),
+            "{err}"
+        );
     }
 }

@@ -5,6 +5,12 @@
 //! as fit in `MAX_MESSAGE_BYTES`. Packing depends only on the encoded events and the limits, so
 //! the same file version always yields the same chunks, and a consumer can drop a redelivered
 //! chunk by (`import_id`, `chunk`).
+//!
+//! With `ENVELOPE_ENCODING=gzip` the same header carries `"events_gzip":"…"` instead: the
+//! base64 of the gzip (one library, one fixed level) of exactly the `events` array. A message
+//! takes as many events as fit even if they did not compress at all (gzip's bound for stored
+//! blocks), so the bytes actually sent never pass the limit, no message is ever compressed
+//! twice, and the chunks stay a function of the events alone.
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -12,7 +18,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use shared::models::ImportedTrackingEvent;
 
-use crate::config::SQS_MAX_ENTRIES;
+use crate::config::{EnvelopeEncoding, SQS_MAX_ENTRIES};
 use crate::state::Mark;
 
 /// The `schema` of every message.
@@ -32,6 +38,14 @@ pub struct SourceRef {
 // as lenient as before.
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[cfg_attr(feature = "schema", schemars(rename = "TrackingEventsMessage"))]
+// `events` (ENVELOPE_ENCODING=json) or `events_gzip` (gzip), never both.
+#[cfg_attr(
+    feature = "schema",
+    schemars(extend("oneOf" = [
+        {"required": ["events"], "not": {"required": ["events_gzip"]}},
+        {"required": ["events_gzip"], "not": {"required": ["events"]}}
+    ]))
+)]
 pub struct Envelope<E = ImportedTrackingEvent> {
     /// The contract version; a consumer meeting another one should not guess at its shape.
     #[cfg_attr(feature = "schema", schemars(extend("const" = SCHEMA)))]
@@ -49,9 +63,37 @@ pub struct Envelope<E = ImportedTrackingEvent> {
     #[cfg_attr(feature = "schema", schemars(range(min = 1)))]
     pub last_record: u64,
     pub source: SourceRef,
-    /// Connect `ImportedTrackingEvent`s, in record order.
+    /// Connect `ImportedTrackingEvent`s, in record order (`ENVELOPE_ENCODING=json`, the default).
     #[cfg_attr(feature = "schema", schemars(length(min = 1)))]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub events: Vec<E>,
+    /// `ENVELOPE_ENCODING=gzip`: the base64 (RFC 4648, padded) of the gzip of the JSON array
+    /// `events` would have held, byte for byte. A message has `events` or `events_gzip`.
+    #[cfg_attr(feature = "schema", schemars(extend("contentEncoding" = "base64", "contentMediaType" = "application/gzip")))]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub events_gzip: Option<String>,
+}
+
+impl<E: serde::de::DeserializeOwned> Envelope<E> {
+    /// The events, decompressed when the message carries them gzip'd.
+    pub fn decoded_events(&self) -> Result<Vec<E>, String>
+    where
+        E: Clone,
+    {
+        use base64::Engine;
+        use std::io::Read;
+        let Some(gzip) = &self.events_gzip else {
+            return Ok(self.events.clone());
+        };
+        let compressed = base64::engine::general_purpose::STANDARD
+            .decode(gzip)
+            .map_err(|e| format!("events_gzip is not base64: {e}"))?;
+        let mut json = Vec::new();
+        flate2::read::GzDecoder::new(&compressed[..])
+            .read_to_end(&mut json)
+            .map_err(|e| format!("events_gzip is not gzip: {e}"))?;
+        serde_json::from_slice(&json).map_err(|e| format!("events_gzip is not an array: {e}"))
+    }
 }
 
 /// The import id of a source version: a UUID v5 of its URI and version.
@@ -101,12 +143,17 @@ pub struct Message {
     pub chunk: u64,
     pub first_record: u64,
     pub last_record: u64,
-    /// The envelope up to and including `"events":[`.
+    /// The envelope up to and including `"events":[` (or `"events_gzip":"`).
     head: Vec<u8>,
     /// Contiguous runs of comma-separated events; consecutive runs are joined by a comma.
+    /// Dropped once gzip'd, unless the sink writes events one by one.
     runs: Vec<(Arc<Piece>, Range<usize>)>,
     /// Each event as (run index, byte range in that run's piece).
     events: Vec<(usize, Range<usize>)>,
+    /// `events_gzip`'s value (base64 text), for a gzip'd message.
+    gzip: Option<Vec<u8>>,
+    /// Events in the message.
+    count: usize,
     len: usize,
 }
 
@@ -117,20 +164,36 @@ impl Message {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.events.is_empty()
+        self.count == 0
+    }
+
+    /// Events in the message.
+    pub fn count(&self) -> usize {
+        self.count
     }
 
     /// Appends the whole JSON envelope to `out`.
     pub fn write_body(&self, out: &mut Vec<u8>) {
         out.reserve(self.len);
         out.extend_from_slice(&self.head);
+        if let Some(gzip) = &self.gzip {
+            out.extend_from_slice(gzip);
+            out.extend_from_slice(GZIP_TRAILER);
+            return;
+        }
+        self.write_events(out);
+        out.extend_from_slice(TRAILER);
+    }
+
+    /// The events, comma-separated, as `events` holds them.
+    fn write_events(&self, out: &mut impl std::io::Write) {
         for (i, (piece, range)) in self.runs.iter().enumerate() {
             if i > 0 {
-                out.push(b',');
+                out.write_all(b",").expect("writing to memory");
             }
-            out.extend_from_slice(&piece.bytes()[range.clone()]);
+            out.write_all(&piece.bytes()[range.clone()])
+                .expect("writing to memory");
         }
-        out.extend_from_slice(TRAILER);
     }
 
     /// The whole JSON envelope.
@@ -140,7 +203,8 @@ impl Message {
         out
     }
 
-    /// Each event's JSON, in record order.
+    /// Each event's JSON, in record order (none for a gzip'd message whose events were not
+    /// kept: see [`Packer::keeping_events`]).
     pub fn events(&self) -> impl Iterator<Item = &[u8]> {
         self.events
             .iter()
@@ -170,6 +234,11 @@ pub struct Packer {
     import_id: String,
     source: SourceRef,
     max_bytes: usize,
+    encoding: EnvelopeEncoding,
+    /// A gzip'd message keeps its events' bytes, for a sink that writes them one by one.
+    keep_events: bool,
+    /// The events array of the message being gzip'd, reused.
+    scratch: Vec<u8>,
     /// Header size with the widest numbers: what a message must always leave room for.
     header_room: usize,
     next_chunk: u64,
@@ -183,13 +252,38 @@ pub struct Packer {
 
 /// `]}` closing the events array and the envelope.
 const TRAILER: &[u8] = b"]}";
+/// `"}` closing `events_gzip` and the envelope.
+const GZIP_TRAILER: &[u8] = b"\"}";
+/// The compression level: fixed, so the same events always make the same bytes.
+const GZIP_LEVEL: u32 = 1;
+
+/// The most bytes gzip can make of `n` (deflate's stored blocks at worst, zlib's `deflateBound`
+/// for them, plus the gzip header and trailer), base64'd.
+fn gzip_base64_bound(n: usize) -> usize {
+    let deflated = n + (n >> 12) + (n >> 14) + (n >> 25) + 7 + 5 * n.div_ceil(16_383);
+    let gzip = deflated + 18;
+    gzip.div_ceil(3) * 4
+}
 
 impl Packer {
     pub fn new(import_id: String, source: SourceRef, max_bytes: usize) -> Packer {
+        Packer::encoded(import_id, source, max_bytes, EnvelopeEncoding::Json)
+    }
+
+    /// A packer for messages in `encoding`.
+    pub fn encoded(
+        import_id: String,
+        source: SourceRef,
+        max_bytes: usize,
+        encoding: EnvelopeEncoding,
+    ) -> Packer {
         let mut packer = Packer {
             import_id,
             source,
             max_bytes,
+            encoding,
+            keep_events: false,
+            scratch: Vec::new(),
             header_room: 0,
             next_chunk: 1,
             runs: Vec::new(),
@@ -200,6 +294,13 @@ impl Packer {
         };
         packer.header_room = packer.header(u64::MAX, u64::MAX, u64::MAX).len();
         packer
+    }
+
+    /// Gzip'd messages keep their events' bytes (for [`Message::events`]); they are dropped
+    /// once compressed otherwise.
+    pub fn keeping_events(mut self, keep: bool) -> Packer {
+        self.keep_events = keep;
+        self
     }
 
     /// Continues an import whose first `chunk - 1` chunks were cut by an earlier run.
@@ -220,8 +321,29 @@ impl Packer {
 
     /// The largest event that fits in an otherwise empty message.
     pub fn max_event_bytes(&self) -> usize {
-        self.max_bytes
-            .saturating_sub(self.header_room + TRAILER.len())
+        let room = self.max_bytes.saturating_sub(self.header_room);
+        match self.encoding {
+            EnvelopeEncoding::Json => room.saturating_sub(TRAILER.len()),
+            EnvelopeEncoding::Gzip => {
+                // The largest n whose array (`[` n `]`) is bound to fit; the bound grows with n.
+                let fits = |n: usize| self.events_bytes(n) <= room;
+                let (mut low, mut high) = (0, room);
+                while low < high {
+                    let mid = (low + high).div_ceil(2);
+                    if fits(mid) { low = mid } else { high = mid - 1 }
+                }
+                low
+            }
+        }
+    }
+
+    /// The most bytes events of `len` bytes (commas included) take in a message, trailer
+    /// included.
+    fn events_bytes(&self, len: usize) -> usize {
+        match self.encoding {
+            EnvelopeEncoding::Json => len + TRAILER.len(),
+            EnvelopeEncoding::Gzip => gzip_base64_bound(len + 2) + GZIP_TRAILER.len(),
+        }
     }
 
     /// Adds record `record`'s event, the bytes `range` of `piece`. Returns the previous message
@@ -240,7 +362,7 @@ impl Packer {
             });
         }
         let comma = usize::from(!self.events.is_empty());
-        let needed = self.header_room + self.events_len + comma + len + TRAILER.len();
+        let needed = self.header_room + self.events_bytes(self.events_len + comma + len);
         let flushed = if needed > self.max_bytes {
             self.finish()
         } else {
@@ -275,15 +397,27 @@ impl Packer {
         let head = self.header(chunk, self.first_record, self.last_record);
         let len = head.len() + self.events_len + TRAILER.len();
         self.events_len = 0;
-        Some(Message {
+        let mut message = Message {
             chunk,
             first_record: self.first_record,
             last_record: self.last_record,
             head,
+            count: self.events.len(),
             runs: std::mem::take(&mut self.runs),
             events: std::mem::take(&mut self.events),
+            gzip: None,
             len,
-        })
+        };
+        if self.encoding == EnvelopeEncoding::Gzip {
+            message.gzip = Some(gzip_base64(&message, &mut self.scratch));
+            message.len =
+                message.head.len() + message.gzip.as_ref().map_or(0, Vec::len) + GZIP_TRAILER.len();
+            if !self.keep_events {
+                message.runs = Vec::new();
+                message.events = Vec::new();
+            }
+        }
+        Some(message)
     }
 
     /// The envelope up to and including `"events":[`.
@@ -302,9 +436,36 @@ impl Packer {
         )
         .expect("serializing to a Vec cannot fail");
         out.pop(); // the closing brace
-        out.extend_from_slice(br#","events":["#);
+        out.extend_from_slice(match self.encoding {
+            EnvelopeEncoding::Json => br#","events":["#.as_slice(),
+            EnvelopeEncoding::Gzip => br#","events_gzip":""#.as_slice(),
+        });
         out
     }
+}
+
+/// `events_gzip`'s value for `message`: the base64 of the gzip of its events array. The array
+/// is compressed from one contiguous buffer (`scratch`): a compressor's output may depend on how
+/// its input was split across writes, and the runs of pieces differ after a resume.
+fn gzip_base64(message: &Message, scratch: &mut Vec<u8>) -> Vec<u8> {
+    use base64::Engine;
+    use std::io::Write;
+    scratch.clear();
+    scratch.push(b'[');
+    message.write_events(scratch);
+    scratch.push(b']');
+    let mut gzip = flate2::write::GzEncoder::new(
+        Vec::with_capacity(scratch.len() / 4),
+        flate2::Compression::new(GZIP_LEVEL),
+    );
+    gzip.write_all(scratch).expect("writing to memory");
+    let compressed = gzip.finish().expect("writing to memory");
+    let mut out = vec![0; compressed.len().div_ceil(3) * 4];
+    let written = base64::engine::general_purpose::STANDARD
+        .encode_slice(&compressed, &mut out)
+        .expect("sized for the padded encoding");
+    out.truncate(written);
+    out
 }
 
 /// Up to ten messages within the batch byte limit: one SendMessageBatch call.
@@ -400,6 +561,8 @@ pub(crate) mod tests {
             last_record: chunk * 10,
             runs: vec![(piece, ranges[0].clone())],
             events: vec![(0, ranges[0].clone())],
+            gzip: None,
+            count: 1,
             len,
             head,
         }
@@ -589,6 +752,158 @@ pub(crate) mod tests {
         assert!(rx.try_recv().is_err(), "the message still holds the piece");
         drop(message);
         assert_eq!(rx.try_recv().unwrap(), b"{},{}");
+    }
+
+    /// Packs `events` (one record each, in pieces of 7) into gzip'd messages of `limit` bytes.
+    fn gzip_pack(events: &[Vec<u8>], limit: usize, from_record: u64) -> Vec<Message> {
+        let mut packer = Packer::encoded("id".into(), source(), limit, EnvelopeEncoding::Gzip)
+            .starting_at_chunk(from_record);
+        let mut messages = Vec::new();
+        let mut record = from_record - 1;
+        for chunk in events.chunks(7) {
+            let (piece, ranges) = piece_of(chunk);
+            for range in ranges {
+                record += 1;
+                messages.extend(packer.push(record, &piece, range).unwrap());
+            }
+        }
+        messages.extend(packer.finish());
+        messages
+    }
+
+    /// Events that repeat themselves (compressible, like real ones) or not at all.
+    fn varied_events(n: usize, compressible: bool) -> Vec<Vec<u8>> {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        (0..n)
+            .map(|i| {
+                let text: String = if compressible {
+                    format!("{i:06}-{}", "ab".repeat(i % 40))
+                } else {
+                    (0..60 + i % 50)
+                        .map(|_| {
+                            state ^= state << 13;
+                            state ^= state >> 7;
+                            state ^= state << 17;
+                            char::from(b'!' + (state % 90) as u8 + u8::from(state % 90 >= 1))
+                        })
+                        .filter(|c| *c != '"' && *c != '\\')
+                        .collect()
+                };
+                format!(r#"{{"tracking_info":{{"tracking_number":"{text}"}}}}"#).into_bytes()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn gzip_messages_hold_exactly_the_events_array_and_never_pass_the_limit() {
+        for compressible in [true, false] {
+            let events = varied_events(3000, compressible);
+            let limit = 8 * 1024;
+            let messages = gzip_pack(&events, limit, 1);
+            let mut next_record = 1;
+            for (i, m) in messages.iter().enumerate() {
+                let body = m.body();
+                assert_eq!(body.len(), m.len());
+                assert!(body.len() <= limit, "message {i} is {} bytes", body.len());
+                let env: Envelope<Value> = serde_json::from_slice(&body).unwrap();
+                assert!(env.events.is_empty(), "gzip'd messages carry no `events`");
+                assert_eq!((env.chunk, env.first_record), (i as u64 + 1, next_record));
+                // The decompressed array is, byte for byte, what `events` would have held.
+                let gzip = env.events_gzip.as_deref().unwrap();
+                let mut json = Vec::new();
+                use base64::Engine;
+                use std::io::Read;
+                let compressed = base64::engine::general_purpose::STANDARD
+                    .decode(gzip)
+                    .unwrap();
+                flate2::read::GzDecoder::new(&compressed[..])
+                    .read_to_end(&mut json)
+                    .unwrap();
+                let range = env.first_record as usize - 1..env.last_record as usize;
+                assert_eq!(
+                    json,
+                    [b"[".to_vec(), events[range].join(&b","[..]), b"]".to_vec()].concat()
+                );
+                assert_eq!(env.decoded_events().unwrap().len(), m.count());
+                // Events were not kept: the message holds no piece once compressed.
+                assert_eq!(m.events().count(), 0);
+                next_record = env.last_record + 1;
+            }
+            assert_eq!(next_record, 3001);
+            let sent: usize = messages.iter().map(Message::len).sum();
+            let raw: usize = events.iter().map(|e| e.len() + 1).sum();
+            if compressible {
+                assert!(sent * 3 < raw, "{sent} bytes sent for {raw} of events");
+            } else {
+                assert!(
+                    sent * 3 > raw * 2,
+                    "random text hardly compresses: {sent} for {raw}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn gzip_chunks_are_the_same_on_every_run_and_after_a_resume() {
+        let events = varied_events(2000, true);
+        let first = gzip_pack(&events, 4096, 1);
+        let again = gzip_pack(&events, 4096, 1);
+        let bodies = |ms: &[Message]| ms.iter().map(Message::body).collect::<Vec<_>>();
+        assert_eq!(bodies(&first), bodies(&again));
+        // Resumed after message 3: the next chunks are cut and compressed identically.
+        let resume = &first[3];
+        let mut packer = Packer::encoded("id".into(), source(), 4096, EnvelopeEncoding::Gzip)
+            .starting_at_chunk(resume.chunk);
+        let mut resumed = Vec::new();
+        let tail = &events[resume.first_record as usize - 1..];
+        let (piece, ranges) = piece_of(tail);
+        for (record, range) in (resume.first_record..).zip(ranges) {
+            resumed.extend(packer.push(record, &piece, range).unwrap());
+        }
+        resumed.extend(packer.finish());
+        let heads = |ms: &[Message]| {
+            ms.iter()
+                .map(|m| (m.chunk, m.first_record, m.last_record, m.len()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(heads(&resumed), heads(&first[3..]));
+        assert_eq!(bodies(&resumed), bodies(&first[3..]));
+    }
+
+    #[test]
+    fn the_largest_gzip_event_fits_even_if_it_does_not_compress() {
+        let limit = 2048;
+        let packer = Packer::encoded("id".into(), source(), limit, EnvelopeEncoding::Gzip);
+        let max = packer.max_event_bytes();
+        assert!(max > 1000 && max < limit * 3 / 4, "{max}");
+        let incompressible = |len: usize| {
+            let mut e = varied_events(40, false).concat();
+            e.truncate(len);
+            e
+        };
+        for (len, fits) in [(max, true), (max + 1, false)] {
+            let mut packer = Packer::encoded("id".into(), source(), limit, EnvelopeEncoding::Gzip)
+                .starting_at_chunk(10_000_000_000_000_000_000);
+            let (piece, r) = piece_of(&[incompressible(len)]);
+            let pushed = packer.push(10_000_000_000_000_000_000, &piece, r[0].clone());
+            assert_eq!(pushed.is_ok(), fits, "{len}");
+            if fits {
+                let message = packer.finish().unwrap();
+                assert!(message.len() <= limit, "{}", message.len());
+            }
+        }
+        // A sink that writes events one by one gets them from a gzip'd message too.
+        let mut packer = Packer::encoded("id".into(), source(), limit, EnvelopeEncoding::Gzip)
+            .keeping_events(true);
+        let (piece, r) = piece_of(&[event(3), event(4)]);
+        for (record, range) in (1..).zip(r) {
+            assert!(packer.push(record, &piece, range).unwrap().is_none());
+        }
+        let message = packer.finish().unwrap();
+        assert_eq!(
+            message.events().collect::<Vec<_>>(),
+            [&event(3)[..], &event(4)[..]]
+        );
     }
 
     #[test]

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use common::Collect;
 
 use import_tracking_events::Config;
+use import_tracking_events::config::EnvelopeEncoding;
 use import_tracking_events::envelope::{Envelope, SCHEMA};
 use import_tracking_events::pipeline::{self, Progress};
 use import_tracking_events::request::ImportJob;
@@ -176,6 +177,11 @@ fn committed_schema_matches_the_types() {
 
 /// Every message the real pipeline sends for the sample file, as parsed JSON.
 async fn sample_messages() -> Vec<Value> {
+    sample_messages_in(EnvelopeEncoding::Json).await
+}
+
+/// [`sample_messages`], with messages in `encoding`.
+async fn sample_messages_in(encoding: EnvelopeEncoding) -> Vec<Value> {
     let path = workspace().join("events/sample-reference.csv");
     let sink = Arc::new(Collect::default());
     let job = ImportJob {
@@ -190,6 +196,7 @@ async fn sample_messages() -> Vec<Value> {
     // Small messages, so the sample spans several chunks.
     let config = Config {
         max_message_bytes: 4_096,
+        envelope_encoding: encoding,
         ..Config::default()
     };
     pipeline::run(
@@ -225,6 +232,45 @@ async fn every_message_of_the_sample_import_validates() {
             message["chunk"]
         );
     }
+}
+
+/// With `ENVELOPE_ENCODING=gzip` every message validates, carries `events_gzip` only, and its
+/// events decode to exactly the events the JSON encoding sends, in order.
+#[tokio::test]
+async fn gzip_messages_validate_and_decode_to_the_same_events() {
+    let validator = validator();
+    let gzip = sample_messages_in(EnvelopeEncoding::Gzip).await;
+    let json = sample_messages().await;
+    let mut decoded = Vec::new();
+    for message in &gzip {
+        let errors = errors(&validator, message);
+        assert!(errors.is_empty(), "chunk {}:\n{errors}", message["chunk"]);
+        assert!(message.get("events").is_none(), "{message}");
+        let envelope: Envelope<Value> = serde_json::from_value(message.clone()).unwrap();
+        decoded.extend(envelope.decoded_events().unwrap());
+    }
+    let plain: Vec<Value> = json
+        .iter()
+        .flat_map(|m| m["events"].as_array().unwrap().clone())
+        .collect();
+    assert_eq!(decoded, plain);
+    // Fewer bytes (these 4 KiB messages are mostly header); more messages, each bound to fit
+    // its events however they compress.
+    let bytes = |ms: &[Value]| ms.iter().map(|m| m.to_string().len()).sum::<usize>();
+    assert!(
+        bytes(&gzip) * 2 < bytes(&json),
+        "{} vs {}",
+        bytes(&gzip),
+        bytes(&json)
+    );
+
+    // `events` and `events_gzip` together, or neither, is not a message.
+    let mut both = gzip[0].clone();
+    both["events"] = json[0]["events"].clone();
+    assert!(!validator.is_valid(&both));
+    let mut neither = gzip[0].clone();
+    neither.as_object_mut().unwrap().remove("events_gzip");
+    assert!(!validator.is_valid(&neither));
 }
 
 /// A real message with every status code replaced by codes no build knows yet.

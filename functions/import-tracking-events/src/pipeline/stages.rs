@@ -84,8 +84,14 @@ impl Downstream {
                 tokio::task::spawn_blocking(move || encoder.run())
             })
             .collect();
-        let packer = Packer::new(w.import_id, w.source, config.max_message_bytes)
-            .starting_at_chunk(w.from.next_chunk);
+        let packer = Packer::encoded(
+            w.import_id,
+            w.source,
+            config.max_message_bytes,
+            config.envelope_encoding,
+        )
+        .keeping_events(sink.writes_events())
+        .starting_at_chunk(w.from.next_chunk);
         let io = PackIo {
             encoded: encoded_rx,
             spare: spare_tx,

@@ -29,4 +29,10 @@ pub struct FailedEntry {
 pub trait Sink: Send + Sync {
     /// Sends `entries` in one request. `Ok` lists the entries that failed individually.
     async fn send(&self, entries: &[&Message]) -> Result<Vec<FailedEntry>, SinkError>;
+
+    /// Whether it reads each message's events one by one ([`Message::events`]) rather than
+    /// its body: gzip'd messages then keep their events' bytes.
+    fn writes_events(&self) -> bool {
+        false
+    }
 }

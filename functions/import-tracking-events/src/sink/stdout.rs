@@ -30,4 +30,8 @@ impl Sink for StdoutSink {
         out.flush().map_err(SinkError::Stdout)?;
         Ok(Vec::new())
     }
+
+    fn writes_events(&self) -> bool {
+        true
+    }
 }
