@@ -51,15 +51,18 @@ gen() {
     fi
 }
 
-STAND_IN_PID=""
-stop_stand_in() { [[ -z "$STAND_IN_PID" ]] || kill "$STAND_IN_PID" 2>/dev/null || true; STAND_IN_PID=""; }
+SERVER_PID=""
+stop_stand_in() {
+    [[ -z "$SERVER_PID" ]] || { kill "$SERVER_PID" 2>/dev/null; wait "$SERVER_PID" 2>/dev/null; } || true
+    SERVER_PID=""
+}
 trap stop_stand_in EXIT
 
 # start_stand_in: a fresh stand-in (fresh counts, idle link) on CPU 1; sets STAND_IN_URL.
 start_stand_in() {
     stop_stand_in
     coproc STAND_IN { exec taskset -c 1 "$BIN/sqs-stand-in" "$LATENCY_MS" "$LINK_MB_S"; }
-    STAND_IN_PID=$STAND_IN_PID
+    SERVER_PID=$STAND_IN_PID
     local line
     read -r line <&"${STAND_IN[0]}"
     STAND_IN_URL=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["listening"])' "$line")

@@ -7,13 +7,14 @@
 //! of AWS: its two numbers are parameters.
 
 use std::io::Read;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use http_body_util::{BodyExt, Full};
+use hyper::Response;
 use hyper::body::{Bytes, Incoming};
-use hyper::{Request, Response};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
@@ -69,6 +70,8 @@ pub struct Counts {
 struct State {
     link: Mutex<Link>,
     counts: Mutex<Counts>,
+    /// Requests whose bodies are still being checked.
+    pending: AtomicU64,
 }
 
 /// The running stand-in.
@@ -83,6 +86,7 @@ impl SqsStandIn {
         let state = Arc::new(State {
             link: Mutex::new(Link::new(model)),
             counts: Mutex::new(Counts::default()),
+            pending: AtomicU64::new(0),
         });
         let address = crate::serve_http(Arc::clone(&state), |state, req| async move {
             state.serve(req).await
@@ -100,7 +104,7 @@ impl SqsStandIn {
 }
 
 impl State {
-    async fn serve(&self, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    async fn serve(self: &Arc<Self>, req: hyper::Request<Incoming>) -> Response<Full<Bytes>> {
         let arrived = Instant::now();
         let target = req
             .headers()
@@ -115,6 +119,9 @@ impl State {
             .map(|b| b.to_bytes())
             .unwrap_or_default();
         if target == "Counts" {
+            while self.pending.load(Ordering::SeqCst) > 0 {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
             return reply(
                 200,
                 &serde_json::to_value(&*self.counts.lock().unwrap()).unwrap(),
@@ -125,22 +132,45 @@ impl State {
             return reply(400, &error);
         }
         let answer_at = self.link.lock().unwrap().answer_at(arrived, body.len());
-        let answer = self.send_message_batch(&body);
+        let request: Request = match serde_json::from_slice(&body) {
+            Ok(request) => request,
+            Err(e) => {
+                let error = json!({"__type": "InvalidParameterValue", "message": e.to_string()});
+                return reply(400, &error);
+            }
+        };
+        let successful: Vec<Value> = request
+            .entries
+            .iter()
+            .map(|entry| {
+                json!({
+                    "Id": entry.id,
+                    "MessageId": uuid::Uuid::new_v4().to_string(),
+                    "MD5OfMessageBody": format!("{:x}", md5::compute(entry.message_body.as_bytes())),
+                })
+            })
+            .collect();
+        // Checking the bodies is the stand-in's own work, not the modelled queue's: it runs
+        // beside the answer, and a count waits for it.
+        self.pending.fetch_add(1, Ordering::SeqCst);
+        let state = Arc::clone(self);
+        tokio::task::spawn_blocking(move || {
+            state.count(&request, body.len());
+            state.pending.fetch_sub(1, Ordering::SeqCst);
+        });
         tokio::time::sleep_until(answer_at).await;
-        reply(200, &answer)
+        reply(200, &json!({"Successful": successful, "Failed": []}))
     }
 
-    fn send_message_batch(&self, body: &[u8]) -> Value {
-        let request: Value = serde_json::from_slice(body).unwrap_or_default();
-        let entries = request["Entries"].as_array().cloned().unwrap_or_default();
-        let mut successful = Vec::new();
+    /// Counts a request and checks its bodies.
+    fn count(&self, request: &Request, bytes: usize) {
         let mut counts = Counts {
             requests: 1,
-            request_bytes: body.len() as u64,
+            request_bytes: bytes as u64,
             ..Counts::default()
         };
-        for entry in &entries {
-            let message = entry["MessageBody"].as_str().unwrap_or_default();
+        for entry in &request.entries {
+            let message = &entry.message_body;
             counts.entries += 1;
             counts.message_bytes += message.len() as u64;
             match events_in(message) {
@@ -150,11 +180,6 @@ impl State {
                     counts.first_bad.get_or_insert(reason);
                 }
             }
-            successful.push(json!({
-                "Id": entry["Id"],
-                "MessageId": uuid::Uuid::new_v4().to_string(),
-                "MD5OfMessageBody": format!("{:x}", md5::compute(message.as_bytes())),
-            }));
         }
         let mut total = self.counts.lock().unwrap();
         total.requests += counts.requests;
@@ -166,17 +191,37 @@ impl State {
         if total.first_bad.is_none() {
             total.first_bad = counts.first_bad;
         }
-        json!({"Successful": successful, "Failed": []})
     }
+}
+
+/// SendMessageBatch's request, as far as the stand-in reads it.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Request {
+    entries: Vec<Entry>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Entry {
+    id: String,
+    message_body: String,
 }
 
 /// How many events a message body holds, once decoded.
 pub fn events_in(body: &str) -> Result<u64, String> {
     use base64::Engine;
-    let envelope: Value = serde_json::from_str(body).map_err(|e| format!("not JSON: {e}"))?;
-    let events = match (&envelope["events"], envelope["events_gzip"].as_str()) {
-        (Value::Array(events), None) => return Ok(events.len() as u64),
-        (Value::Null, Some(gzip)) => gzip,
+    /// The two ways an envelope carries events; every event is parsed, none is kept.
+    #[derive(Deserialize)]
+    struct Carried<'a> {
+        events: Option<Vec<serde::de::IgnoredAny>>,
+        #[serde(borrow)]
+        events_gzip: Option<std::borrow::Cow<'a, str>>,
+    }
+    let envelope: Carried = serde_json::from_str(body).map_err(|e| format!("not JSON: {e}"))?;
+    let events = match (envelope.events, envelope.events_gzip) {
+        (Some(events), None) => return Ok(events.len() as u64),
+        (None, Some(gzip)) => gzip.into_owned(),
         _ => return Err("neither `events` nor `events_gzip` alone".into()),
     };
     let compressed = base64::engine::general_purpose::STANDARD
@@ -186,10 +231,9 @@ pub fn events_in(body: &str) -> Result<u64, String> {
     flate2::read::GzDecoder::new(&compressed[..])
         .read_to_end(&mut json)
         .map_err(|e| format!("events_gzip is not gzip: {e}"))?;
-    match serde_json::from_slice(&json) {
-        Ok(Value::Array(events)) => Ok(events.len() as u64),
-        _ => Err("events_gzip is not a JSON array".into()),
-    }
+    serde_json::from_slice::<Vec<serde::de::IgnoredAny>>(&json)
+        .map(|events| events.len() as u64)
+        .map_err(|e| format!("events_gzip is not a JSON array: {e}"))
 }
 
 fn reply(status: u16, body: &Value) -> Response<Full<Bytes>> {

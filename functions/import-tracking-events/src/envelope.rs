@@ -7,10 +7,10 @@
 //! chunk by (`import_id`, `chunk`).
 //!
 //! With `ENVELOPE_ENCODING=gzip` the same header carries `"events_gzip":"…"` instead: the
-//! base64 of the gzip (one library, one fixed level) of exactly the `events` array. A message
-//! takes as many events as fit even if they did not compress at all (gzip's bound for stored
-//! blocks), so the bytes actually sent never pass the limit, no message is ever compressed
-//! twice, and the chunks stay a function of the events alone.
+//! base64 of the gzip (libdeflate, one fixed level) of exactly the `events` array. A message
+//! takes as many events as would fit even if they did not compress at all (libdeflate's own
+//! bound), so the bytes actually sent never pass the limit, no message is compressed twice, and
+//! the chunks and their bytes stay a function of the events alone.
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -235,12 +235,15 @@ pub struct Packer {
     source: SourceRef,
     max_bytes: usize,
     encoding: EnvelopeEncoding,
+    /// The compressor, for gzip'd messages.
+    gzip: Option<Gzip>,
     /// A gzip'd message keeps its events' bytes, for a sink that writes them one by one.
     keep_events: bool,
-    /// The events array of the message being gzip'd, reused.
-    scratch: Vec<u8>,
     /// Header size with the widest numbers: what a message must always leave room for.
     header_room: usize,
+    /// The most bytes of events (with their commas) a message holds: with gzip, what is bound
+    /// to fit however little it compresses.
+    events_limit: usize,
     next_chunk: u64,
     runs: Vec<(Arc<Piece>, Range<usize>)>,
     events: Vec<(usize, Range<usize>)>,
@@ -255,14 +258,53 @@ const TRAILER: &[u8] = b"]}";
 /// `"}` closing `events_gzip` and the envelope.
 const GZIP_TRAILER: &[u8] = b"\"}";
 /// The compression level: fixed, so the same events always make the same bytes.
-const GZIP_LEVEL: u32 = 1;
+const GZIP_LEVEL: i32 = 1;
 
-/// The most bytes gzip can make of `n` (deflate's stored blocks at worst, zlib's `deflateBound`
-/// for them, plus the gzip header and trailer), base64'd.
-fn gzip_base64_bound(n: usize) -> usize {
-    let deflated = n + (n >> 12) + (n >> 14) + (n >> 25) + 7 + 5 * n.div_ceil(16_383);
-    let gzip = deflated + 18;
-    gzip.div_ceil(3) * 4
+/// libdeflate at [`GZIP_LEVEL`], and its buffers, reused from message to message.
+struct Gzip {
+    compressor: libdeflater::Compressor,
+    /// The events array being compressed: one contiguous input, so that the output depends on
+    /// the events alone (not on the pieces they came in, which differ after a resume).
+    array: Vec<u8>,
+    compressed: Vec<u8>,
+}
+
+impl Gzip {
+    fn new() -> Gzip {
+        let level = libdeflater::CompressionLvl::new(GZIP_LEVEL).expect("a valid level");
+        Gzip {
+            compressor: libdeflater::Compressor::new(level),
+            array: Vec::new(),
+            compressed: Vec::new(),
+        }
+    }
+
+    /// The most bytes `events_gzip` can take for events of `len` bytes (the array's brackets
+    /// added): libdeflate's bound for input that does not compress, base64'd.
+    fn bound(&mut self, len: usize) -> usize {
+        self.compressor.gzip_compress_bound(len + 2).div_ceil(3) * 4
+    }
+
+    /// `events_gzip`'s value for `message`: the base64 of the gzip of its events array.
+    fn base64(&mut self, message: &Message) -> Vec<u8> {
+        use base64::Engine;
+        self.array.clear();
+        self.array.push(b'[');
+        message.write_events(&mut self.array);
+        self.array.push(b']');
+        self.compressed
+            .resize(self.compressor.gzip_compress_bound(self.array.len()), 0);
+        let written = self
+            .compressor
+            .gzip_compress(&self.array, &mut self.compressed)
+            .expect("the output is sized by libdeflate's own bound");
+        let mut out = vec![0; written.div_ceil(3) * 4];
+        let encoded = base64::engine::general_purpose::STANDARD
+            .encode_slice(&self.compressed[..written], &mut out)
+            .expect("sized for the padded encoding");
+        out.truncate(encoded);
+        out
+    }
 }
 
 impl Packer {
@@ -282,9 +324,10 @@ impl Packer {
             source,
             max_bytes,
             encoding,
+            gzip: (encoding == EnvelopeEncoding::Gzip).then(Gzip::new),
             keep_events: false,
-            scratch: Vec::new(),
             header_room: 0,
+            events_limit: 0,
             next_chunk: 1,
             runs: Vec::new(),
             events: Vec::new(),
@@ -293,7 +336,28 @@ impl Packer {
             last_record: 0,
         };
         packer.header_room = packer.header(u64::MAX, u64::MAX, u64::MAX).len();
+        packer.events_limit = packer.events_limit();
         packer
+    }
+
+    /// The most bytes of events a message with the widest header holds.
+    fn events_limit(&mut self) -> usize {
+        let room = self.max_bytes.saturating_sub(self.header_room);
+        let Some(gzip) = &mut self.gzip else {
+            return room.saturating_sub(TRAILER.len());
+        };
+        // The largest length whose bound fits; the bound grows with the length.
+        let room = room.saturating_sub(GZIP_TRAILER.len());
+        let (mut low, mut high) = (0, room);
+        while low < high {
+            let mid = (low + high).div_ceil(2);
+            if gzip.bound(mid) <= room {
+                low = mid;
+            } else {
+                high = mid - 1;
+            }
+        }
+        low
     }
 
     /// Gzip'd messages keep their events' bytes (for [`Message::events`]); they are dropped
@@ -321,29 +385,7 @@ impl Packer {
 
     /// The largest event that fits in an otherwise empty message.
     pub fn max_event_bytes(&self) -> usize {
-        let room = self.max_bytes.saturating_sub(self.header_room);
-        match self.encoding {
-            EnvelopeEncoding::Json => room.saturating_sub(TRAILER.len()),
-            EnvelopeEncoding::Gzip => {
-                // The largest n whose array (`[` n `]`) is bound to fit; the bound grows with n.
-                let fits = |n: usize| self.events_bytes(n) <= room;
-                let (mut low, mut high) = (0, room);
-                while low < high {
-                    let mid = (low + high).div_ceil(2);
-                    if fits(mid) { low = mid } else { high = mid - 1 }
-                }
-                low
-            }
-        }
-    }
-
-    /// The most bytes events of `len` bytes (commas included) take in a message, trailer
-    /// included.
-    fn events_bytes(&self, len: usize) -> usize {
-        match self.encoding {
-            EnvelopeEncoding::Json => len + TRAILER.len(),
-            EnvelopeEncoding::Gzip => gzip_base64_bound(len + 2) + GZIP_TRAILER.len(),
-        }
+        self.events_limit
     }
 
     /// Adds record `record`'s event, the bytes `range` of `piece`. Returns the previous message
@@ -362,8 +404,7 @@ impl Packer {
             });
         }
         let comma = usize::from(!self.events.is_empty());
-        let needed = self.header_room + self.events_bytes(self.events_len + comma + len);
-        let flushed = if needed > self.max_bytes {
+        let flushed = if self.events_len + comma + len > self.events_limit {
             self.finish()
         } else {
             None
@@ -408,8 +449,8 @@ impl Packer {
             gzip: None,
             len,
         };
-        if self.encoding == EnvelopeEncoding::Gzip {
-            message.gzip = Some(gzip_base64(&message, &mut self.scratch));
+        if let Some(gzip) = &mut self.gzip {
+            message.gzip = Some(gzip.base64(&message));
             message.len =
                 message.head.len() + message.gzip.as_ref().map_or(0, Vec::len) + GZIP_TRAILER.len();
             if !self.keep_events {
@@ -442,30 +483,6 @@ impl Packer {
         });
         out
     }
-}
-
-/// `events_gzip`'s value for `message`: the base64 of the gzip of its events array. The array
-/// is compressed from one contiguous buffer (`scratch`): a compressor's output may depend on how
-/// its input was split across writes, and the runs of pieces differ after a resume.
-fn gzip_base64(message: &Message, scratch: &mut Vec<u8>) -> Vec<u8> {
-    use base64::Engine;
-    use std::io::Write;
-    scratch.clear();
-    scratch.push(b'[');
-    message.write_events(scratch);
-    scratch.push(b']');
-    let mut gzip = flate2::write::GzEncoder::new(
-        Vec::with_capacity(scratch.len() / 4),
-        flate2::Compression::new(GZIP_LEVEL),
-    );
-    gzip.write_all(scratch).expect("writing to memory");
-    let compressed = gzip.finish().expect("writing to memory");
-    let mut out = vec![0; compressed.len().div_ceil(3) * 4];
-    let written = base64::engine::general_purpose::STANDARD
-        .encode_slice(&compressed, &mut out)
-        .expect("sized for the padded encoding");
-    out.truncate(written);
-    out
 }
 
 /// Up to ten messages within the batch byte limit: one SendMessageBatch call.

@@ -6,6 +6,7 @@ mod common;
 use std::sync::Arc;
 
 use common::*;
+use import_tracking_events::config::EnvelopeEncoding;
 use import_tracking_events::envelope::SCHEMA;
 use import_tracking_events::error::{ImportError, SourceError};
 use import_tracking_events::pipeline::{self, Progress};
@@ -131,22 +132,37 @@ async fn messages_and_batches_fill_to_the_byte_limits() {
     assert_eq!(summary.batch_requests, total.div_ceil(1_048_576));
 }
 
+/// Plain or gzip'd, the same file version makes the same messages on every run; gzip'd ones go
+/// through SQS and decode to every event.
 #[tokio::test]
 async fn the_same_object_version_yields_the_same_chunks() {
-    let (file, _) = reference_file(300_000, 50);
+    let (file, records) = reference_file(300_000, 50);
     let f = fixture(file, 65_536).await;
-    let config = Config {
-        max_message_bytes: 16_384,
-        ..Config::default()
-    };
-    let first = import(&f, &config).await.unwrap();
-    let a = drain(&f.sqs, &f.queue_url).await;
-    let second = import(&f, &config).await.unwrap();
-    let b = drain(&f.sqs, &f.queue_url).await;
-    assert_eq!(first.import_id, second.import_id);
-    assert_eq!(a.len(), b.len());
-    for ((_, x), (_, y)) in a.iter().zip(&b) {
-        assert_eq!(x, y);
+    for envelope_encoding in [EnvelopeEncoding::Json, EnvelopeEncoding::Gzip] {
+        let config = Config {
+            max_message_bytes: 16_384,
+            envelope_encoding,
+            ..Config::default()
+        };
+        let first = import(&f, &config).await.unwrap();
+        let a = drain(&f.sqs, &f.queue_url).await;
+        let second = import(&f, &config).await.unwrap();
+        let b = drain(&f.sqs, &f.queue_url).await;
+        assert_eq!(first.import_id, second.import_id);
+        assert_eq!(a.len(), b.len());
+        for ((_, x), (_, y)) in a.iter().zip(&b) {
+            assert_eq!(x, y);
+        }
+        let events: usize = a
+            .iter()
+            .map(|(len, env)| {
+                assert!(*len <= 16_384, "{len} bytes");
+                env.decoded_events().unwrap().len()
+            })
+            .sum();
+        assert_eq!(events as u64, records - records / 50);
+        let gzipped = a.iter().all(|(_, env)| env.events_gzip.is_some());
+        assert_eq!(gzipped, envelope_encoding == EnvelopeEncoding::Gzip);
     }
 }
 
