@@ -38,18 +38,10 @@ if [[ -z "${SKIP_BUILD:-}" ]]; then
 fi
 BIN="${CARGO_TARGET_DIR:-$ROOT/target}/profiling"
 
-# The same deterministic files as scripts/bench.sh (generator hash + arguments stamped).
-GEN_SRC_HASH=$(sha256sum functions/import-tracking-events/examples/gen_reference.rs | cut -c1-16)
-gen() {
-    local file="$DIR/$1" size="$2"
-    local stamp="gen_reference $GEN_SRC_HASH --bytes $size --seed 42"
-    if [[ ! -s "$file" || "$(cat "$file.stamp" 2>/dev/null)" != "$stamp" ]]; then
-        log "generating $file ($size)"
-        "$BIN/examples/gen_reference" --bytes "$size" --seed 42 --out "$file.tmp"
-        mv "$file.tmp" "$file"
-        echo "$stamp" >"$file.stamp"
-    fi
-}
+# The same deterministic files as scripts/bench.sh.
+# shellcheck source=scripts/bench-files.sh
+source scripts/bench-files.sh
+gen() { gen_reference_file "$BIN/examples/gen_reference" "$DIR" "$1" "$2"; }
 
 SERVER_PID=""
 stop_stand_in() {

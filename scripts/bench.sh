@@ -44,20 +44,10 @@ CEILING="$BIN_DIR/examples/csv_ceiling"
 # BENCH_IMPORT_BIN: measure another build of the binary (e.g. a copy from an older commit).
 IMPORT="${BENCH_IMPORT_BIN:-$BIN_DIR/tracking-import}"
 
-# gen NAME SIZE: generate .local/bench/NAME if missing (via a temp file, so an interrupted run
-# never leaves a truncated file that later runs would trust). A stamp (generator source hash +
-# arguments) makes a file from an older generator get regenerated instead of silently reused.
-GEN_SRC_HASH=$(sha256sum functions/import-tracking-events/examples/gen_reference.rs | cut -c1-16)
-gen() {
-    local file="$BENCH_DIR/$1" size="$2"
-    local stamp="gen_reference $GEN_SRC_HASH --bytes $size --seed 42"
-    if [[ ! -s "$file" || "$(cat "$file.stamp" 2>/dev/null)" != "$stamp" ]]; then
-        log "generating $file ($size)"
-        "$GEN" --bytes "$size" --seed 42 --out "$file.tmp"
-        mv "$file.tmp" "$file"
-        echo "$stamp" >"$file.stamp"
-    fi
-}
+# gen NAME SIZE: .local/bench/NAME, the deterministic reference file (scripts/bench-files.sh).
+# shellcheck source=scripts/bench-files.sh
+source scripts/bench-files.sh
+gen() { gen_reference_file "$GEN" "$BENCH_DIR" "$1" "$2"; }
 
 # event_file CSV: write the invocation event pointing at CSV, print its path.
 event_file() {

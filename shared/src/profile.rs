@@ -1074,9 +1074,6 @@ fn combined_formats(
         ));
     }
     let formats: Vec<&String> = one.iter().chain(by_code.values()).collect();
-    // A date alone is a format of a table (EDIFACT's `102`: the start of that day); one
-    // combined column with dates alone is `event_date`.
-    let date_alone = !by_code.is_empty();
     match (formats.is_empty(), combined) {
         (false, false) => {
             return Err(bad(
@@ -1092,6 +1089,18 @@ fn combined_formats(
         (true, false) => return Ok(Combined::None),
         (false, true) => {}
     }
+    // A date alone is a format of a table (EDIFACT's `102`: the start of that day); one
+    // combined column with dates alone is `event_date`.
+    check_combined(profile, &formats, !by_code.is_empty())
+}
+
+/// Checks each combined format reads what it must: an instant when it has an offset, else a
+/// date and time (or, with `date_alone`, a date).
+fn check_combined(
+    profile: &str,
+    formats: &[&String],
+    date_alone: bool,
+) -> Result<Combined, ProfileError> {
     let mut all_offsets = true;
     for format in formats {
         let offset = crate::datetime::has_offset(format);

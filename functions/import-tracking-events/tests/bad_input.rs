@@ -467,7 +467,7 @@ fn a_profile_with_an_unknown_field_or_key_fails_to_load_naming_it() {
     };
     assert_eq!(
         load("unknown-field.toml"),
-        "tracking-import: profile `acme-town` (unknown-field.toml): unknown Connect field `town` in [columns]; known fields: tracking_number, carrier_status_code, carrier_detail_code, carrier_status_description, event_date, event_time, event_datetime, utc_offset, city, state, postal_code, country, company, signer, latitude, longitude, estimated_delivery, service_code, service_name, weight, shipped_datetime, actual_delivery_datetime, proof_of_delivery_url, shipping_problem, shipping_problem_code, shipping_problem_description, packaging, package_count, length, width, height, event_code, carrier_name (InvalidProfile)"
+        "tracking-import: profile `acme-town` (unknown-field.toml): unknown Connect field `town` in [columns]; known fields: tracking_number, carrier_status_code, carrier_detail_code, carrier_status_description, event_date, event_time, event_datetime, event_datetime_format, utc_offset, city, state, postal_code, country, company, signer, latitude, longitude, estimated_delivery, service_code, service_name, weight, shipped_datetime, actual_delivery_datetime, proof_of_delivery_url, shipping_problem, shipping_problem_code, shipping_problem_description, packaging, package_count, length, width, height, event_code, carrier_name (InvalidProfile)"
     );
     let message = load("unknown-key.toml");
     assert!(

@@ -145,6 +145,36 @@ impl Envelope {
             _ => (self.messages, self.kind.counts),
         }
     }
+
+    /// Why `trailer` does not close this envelope as it should, if it does not: an envelope
+    /// inside it still open (`unclosed`), a count or a reference that is not the envelope's.
+    fn disagreement(&self, trailer: &Segment, unclosed: Option<&Envelope>) -> Option<String> {
+        let kind = self.kind;
+        let (count, of) = self.count();
+        let said = trailer.element(1).unwrap_or_default();
+        Some(if let Some(inner) = unclosed {
+            format!(
+                "{} closes the {} while its {} has no {} trailer",
+                kind.trailer, kind.name, inner.kind.name, inner.kind.trailer
+            )
+        } else if parse_count(said) != Some(count) {
+            format!(
+                "{}-01 says {} {of}, the {} has {count}",
+                kind.trailer,
+                String::from_utf8_lossy(said),
+                kind.name,
+            )
+        } else if trailer.element(2).unwrap_or_default() != self.reference.as_slice() {
+            format!(
+                "{}-02 does not repeat the {}'s control reference {:?}",
+                kind.trailer,
+                kind.name,
+                String::from_utf8_lossy(&self.reference),
+            )
+        } else {
+            return None;
+        })
+    }
 }
 
 /// A control count: digits, leading zeros allowed.
@@ -383,37 +413,14 @@ impl<R: AsyncRead + Unpin + Send> EdiReader<R> {
         };
         let mut closed = self.envelopes.split_off(at);
         let envelope = closed.remove(0);
-        let kind = envelope.kind;
-        let (count, of) = envelope.count();
-        let said = self.segment.element(1).unwrap_or_default();
-        let reason = if let Some(inner) = closed.first() {
-            format!(
-                "{} closes the {} while its {} has no {} trailer",
-                kind.trailer, kind.name, inner.kind.name, inner.kind.trailer
-            )
-        } else if parse_count(said) != Some(count) {
-            format!(
-                "{}-01 says {} {of}, the {} has {count}",
-                kind.trailer,
-                String::from_utf8_lossy(said),
-                kind.name,
-            )
-        } else if self.segment.element(2).unwrap_or_default() != envelope.reference.as_slice() {
-            format!(
-                "{}-02 does not repeat the {}'s control reference {:?}",
-                kind.trailer,
-                kind.name,
-                String::from_utf8_lossy(&envelope.reference),
-            )
-        } else {
-            return;
-        };
-        self.control.get_or_insert(ReadError::Malformed {
-            format: self.syntax.name(),
-            line: self.segment.line,
-            byte: self.segment.byte,
-            reason,
-        });
+        if let Some(reason) = envelope.disagreement(&self.segment, closed.first()) {
+            self.control.get_or_insert(ReadError::Malformed {
+                format: self.syntax.name(),
+                line: self.segment.line,
+                byte: self.segment.byte,
+                reason,
+            });
+        }
     }
 
     fn leaf(&mut self) {

@@ -417,6 +417,17 @@ GE*1*101~
 IEA*1*000000101~
 ";
 
+/// A profile reading every AT7 of an X12 214 as a record (status as tracking number, AT7-05 as
+/// the date, UTC), plus `columns`.
+fn at7_profile(columns: &str) -> Profile {
+    let text = format!(
+        "name = \"t\"\ncarrier_name = \"T\"\nformat = \"x12\"\nrecord = \"ISA/GS/ST/LX/AT7\"\n\
+         [datetime]\ndate_format = \"%Y%m%d\"\ntimezone = \"UTC\"\n[columns]\n\
+         tracking_number = \"@01\"\ncarrier_status_code = \"@01\"\nevent_date = \"@05\"\n{columns}"
+    );
+    Profile::from_toml(&text, "t").unwrap()
+}
+
 #[tokio::test]
 async fn x12_segments_are_nodes_with_elements_as_attributes_nested_by_loop() {
     let columns = r#"
@@ -524,10 +535,7 @@ city = "LOC/@02.4"
 #[tokio::test]
 async fn an_interchange_without_its_trailer_fails_after_its_closed_messages() {
     let cut = X12_214.split("GE*").next().unwrap().to_owned();
-    let text = "name = \"t\"\ncarrier_name = \"T\"\nformat = \"x12\"\nrecord = \"ISA/GS/ST/LX/AT7\"\n\
-         [datetime]\ndate_format = \"%Y%m%d\"\ntimezone = \"UTC\"\n[columns]\n\
-         tracking_number = \"@01\"\ncarrier_status_code = \"@01\"\nevent_date = \"@05\"";
-    let profile = Profile::from_toml(text, "t").unwrap();
+    let profile = at7_profile("");
     let (records, end) = read_all(&profile, cut.as_bytes()).await;
     assert_eq!(
         records.len(),
@@ -540,10 +548,7 @@ async fn an_interchange_without_its_trailer_fails_after_its_closed_messages() {
 
 #[tokio::test]
 async fn a_message_whose_trailer_disagrees_has_its_records_rejected() {
-    let text = "name = \"t\"\ncarrier_name = \"T\"\nformat = \"x12\"\nrecord = \"ISA/GS/ST/LX/AT7\"\n\
-         [datetime]\ndate_format = \"%Y%m%d\"\ntimezone = \"UTC\"\n[columns]\n\
-         tracking_number = \"@01\"\ncarrier_status_code = \"@01\"\nevent_date = \"@05\"";
-    let profile = Profile::from_toml(text, "t").unwrap();
+    let profile = at7_profile("");
     for (trailer, reason) in [
         (
             "SE*12*0001~",
@@ -784,11 +789,7 @@ async fn a_json_byte_order_mark_counts_in_positions() {
 /// message's records only, even when the records are held for the whole group.
 #[tokio::test]
 async fn edi_trailers_vouch_for_their_own_message_only() {
-    let text = "name = \"t\"\ncarrier_name = \"T\"\nformat = \"x12\"\nrecord = \"ISA/GS/ST/LX/AT7\"\n\
-         [datetime]\ndate_format = \"%Y%m%d\"\ntimezone = \"UTC\"\n[columns]\n\
-         tracking_number = \"@01\"\ncarrier_status_code = \"@01\"\nevent_date = \"@05\"\n\
-         carrier_name = \"../../../@02\"";
-    let profile = Profile::from_toml(text, "t").unwrap();
+    let profile = at7_profile("carrier_name = \"../../../@02\"");
     let head = X12_214.split("ST*214").next().unwrap();
     let message = |n: u32, count: u32, trailer: bool| {
         let mut m = format!("ST*214*{n:04}~\nLX*1~\nAT7*X{n}*NS***20250313*1420*CT~\n");
@@ -831,11 +832,8 @@ async fn edi_trailers_vouch_for_their_own_message_only() {
 /// file at its end, with the trailer's line and byte: every message was vouched for by its own
 /// trailer and is read, including those of envelopes after it.
 #[tokio::test]
-async fn envelope_trailers_must_count_what_they_hold() {
-    let x12 = "name = \"t\"\ncarrier_name = \"T\"\nformat = \"x12\"\nrecord = \"ISA/GS/ST/LX/AT7\"\n\
-         [datetime]\ndate_format = \"%Y%m%d\"\ntimezone = \"UTC\"\n[columns]\n\
-         tracking_number = \"@01\"\ncarrier_status_code = \"@01\"\nevent_date = \"@05\"";
-    let x12 = Profile::from_toml(x12, "t").unwrap();
+async fn x12_envelope_trailers_must_count_what_they_hold() {
+    let x12 = at7_profile("");
     let twice = format!("{X12_214}{X12_214}");
     let (records, end) = read_all(&x12, twice.as_bytes()).await;
     assert_eq!((records.len(), end.is_none()), (4, true), "{end:?}");
@@ -876,7 +874,12 @@ async fn envelope_trailers_must_count_what_they_hold() {
             ))
         );
     }
+}
 
+/// UNZ counts an interchange's groups when it has UNGs, else its messages; UNE a group's
+/// messages; each repeats its header's reference.
+#[tokio::test]
+async fn edifact_envelope_trailers_count_groups_or_messages() {
     let edifact = "name = \"t\"\ncarrier_name = \"T\"\nformat = \"edifact\"\nrecord = \"UNB/UNH/CNI/STS\"\n\
          [datetime]\ndate_format = \"%Y%m%d\"\ntimezone = \"UTC\"\n[columns]\n\
          tracking_number = \"../@02\"\ncarrier_status_code = \"@02.1\"\nevent_date = \"DTM/@01.2\"";
