@@ -635,10 +635,6 @@ async fn killed_and_resumed(key: &str, body: Vec<u8>, records: u64, profile: &st
 /// context lines or is a document.
 #[tokio::test]
 async fn every_example_profile_resumes_after_any_record() {
-    use import_tracking_events::decompress::Compression;
-    use import_tracking_events::state::Checkpoint;
-    use import_tracking_events::state::Mark;
-
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../profiles/examples");
     let examples = [
         ("headerless.toml", "headerless.csv"),
@@ -666,87 +662,131 @@ async fn every_example_profile_resumes_after_any_record() {
     for (profile_file, data_file) in examples {
         let profile_path = root.join(profile_file).display().to_string();
         let data = root.join(data_file);
-        let job = ImportJob {
-            source: format!("file://{}", data.canonicalize().unwrap().display()),
-            profile: profile_path.clone(),
-            ..ImportJob::default()
-        };
-        let run = |resume: Option<Checkpoint>| {
-            let job = job.clone();
-            let config = config.clone();
-            async move {
-                let sink = Arc::new(Collect::default());
-                let options = pipeline::Options {
-                    resume,
-                    ..pipeline::Options::default()
-                };
-                let summary = pipeline::run_file(
-                    &job,
-                    &FileSource,
-                    sink.clone(),
-                    &config,
-                    Arc::new(Progress::default()),
-                    options,
-                )
-                .await
-                .unwrap();
-                let messages = decode(&sink.0.lock().unwrap());
-                (summary, messages)
-            }
-        };
-        let (whole, all) = run(None).await;
-        assert!(whole.records_read >= 3, "{data_file}");
-        // Where each record starts, as the reader reports it.
         let profile = shared::Profile::from_toml(
             &std::fs::read_to_string(&profile_path).unwrap(),
             &profile_path,
         )
         .unwrap();
-        let file = tokio::fs::File::open(&data).await.unwrap();
-        let mut reader = shared::RecordReader::new(file, &profile);
-        let headers: Vec<String> = reader
-            .headers()
-            .await
-            .unwrap()
-            .iter()
-            .map(|h| String::from_utf8(h.to_vec()).unwrap())
-            .collect();
-        let mut positions = Vec::new();
-        let mut record = shared::Record::default();
-        while reader.read(&mut record).await.unwrap() {
-            positions.push(record.position);
-        }
-        for at in &positions {
-            let settled: Vec<&Envelope<Value>> =
-                all.iter().filter(|m| m.last_record <= at.record).collect();
-            let checkpoint = Checkpoint {
-                version: whole.source_version.clone(),
-                import_id: whole.import_id.clone(),
-                compression: Compression::None,
-                mark: Mark {
-                    through_record: at.record,
-                    line: at.line,
-                    byte: at.byte,
-                    next_chunk: settled.len() as u64 + 1,
-                    events: settled.len() as u64,
-                    rejected: 0,
-                },
-                headers: Some(headers.clone()),
-                segments: 1,
-                run_id: "r".into(),
-                updated_at: chrono::Utc::now(),
+        resumes_after_each_record(&data, &profile_path, &profile, &config, |_, _| true).await;
+    }
+}
+
+/// Gzip'd messages: resumed at the end of any message, the import sends the very bytes an
+/// uninterrupted one sends after it (the same chunks, compressed the same), though the resumed
+/// run's encoder batches, and so the pieces its events come in, start elsewhere.
+#[tokio::test]
+async fn gzip_messages_resume_byte_for_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("ref.csv");
+    std::fs::write(&data, reference_file(400_000, 97).0).unwrap();
+    let config = Config {
+        max_message_bytes: 16_384,
+        envelope_encoding: import_tracking_events::config::EnvelopeEncoding::Gzip,
+        ..Config::default()
+    };
+    let profile = shared::Profile::builtin("reference").unwrap();
+    // Where a checkpoint can be: the end of a message (here, every third).
+    let ends = |record: u64, all: &[Envelope<Value>]| {
+        all.iter()
+            .position(|m| m.last_record == record)
+            .is_some_and(|i| i % 3 == 0)
+    };
+    resumes_after_each_record(&data, "reference", &profile, &config, ends).await;
+}
+
+/// Imports `data` whole, then resumed after each record `pick` chooses (given the whole run's
+/// messages), with the checkpoint the uninterrupted run would have left there: each resumed run
+/// must send exactly the messages the whole run sent after that record, under the same chunk
+/// numbers.
+async fn resumes_after_each_record(
+    data: &Path,
+    profile_name: &str,
+    profile: &shared::Profile,
+    config: &Config,
+    pick: impl Fn(u64, &[Envelope<Value>]) -> bool,
+) {
+    use import_tracking_events::decompress::Compression;
+    use import_tracking_events::state::{Checkpoint, Mark};
+    let job = ImportJob {
+        source: format!("file://{}", data.canonicalize().unwrap().display()),
+        profile: profile_name.to_owned(),
+        ..ImportJob::default()
+    };
+    let name = data.display().to_string();
+    let run = |resume: Option<Checkpoint>| {
+        let job = job.clone();
+        let config = config.clone();
+        async move {
+            let sink = Arc::new(Collect::default());
+            let options = pipeline::Options {
+                resume,
+                ..pipeline::Options::default()
             };
-            let (resumed, tail) = run(Some(checkpoint)).await;
-            let expected: Vec<&Envelope<Value>> =
-                all.iter().filter(|m| m.first_record > at.record).collect();
-            assert_eq!(
-                tail.iter().collect::<Vec<_>>(),
-                expected,
-                "{data_file}: resumed after record {}",
-                at.record
-            );
-            assert_eq!(resumed.records_read, whole.records_read, "{data_file}");
-            assert_eq!(resumed.resumed_from_record, at.record);
+            let summary = pipeline::run_file(
+                &job,
+                &FileSource,
+                sink.clone(),
+                &config,
+                Arc::new(Progress::default()),
+                options,
+            )
+            .await
+            .unwrap();
+            let messages = decode(&sink.0.lock().unwrap());
+            (summary, messages)
         }
+    };
+    let (whole, all) = run(None).await;
+    assert!(whole.records_read >= 3, "{name}");
+    // Where each record starts, as the reader reports it.
+    let file = tokio::fs::File::open(data).await.unwrap();
+    let mut reader = shared::RecordReader::new(file, profile);
+    let headers: Vec<String> = reader
+        .headers()
+        .await
+        .unwrap()
+        .iter()
+        .map(|h| String::from_utf8(h.to_vec()).unwrap())
+        .collect();
+    let mut positions = Vec::new();
+    let mut record = shared::Record::default();
+    while reader.read(&mut record).await.unwrap() {
+        positions.push(record.position);
+    }
+    for at in positions.iter().filter(|at| pick(at.record, &all)) {
+        let settled: Vec<&Envelope<Value>> =
+            all.iter().filter(|m| m.last_record <= at.record).collect();
+        let events: usize = settled
+            .iter()
+            .map(|m| m.decoded_events().unwrap().len())
+            .sum();
+        let checkpoint = Checkpoint {
+            version: whole.source_version.clone(),
+            import_id: whole.import_id.clone(),
+            compression: Compression::None,
+            mark: Mark {
+                through_record: at.record,
+                line: at.line,
+                byte: at.byte,
+                next_chunk: settled.len() as u64 + 1,
+                events: events as u64,
+                rejected: 0,
+            },
+            headers: Some(headers.clone()),
+            segments: 1,
+            run_id: "r".into(),
+            updated_at: chrono::Utc::now(),
+        };
+        let (resumed, tail) = run(Some(checkpoint)).await;
+        let expected: Vec<&Envelope<Value>> =
+            all.iter().filter(|m| m.first_record > at.record).collect();
+        assert_eq!(
+            tail.iter().collect::<Vec<_>>(),
+            expected,
+            "{name}: resumed after record {}",
+            at.record
+        );
+        assert_eq!(resumed.records_read, whole.records_read, "{name}");
+        assert_eq!(resumed.resumed_from_record, at.record);
     }
 }
