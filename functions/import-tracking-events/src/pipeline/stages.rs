@@ -18,6 +18,12 @@ use crate::error::ImportError;
 use crate::sink::Sink;
 use crate::state::{Mark, OpenLease};
 
+/// Encoded buffers kept for reuse. The pieces of a batch of messages come back together when it
+/// is delivered: a pool smaller than that drops buffers the encoders then allocate afresh, and
+/// every page of a fresh buffer is faulted in again. Buffers only wait here after being in use,
+/// so peak memory is what the pipeline held at once.
+const SPARE_BUFFERS: usize = 16;
+
 /// The reader's ends of the channels.
 pub(super) struct Upstream {
     /// Empty record batches to fill.
@@ -65,7 +71,7 @@ impl Downstream {
         let (encoded_tx, encoded_rx) = mpsc::channel::<Encoded>(workers * 2);
         // Encoded buffers (~350 KiB each) come back from the messages for reuse: fresh ones
         // would be page-faulted in again for every batch.
-        let (spare_tx, spare_rx) = async_channel::bounded::<Vec<u8>>(workers * 2);
+        let (spare_tx, spare_rx) = async_channel::bounded::<Vec<u8>>(SPARE_BUFFERS);
         // One batch ready behind those in flight is enough to keep the sink busy; more would
         // only hold their pieces longer.
         let (batch_tx, batch_rx) = mpsc::channel::<Batch>(1);
