@@ -342,8 +342,14 @@ pub fn in_zone(local: NaiveDateTime, tz: Tz) -> Option<Resolved> {
 
 /// `YYYY-MM-DDTHH:MM:SS` (with fractional seconds only when present), plus `suffix`.
 pub fn iso8601(dt: NaiveDateTime, suffix: &str) -> String {
-    use chrono::Datelike;
     let mut out = String::with_capacity(20 + suffix.len());
+    write_iso8601(&mut out, dt, suffix);
+    out
+}
+
+/// [`iso8601`], appended to `out`.
+pub fn write_iso8601(out: &mut String, dt: NaiveDateTime, suffix: &str) {
+    use chrono::Datelike;
     let (date, time) = (dt.date(), dt.time());
     let year = date.year();
     if (0..=9999).contains(&year) && time.nanosecond() == 0 {
@@ -362,7 +368,6 @@ pub fn iso8601(dt: NaiveDateTime, suffix: &str) -> String {
         let _ = write!(out, "{}", dt.format("%Y-%m-%dT%H:%M:%S%.f"));
     }
     out.push_str(suffix);
-    out
 }
 
 fn put2(dst: &mut [u8], v: u32) {

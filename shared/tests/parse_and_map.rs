@@ -13,12 +13,14 @@ async fn run(csv: &[u8]) -> Result<Vec<Result<Value, shared::Rejection>>, ReadEr
     let mapper = Mapper::new(&profile, &headers)?;
     let mut record = Record::default();
     let mut out = Vec::new();
+    let mut times = String::new();
     while reader.read(&mut record).await? {
-        out.push(
-            mapper
-                .map(&record)
-                .map(|ev| serde_json::to_value(&ev).unwrap()),
-        );
+        let json = |ev: shared::EventRef| serde_json::to_value(&ev).unwrap();
+        let mapped = mapper.map(&record).map(json);
+        // What the import calls: the same event, its times written into the caller's buffer.
+        let into_buffer = mapper.map_in(&record, &mut times).map(json);
+        assert_eq!(format!("{mapped:?}"), format!("{into_buffer:?}"));
+        out.push(mapped);
     }
     Ok(out)
 }
