@@ -89,15 +89,17 @@ impl Combined {
                 ambiguous: false,
             }));
         }
-        if self.date_only {
-            return Some(Reading::Local(
-                parsed.to_naive_date().ok()?.and_time(NaiveTime::MIN),
-            ));
+        if let Ok(local) = parsed.to_naive_datetime_with_offset(0) {
+            return Some(Reading::Local(local));
         }
-        parsed
-            .to_naive_datetime_with_offset(0)
-            .ok()
-            .map(Reading::Local)
+        // A date alone (no hour or minute item): the start of that day.
+        let date = parsed.to_naive_date().ok().filter(|_| self.date_only)?;
+        Some(Reading::Local(date.and_time(NaiveTime::MIN)))
+    }
+
+    /// Whether the format has no time of day (EDIFACT's `102`).
+    pub fn is_date_only(&self) -> bool {
+        self.date_only
     }
 }
 
@@ -484,6 +486,12 @@ mod tests {
             assert_eq!(iso8601(r.local, ""), "2025-03-14T09:12:00");
         }
         assert_eq!(read("205", "202503140912"), None, "205 needs its offset");
+        // A Unix timestamp has no hour item, and is still a date and time.
+        let p = DateTimeParser::new("%Y-%m-%d", "%H:%M:%S").with_datetime("%s");
+        assert_eq!(
+            p.combined(None).unwrap().read("1741943520"),
+            Some(Reading::Local(day.and_hms_opt(9, 12, 0).unwrap()))
+        );
         assert!(has_offset("%Y%m%d%H%M%#z") && has_offset("%FT%T%:z"));
         assert!(!has_offset("%Y%m%d%H%M"));
     }

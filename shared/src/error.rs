@@ -277,6 +277,22 @@ pub struct Rejection {
 /// repeats more of it than this.
 pub const EXCERPT_CHARS: usize = 120;
 
+/// `uri` without the user-info part of its authority, for messages, metrics and logs that
+/// must not repeat a password someone put in a URI (`scheme://user:pass@host/…` →
+/// `scheme://host/…`). Anything that is not `scheme://…` is returned as it is.
+pub fn without_userinfo(uri: &str) -> String {
+    let Some(scheme_end) = uri.find("://") else {
+        return uri.to_owned();
+    };
+    let authority_start = scheme_end + 3;
+    let rest = &uri[authority_start..];
+    let authority_len = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_len].rfind('@') {
+        Some(at) => format!("{}{}", &uri[..authority_start], &rest[at + 1..]),
+        None => uri.to_owned(),
+    }
+}
+
 /// At most [`EXCERPT_CHARS`] characters of `text`, with `…` when cut. Messages print it with
 /// `{:?}`, so control characters and quotes come out escaped.
 pub fn excerpt(text: &str) -> String {

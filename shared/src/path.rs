@@ -42,7 +42,7 @@ pub struct Condition {
 
 impl Condition {
     /// Whether a node meets it, `attribute` looking its attributes up.
-    pub fn holds(&self, attribute: &mut dyn FnMut(&str) -> Option<String>) -> bool {
+    pub fn holds(&self, attribute: &mut crate::reader::Attributes<'_>) -> bool {
         let found = attribute(&self.attribute);
         match &self.value {
             Some(value) => found.as_deref() == Some(value.as_str()),
@@ -242,8 +242,8 @@ mod tests {
         assert_eq!(parsed("Ref[@type=TRK]").to_string(), "Ref[@type=TRK]");
         let present = parsed("AT7[@01]").predicate.unwrap();
         assert_eq!(present.to_string(), "[@01]");
-        assert!(present.holds(&mut |_| Some("X1".to_owned())));
-        assert!(!present.holds(&mut |_| Some(" ".to_owned())));
+        assert!(present.holds(&mut |_| Some("X1".into())));
+        assert!(!present.holds(&mut |_| Some(" ".into())));
         assert!(!present.holds(&mut |_| None));
         for bad in [
             "A[@]",

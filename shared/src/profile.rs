@@ -458,7 +458,8 @@ fn extended(
         .filter(|_| depth < 4)
         .ok_or_else(|| ProfileError::BadExtends {
             origin: origin.to_owned(),
-            extends: name.to_owned(),
+            // Named by the file: a password in a URI there is not repeated.
+            extends: crate::error::without_userinfo(name),
             known: Profile::builtin_names().collect::<Vec<_>>().join(", "),
         })?;
     let base: toml::Table = toml::from_str(text).map_err(|err| ProfileError::Toml {
@@ -1111,9 +1112,11 @@ fn check_combined(
             Want::DateTime
         };
         check_format(profile, "datetime_format", format, want).or_else(|err| {
-            let date = check_format(profile, "datetime_format", format, Want::Date);
-            match (date_alone && !offset, date) {
-                (true, Ok(())) => Ok(()),
+            // Only a format with no time item at all reads as a date alone.
+            let alone =
+                date_alone && !offset && crate::datetime::Combined::new(format).is_date_only();
+            match alone.then(|| check_format(profile, "datetime_format", format, Want::Date)) {
+                Some(Ok(())) => Ok(()),
                 _ => Err(err),
             }
         })?;
@@ -2038,6 +2041,11 @@ mod tests {
             (
                 coded,
                 "datetime_format = { 1 = \"%Y%m\" }\ntimezone = \"local\"".to_owned(),
+                "cannot read a whole date and time",
+            ),
+            (
+                coded,
+                "datetime_format = { 10 = \"%Y%m%d%H\" }\ntimezone = \"local\"".to_owned(),
                 "cannot read a whole date and time",
             ),
             (

@@ -461,7 +461,7 @@ impl Packer {
         Some(message)
     }
 
-    /// The envelope up to and including `"events":[`.
+    /// The envelope up to and including `"events":[` (`"events_gzip":"` when gzip'd).
     fn header(&self, chunk: u64, first_record: u64, last_record: u64) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.header_room);
         serde_json::to_writer(

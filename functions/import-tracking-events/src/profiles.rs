@@ -11,9 +11,9 @@ use std::sync::Arc;
 use shared::Profile;
 use tokio::io::AsyncReadExt;
 
-use crate::error::ImportError;
+use crate::error::{ImportError, SourceError};
 use crate::request::ImportJob;
-use crate::source::Source;
+use crate::source::{Source, without_userinfo};
 
 /// The largest profile read. Real profiles are a few KiB; the cap keeps a wrong URI (a carrier
 /// file given as the profile, say) from being read whole into memory.
@@ -29,8 +29,20 @@ pub fn is_uri(profile: &str) -> bool {
 const MAX_BASES: usize = 4;
 
 /// Loads and validates the profile `profile` names, with the profiles its `extends` names by
-/// URI (each read like it, through the connection's policy).
+/// URI (each read like it, through the connection's policy). For a job whose credentials are
+/// references, use [`for_job`] or [`resolve`]: they also hold each base to the servers the
+/// operator vouches for.
 pub async fn load(profile: &str, source: &dyn Source) -> Result<Profile, ImportError> {
+    load_vouched(profile, source, &|_| Ok(())).await
+}
+
+/// [`load`], asking `vouch` before reading each base a profile's `extends` names: a base URI
+/// comes from a file's content, and the connection's credentials go wherever it is read from.
+async fn load_vouched(
+    profile: &str,
+    source: &dyn Source,
+    vouch: &(dyn Fn(&str) -> Result<(), ImportError> + Sync),
+) -> Result<Profile, ImportError> {
     if !is_uri(profile) {
         return Ok(Profile::builtin(profile)?);
     }
@@ -42,6 +54,7 @@ pub async fn load(profile: &str, source: &dyn Source) -> Result<Profile, ImportE
         if bases.len() == MAX_BASES || base == profile || bases.contains_key(&base) {
             break;
         }
+        vouch(&base)?;
         let base_text = read(&base, source).await?;
         next = Profile::extends(&base_text, &base)?;
         bases.insert(base, base_text);
@@ -50,10 +63,12 @@ pub async fn load(profile: &str, source: &dyn Source) -> Result<Profile, ImportE
 }
 
 /// A profile's text, read from its URI.
-async fn read(profile: &str, source: &dyn Source) -> Result<String, ImportError> {
+async fn read(uri: &str, source: &dyn Source) -> Result<String, ImportError> {
+    // Errors name the URI without any password written into it.
+    let profile = &without_userinfo(uri);
     // Opening goes through the connection's policy: a profile URI obeys ALLOWED_SOURCES.
     let opened = source
-        .open(profile, 0)
+        .open(uri, 0)
         .await
         .map_err(ImportError::profile_unreadable(profile))?;
     let mut bytes = Vec::new();
@@ -80,7 +95,7 @@ async fn read(profile: &str, source: &dyn Source) -> Result<String, ImportError>
 
 /// `job` with its profile loaded, for every file of the run to share.
 pub async fn resolve(job: &ImportJob, source: &dyn Source) -> Result<ImportJob, ImportError> {
-    let profile = load(&job.profile, source).await?;
+    let profile = load_vouched(&job.profile, source, &vouch(job)).await?;
     tracing::info!(profile = %job.profile, name = %profile.name, "profile loaded");
     Ok(ImportJob {
         loaded_profile: Some(Arc::new(profile)),
@@ -92,7 +107,29 @@ pub async fn resolve(job: &ImportJob, source: &dyn Source) -> Result<ImportJob, 
 pub async fn for_job(job: &ImportJob, source: &dyn Source) -> Result<Profile, ImportError> {
     match &job.loaded_profile {
         Some(profile) => Ok(Profile::clone(profile)),
-        None => load(&job.profile, source).await,
+        None => load_vouched(&job.profile, source, &vouch(job)).await,
+    }
+}
+
+/// What a base profile's URI must meet for `job`: with credentials given by reference, a
+/// server the operator vouches for, as the job's own profile and source must
+/// (`handler::resolve_secrets`).
+fn vouch(job: &ImportJob) -> impl Fn(&str) -> Result<(), ImportError> + Sync + '_ {
+    move |base| {
+        if !job.connection.has_references() {
+            return Ok(());
+        }
+        let named = without_userinfo(base);
+        job.connection.policy.vouches(base).map_err(|err| {
+            let err = match err {
+                SourceError::NotAllowed { rule, .. } => SourceError::NotAllowed {
+                    uri: named.clone(),
+                    rule,
+                },
+                other => other,
+            };
+            ImportError::profile_unreadable(&named)(err)
+        })
     }
 }
 
@@ -203,6 +240,53 @@ mod tests {
             shared::report(&err).contains("extends more than 4 deep"),
             "{err}"
         );
+    }
+
+    /// A base named by a profile's content is held to what the job's own profile is: with
+    /// credentials given by reference, only a vouched server is read; and errors never repeat a
+    /// password written into a base's URI.
+    #[tokio::test]
+    async fn a_base_is_read_only_where_the_connection_credentials_may_go() {
+        use crate::source::{AccessPolicy, Connection};
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, extends: &str| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, format!("extends = \"{extends}\"\nname = \"east\"\n")).unwrap();
+            path.to_str().unwrap().to_owned()
+        };
+        // Inside Lambda, the profile's folder listed: the profile is readable, the FTP server
+        // its base names is not vouched for.
+        let listed = format!("{}/, ftp://", dir.path().display());
+        let job = ImportJob {
+            profile: write("east.toml", "ftp://carrier@evil.example/base.toml"),
+            connection: Connection {
+                password: Some("secretsmanager:carrier/ftp".into()),
+                policy: std::sync::Arc::new(AccessPolicy::new(Some(&listed), true).unwrap()),
+                ..Connection::default()
+            },
+            ..ImportJob::default()
+        };
+        assert!(job.connection.has_references());
+        let err = for_job(&job, &sources()).await.unwrap_err();
+        let text = shared::report(&err);
+        assert!(
+            matches!(
+                &err,
+                ImportError::ProfileUnreadable {
+                    source: SourceError::NotAllowed { .. },
+                    ..
+                }
+            ) && text.contains("credential reference"),
+            "{text}"
+        );
+        assert!(text.contains("evil.example/base.toml"), "{text}");
+
+        let job = ImportJob {
+            profile: write("west.toml", "ftp://carrier:hunter2@evil.example/base.toml"),
+            ..job
+        };
+        let text = shared::report(&for_job(&job, &sources()).await.unwrap_err());
+        assert!(!text.contains("hunter2"), "{text}");
     }
 
     #[tokio::test]

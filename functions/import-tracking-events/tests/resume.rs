@@ -667,7 +667,9 @@ async fn every_example_profile_resumes_after_any_record() {
             &profile_path,
         )
         .unwrap();
-        resumes_after_each_record(&data, &profile_path, &profile, &config, |_, _| true).await;
+        let runs =
+            resumes_after_each_record(&data, &profile_path, &profile, &config, |_, _| true).await;
+        assert!(runs >= 3, "{data_file}: {runs} resumed runs");
     }
 }
 
@@ -691,7 +693,8 @@ async fn gzip_messages_resume_byte_for_byte() {
             .position(|m| m.last_record == record)
             .is_some_and(|i| i % 3 == 0)
     };
-    resumes_after_each_record(&data, "reference", &profile, &config, ends).await;
+    let runs = resumes_after_each_record(&data, "reference", &profile, &config, ends).await;
+    assert!(runs >= 10, "{runs} resumed runs");
 }
 
 /// Imports `data` whole, then resumed after each record `pick` chooses (given the whole run's
@@ -704,7 +707,7 @@ async fn resumes_after_each_record(
     profile: &shared::Profile,
     config: &Config,
     pick: impl Fn(u64, &[Envelope<Value>]) -> bool,
-) {
+) -> usize {
     use import_tracking_events::decompress::Compression;
     use import_tracking_events::state::{Checkpoint, Mark};
     let job = ImportJob {
@@ -753,7 +756,9 @@ async fn resumes_after_each_record(
     while reader.read(&mut record).await.unwrap() {
         positions.push(record.position);
     }
+    let mut resumed_runs = 0;
     for at in positions.iter().filter(|at| pick(at.record, &all)) {
+        resumed_runs += 1;
         let settled: Vec<&Envelope<Value>> =
             all.iter().filter(|m| m.last_record <= at.record).collect();
         let events: usize = settled
@@ -789,4 +794,5 @@ async fn resumes_after_each_record(
         assert_eq!(resumed.records_read, whole.records_read, "{name}");
         assert_eq!(resumed.resumed_from_record, at.record);
     }
+    resumed_runs
 }

@@ -26,6 +26,10 @@ pub use self::tree::{EdiReader, JsonDocumentReader, XmlReader};
 pub use self::typed::TypedReader;
 
 use csv_async::{ByteRecord, StringRecord};
+
+/// Looks up an attribute of the node a document reader just opened (an XML attribute by local
+/// name, an EDI element such as `02.4`); borrowed from the node where the reader can.
+pub type Attributes<'a> = dyn FnMut(&str) -> Option<std::borrow::Cow<'a, str>> + 'a;
 use tokio::io::AsyncRead;
 
 use crate::error::{Position, ReadError};

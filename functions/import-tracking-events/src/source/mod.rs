@@ -26,6 +26,8 @@ pub use reopen::{ReopenPolicy, Reopening};
 pub use s3::S3Source;
 pub use sftp::SftpSource;
 
+pub use shared::error::without_userinfo;
+
 use std::pin::Pin;
 
 use async_trait::async_trait;
@@ -225,22 +227,6 @@ impl Location {
         Ok(Location::File {
             path: uri.to_owned(),
         })
-    }
-}
-
-/// `uri` without the user-info part of its authority, for messages, metrics and logs that
-/// must not repeat a password someone put in a URI (`scheme://user:pass@host/…` →
-/// `scheme://host/…`). Anything that is not `scheme://…` is returned as it is.
-pub fn without_userinfo(uri: &str) -> String {
-    let Some(scheme_end) = uri.find("://") else {
-        return uri.to_owned();
-    };
-    let authority_start = scheme_end + 3;
-    let rest = &uri[authority_start..];
-    let authority_len = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    match rest[..authority_len].rfind('@') {
-        Some(at) => format!("{}{}", &uri[..authority_start], &rest[at + 1..]),
-        None => uri.to_owned(),
     }
 }
 

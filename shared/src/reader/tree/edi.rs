@@ -8,6 +8,8 @@
 //! segment. EDIFACT text in UNOA/UNOB/UNOC (ISO-8859-1) is decoded to UTF-8; X12 text is UTF-8,
 //! and a byte that is not is kept as ISO-8859-1.
 
+use std::borrow::Cow;
+
 use csv_async::ByteRecord;
 use tokio::io::AsyncRead;
 
@@ -84,6 +86,9 @@ struct Message {
 /// A kind of envelope around messages: an X12 interchange or functional group, an EDIFACT
 /// interchange or group.
 struct EnvelopeKind {
+    syntax: Syntax,
+    /// A group (GS, UNG) sits inside an interchange (ISA, UNB).
+    group: bool,
     header: &'static [u8],
     trailer: &'static str,
     name: &'static str,
@@ -96,6 +101,8 @@ struct EnvelopeKind {
 
 const ENVELOPES: &[EnvelopeKind] = &[
     EnvelopeKind {
+        syntax: Syntax::X12,
+        group: false,
         header: b"ISA",
         trailer: "IEA",
         name: "interchange",
@@ -103,6 +110,8 @@ const ENVELOPES: &[EnvelopeKind] = &[
         reference_at: 13,
     },
     EnvelopeKind {
+        syntax: Syntax::X12,
+        group: true,
         header: b"GS",
         trailer: "GE",
         name: "functional group",
@@ -110,6 +119,8 @@ const ENVELOPES: &[EnvelopeKind] = &[
         reference_at: 6,
     },
     EnvelopeKind {
+        syntax: Syntax::Edifact,
+        group: false,
         header: b"UNB",
         trailer: "UNZ",
         name: "interchange",
@@ -117,6 +128,8 @@ const ENVELOPES: &[EnvelopeKind] = &[
         reference_at: 5,
     },
     EnvelopeKind {
+        syntax: Syntax::Edifact,
+        group: true,
         header: b"UNG",
         trailer: "UNE",
         name: "group",
@@ -256,8 +269,10 @@ impl<R: AsyncRead + Unpin + Send> EdiReader<R> {
     /// what it held.
     fn end(&mut self) {
         self.assembler.end();
+        // The first envelope that went wrong is the file's error, before any truncation after it.
         if let Some(err) = self.control.take() {
             self.assembler.fail(err);
+            return;
         }
         if let Some(&open) = self.open.last() {
             let tag = String::from_utf8_lossy(self.containers[open].tag).into_owned();
@@ -391,7 +406,23 @@ impl<R: AsyncRead + Unpin + Send> EdiReader<R> {
             }
             return;
         }
-        if let Some(kind) = ENVELOPES.iter().find(|k| k.header == tag) {
+        if let Some(kind) = ENVELOPES
+            .iter()
+            .find(|k| k.syntax == self.syntax && k.header == tag)
+        {
+            // An interchange opens at the top, a group in its interchange: anything still open
+            // at that level lacks its trailer.
+            let depth = usize::from(kind.group);
+            if let Some(unclosed) = self.envelopes.get(depth) {
+                let reason = format!(
+                    "{} opens while the {} before it has no {} trailer",
+                    String::from_utf8_lossy(kind.header),
+                    unclosed.kind.name,
+                    unclosed.kind.trailer
+                );
+                self.control_error(reason);
+                self.envelopes.truncate(depth);
+            }
             if let Some(outer) = self.envelopes.last_mut() {
                 outer.groups += 1;
             }
@@ -414,13 +445,18 @@ impl<R: AsyncRead + Unpin + Send> EdiReader<R> {
         let mut closed = self.envelopes.split_off(at);
         let envelope = closed.remove(0);
         if let Some(reason) = envelope.disagreement(&self.segment, closed.first()) {
-            self.control.get_or_insert(ReadError::Malformed {
-                format: self.syntax.name(),
-                line: self.segment.line,
-                byte: self.segment.byte,
-                reason,
-            });
+            self.control_error(reason);
         }
+    }
+
+    /// Keeps the first envelope error, at the segment just read, for the end of the file.
+    fn control_error(&mut self, reason: String) {
+        self.control.get_or_insert(ReadError::Malformed {
+            format: self.syntax.name(),
+            line: self.segment.line,
+            byte: self.segment.byte,
+            reason,
+        });
     }
 
     fn leaf(&mut self) {
@@ -450,21 +486,22 @@ fn close_to(open: &mut Vec<usize>, assembler: &mut Assembler, depth: usize) {
     }
 }
 
-/// `@05` is element 5; `@02.4` the fourth component of element 2.
-fn attribute(segment: &Segment, name: &str, latin1: bool) -> Option<String> {
+/// `@05` is element 5; `@02.4` the fourth component of element 2. Borrowed from the segment
+/// unless it needs decoding.
+fn attribute<'s>(segment: &'s Segment, name: &str, latin1: bool) -> Option<Cow<'s, str>> {
     let (element, component) = match name.split_once('.') {
         Some((e, c)) => (e, c.parse::<usize>().ok()?.checked_sub(1)?),
         None => (name, 0),
     };
     let value = segment.component(element.parse().ok()?, component)?;
-    Some(text(value, latin1).into_owned())
+    Some(text(value, latin1))
 }
 
 /// EDI text as UTF-8: ISO-8859-1 maps each byte to the character of that number; UTF-8 text
 /// that is not valid is read as ISO-8859-1 too.
-fn text(bytes: &[u8], latin1: bool) -> std::borrow::Cow<'_, str> {
+fn text(bytes: &[u8], latin1: bool) -> Cow<'_, str> {
     match std::str::from_utf8(bytes) {
-        Ok(s) if !latin1 || bytes.is_ascii() => std::borrow::Cow::Borrowed(s),
-        _ => std::borrow::Cow::Owned(bytes.iter().map(|&b| char::from(b)).collect()),
+        Ok(s) if !latin1 || bytes.is_ascii() => Cow::Borrowed(s),
+        _ => Cow::Owned(bytes.iter().map(|&b| char::from(b)).collect()),
     }
 }

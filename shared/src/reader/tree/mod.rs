@@ -26,8 +26,8 @@ use std::sync::Arc;
 
 use csv_async::ByteRecord;
 
-use super::Record;
 use super::bounds::MAX_RECORD_BYTES;
+use super::{Attributes, Record};
 use crate::error::{Position, ReadError};
 use crate::path::{ALTERNATIVES, Condition, NodePath};
 use crate::profile::{Column, Format, Profile, record_depth};
@@ -50,7 +50,7 @@ struct Anchored {
 
 impl Anchored {
     /// Whether the node just opened, below an anchor through `below`, is this path's node.
-    fn matches(&self, below: &[Frame], attribute: &mut dyn FnMut(&str) -> Option<String>) -> bool {
+    fn matches(&self, below: &[Frame], attribute: &mut Attributes<'_>) -> bool {
         self.steps.len() == below.len()
             && self.steps.iter().zip(below).all(|(s, f)| *s == f.name)
             && self.predicate.as_ref().is_none_or(|c| c.holds(attribute))
@@ -164,12 +164,7 @@ impl Shape {
     }
 
     /// Whether a node named `name` at `depth`, under a parent on the record's path, is on it.
-    fn on_record_path(
-        &self,
-        depth: usize,
-        name: &str,
-        attribute: &mut dyn FnMut(&str) -> Option<String>,
-    ) -> bool {
+    fn on_record_path(&self, depth: usize, name: &str, attribute: &mut Attributes<'_>) -> bool {
         let named = depth == 0
             || (depth <= self.record_depth
                 && ((self.any_root && depth == 1)
@@ -345,12 +340,7 @@ impl Assembler {
 
     /// A node opens. `attribute` looks up one of its XML attributes by local name;
     /// `position` is where it starts (its record number is filled in here).
-    pub fn open(
-        &mut self,
-        name: &str,
-        attribute: &mut dyn FnMut(&str) -> Option<String>,
-        mut position: Position,
-    ) {
+    pub fn open(&mut self, name: &str, attribute: &mut Attributes<'_>, mut position: Position) {
         let depth = self.len;
         let parent_on_path = depth == 0 || self.frames[depth - 1].on_record_path;
         if self.frames.len() == depth {
@@ -545,7 +535,7 @@ impl Assembler {
     }
 
     /// Matches the new node at `depth` against the paths of every anchor above or at it.
-    fn match_anchored(&mut self, depth: usize, attribute: &mut dyn FnMut(&str) -> Option<String>) {
+    fn match_anchored(&mut self, depth: usize, attribute: &mut Attributes<'_>) {
         let shape = &self.shape;
         if self.used == 0 || depth < shape.hold_depth {
             return;
@@ -571,7 +561,7 @@ impl Assembler {
                     Some(name) => {
                         if let Some(value) = attribute(name) {
                             self.held_bytes += value.len() as u64;
-                            slot.text = value;
+                            slot.text.push_str(&value);
                         }
                     }
                     None => targets.push(Target::Anchor {
@@ -585,7 +575,7 @@ impl Assembler {
     }
 
     /// Matches the new node against the paths from the root.
-    fn match_absolute(&mut self, depth: usize, attribute: &mut dyn FnMut(&str) -> Option<String>) {
+    fn match_absolute(&mut self, depth: usize, attribute: &mut Attributes<'_>) {
         if depth == self.shape.top_depth {
             // Paths from the root read each top-level node's own values (an EDI file's
             // interchanges, a JSON array's elements).
@@ -603,7 +593,7 @@ impl Assembler {
             }
             slot.matched = true;
             match &path.attribute {
-                Some(name) => slot.text = attribute(name).unwrap_or_default(),
+                Some(name) => slot.text.push_str(&attribute(name).unwrap_or_default()),
                 None => targets.push(Target::Absolute {
                     column: path.column,
                 }),

@@ -837,26 +837,43 @@ async fn x12_envelope_trailers_must_count_what_they_hold() {
     let twice = format!("{X12_214}{X12_214}");
     let (records, end) = read_all(&x12, twice.as_bytes()).await;
     assert_eq!((records.len(), end.is_none()), (4, true), "{end:?}");
-    for (from, to, reason) in [
+    // (what is replaced in the first interchange, by what, the segment reported, the reason)
+    for (from, to, at, reason) in [
         (
             "GE*1*101~",
             "GE*2*101~",
+            "GE*2",
             "GE-01 says 2 transaction sets, the functional group has 1",
         ),
         (
             "GE*1*101~",
             "GE*1*102~",
+            "GE*1*102",
             "GE-02 does not repeat the functional group's control reference \"101\"",
         ),
         (
             "IEA*1*000000101~",
             "IEA*3*000000101~",
+            "IEA*3",
             "IEA-01 says 3 functional groups, the interchange has 1",
         ),
         (
             "GE*1*101~\n",
             "",
+            "IEA*",
             "IEA closes the interchange while its functional group has no GE trailer",
+        ),
+        (
+            "IEA*1*000000101~\n",
+            "",
+            "ISA*",
+            "ISA opens while the interchange before it has no IEA trailer",
+        ),
+        (
+            "GE*1*101~\nIEA*1*000000101~\n",
+            "",
+            "ISA*",
+            "ISA opens while the interchange before it has no IEA trailer",
         ),
     ] {
         // The first interchange is broken; the second is still read.
@@ -864,8 +881,9 @@ async fn x12_envelope_trailers_must_count_what_they_hold() {
         let (records, end) = read_all(&x12, file.as_bytes()).await;
         assert_eq!(records.len(), 4, "{reason}");
         assert!(records.iter().all(|(fields, _)| fields[0].0 == "@01"));
-        let trailer = if to.is_empty() { "IEA*" } else { to };
-        let byte = file.find(trailer).unwrap();
+        // The reported segment is the first after the replacement.
+        let replaced = twice.find(from).unwrap();
+        let byte = replaced + file[replaced..].find(at).unwrap();
         let line = file[..byte].matches('\n').count() + 1;
         assert_eq!(
             end.map(|e| e.to_string()),

@@ -197,7 +197,7 @@ fn open(
     }
     *root_seen = true;
     let mut broken = None;
-    let mut attribute = |wanted: &str| -> Option<String> {
+    let mut attribute = |wanted: &str| -> Option<std::borrow::Cow<'_, str>> {
         for attr in start.attributes() {
             let attr = match attr {
                 Ok(attr) => attr,
@@ -213,7 +213,7 @@ fn open(
             }
             if attr.key.local_name().as_ref() == wanted {
                 return match attr.normalized_value(quick_xml::XmlVersion::Implicit1_0) {
-                    Ok(value) => Some(value.into_owned()),
+                    Ok(value) => Some(value.into_owned().into()),
                     Err(err) => {
                         broken = Some(err.to_string());
                         None
