@@ -167,21 +167,7 @@ impl Mapper {
             text(Field::TrackingNumber)?.ok_or(RejectReason::MissingTrackingNumber)?;
         let when = self.event_time(rec)?;
         let mut warnings: Vec<Cow<'r, str>> = Vec::new();
-        if when.ambiguous {
-            warnings.push(Cow::Owned(format!(
-                "local time {} is ambiguous (repeated by a daylight-saving change); the earlier instant was used",
-                datetime::iso8601(when.local, "")
-            )));
-        }
-
-        if self.zone == Zone::X12Codes
-            && let Some(code) = text(Field::UtcOffset)?
-            && datetime::x12_time(code).is_none()
-        {
-            warnings.push(Cow::Owned(format!(
-                "time code {code:?} is not an X12 time code (list 623); the time is sent as local time only"
-            )));
-        }
+        self.time_warnings(rec, &when, &mut warnings)?;
         let carrier_code = text(Field::CarrierStatusCode)?;
         let detail_code = text(Field::CarrierDetailCode)?;
         let pair = self.status_or_unmapped(carrier_code, detail_code, &mut warnings);
@@ -224,6 +210,31 @@ impl Mapper {
             error_messages: None,
             warning_messages: (!warnings.is_empty()).then_some(warnings),
         })
+    }
+
+    /// What the event's time needs said: a local time that daylight saving repeats, an X12
+    /// time code that is not one.
+    fn time_warnings<'r>(
+        &self,
+        rec: &'r Record,
+        when: &Resolved,
+        warnings: &mut Vec<Cow<'r, str>>,
+    ) -> Result<(), RejectReason> {
+        if when.ambiguous {
+            warnings.push(Cow::Owned(format!(
+                "local time {} is ambiguous (repeated by a daylight-saving change); the earlier instant was used",
+                datetime::iso8601(when.local, "")
+            )));
+        }
+        if self.zone == Zone::X12Codes
+            && let Some(code) = self.text(rec, Field::UtcOffset)?
+            && datetime::x12_time(code).is_none()
+        {
+            warnings.push(Cow::Owned(format!(
+                "time code {code:?} is not an X12 time code (list 623); the time is sent as local time only"
+            )));
+        }
+        Ok(())
     }
 
     /// The scan event itself: when, where, and its codes. A mapped `event_code` column replaces
