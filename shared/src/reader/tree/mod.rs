@@ -82,6 +82,9 @@ struct Shape {
     sources: Vec<Source>,
     /// Per header: its paths' slots, the first with a value wins.
     outputs: Vec<Vec<usize>>,
+    /// A header whose alternatives follow another's choice (`follower`, `leader`): the format
+    /// code of `event_datetime` is read from the alternative its value came from.
+    follows: Option<(usize, usize)>,
     /// The column paths as the profile wrote them: the records' header.
     headers: Vec<String>,
     format: Format,
@@ -146,6 +149,7 @@ impl Shape {
             }
         }
         let hold_depth = record_depth - (levels.len() - 1);
+        let follows = follows(profile, &headers, &outputs);
         Shape {
             format: profile.format,
             oversized: oversized(profile.format, &record, hold_depth),
@@ -159,6 +163,7 @@ impl Shape {
             absolute,
             sources,
             outputs,
+            follows,
             headers,
         }
     }
@@ -174,6 +179,29 @@ impl Shape {
             && (depth != self.record_depth
                 || self.condition.as_ref().is_none_or(|c| c.holds(attribute)))
     }
+}
+
+/// `event_datetime_format` follows `event_datetime` when both are alternatives of the same
+/// number (`["DTM[@01.1=334]/@01.2", "../../DTM[@01.1=137]/@01.2"]` and the same DTMs' `@01.3`):
+/// a format code must come from the DTM the value came from, or be missing.
+fn follows(
+    profile: &Profile,
+    headers: &[String],
+    outputs: &[Vec<usize>],
+) -> Option<(usize, usize)> {
+    use crate::profile::Field;
+    let output = |field: Field| match profile.columns.get(&field)? {
+        Column::Name(text) => headers.iter().position(|h| h == text),
+        _ => None,
+    };
+    let (leader, follower) = (
+        output(Field::EventDateTime)?,
+        output(Field::EventDateTimeFormat)?,
+    );
+    (leader != follower
+        && outputs[leader].len() > 1
+        && outputs[leader].len() == outputs[follower].len())
+    .then_some((follower, leader))
 }
 
 /// The reason a hold past the limit gives its records, naming the hold at `depth`.
@@ -434,6 +462,8 @@ impl Assembler {
         if let Some(reason) = &pending.reason {
             out.malformed = Some(reason.to_string());
         } else {
+            // The alternative the leading header took, for the one that follows it.
+            let mut leader_took = 0;
             for (output, paths) in self.shape.outputs.iter().enumerate() {
                 let slots = paths
                     .iter()
@@ -443,12 +473,27 @@ impl Assembler {
                         }
                         Source::Absolute => &self.absolute.slots[column],
                     });
-                // The first alternative with a value, else the last (empty) one.
+                // The first alternative with a value, else the last (empty) one; a follower
+                // takes its leader's.
                 let mut chosen = None;
-                for slot in slots {
-                    chosen = Some(slot);
-                    if !slot.text.trim().is_empty() {
-                        break;
+                match self.shape.follows {
+                    Some((follower, leader)) if follower == output && leader < output => {
+                        chosen = slots.clone().nth(leader_took);
+                    }
+                    _ => {
+                        for (i, slot) in slots.enumerate() {
+                            chosen = Some(slot);
+                            if self
+                                .shape
+                                .follows
+                                .is_some_and(|(_, leader)| leader == output)
+                            {
+                                leader_took = i;
+                            }
+                            if !slot.text.trim().is_empty() {
+                                break;
+                            }
+                        }
                     }
                 }
                 let slot = chosen.expect("a header has a path");

@@ -24,13 +24,10 @@ timezone = "UTC"
 }
 
 /// Every record as (header → value) pairs with its position, then how reading ended.
-async fn read_all(
-    profile: &Profile,
-    bytes: &[u8],
-) -> (
-    Vec<(Vec<(String, String)>, (u64, u64, u64))>,
-    Option<ReadError>,
-) {
+/// A record read: its (header, value) pairs and its (record, line, byte).
+type Read = (Vec<(String, String)>, (u64, u64, u64));
+
+async fn read_all(profile: &Profile, bytes: &[u8]) -> (Vec<Read>, Option<ReadError>) {
     let mut reader = RecordReader::new(bytes, profile);
     let headers = reader.headers().await.unwrap();
     let names: Vec<String> = headers
@@ -940,4 +937,44 @@ async fn edifact_envelope_trailers_count_groups_or_messages() {
             ),
         }
     }
+}
+
+/// `event_datetime_format` reads from the DTM `event_datetime` came from: a status DTM without
+/// its format qualifier gives no code (and the record is rejected for it), never the message
+/// DTM's qualifier for the status DTM's value.
+#[tokio::test]
+async fn a_format_code_comes_from_the_dtm_its_value_came_from() {
+    let profile = Profile::builtin("edifact-iftsta").unwrap();
+    let file = |status_dtm: &str| {
+        let segments = 5 + usize::from(!status_dtm.is_empty());
+        format!(
+            "UNB+UNOC:3+CARRIERX:ZZ+SHIPPERY:ZZ+250314:0930+IC1'\nUNH+M1+IFTSTA:D:01B:UN'\n\
+             DTM+137:202503140930:203'\nCNI+1+REF1'\nSTS+1+21'\n{status_dtm}UNT+{segments}+M1'\nUNZ+1+IC1'\n"
+        )
+    };
+    let value_and_code = |records: &[Read]| {
+        let get = |name: &str| {
+            records[0]
+                .0
+                .iter()
+                .find(|(h, _)| h.starts_with(name))
+                .map(|(_, v)| v.clone())
+        };
+        (get("DTM[@01.1=334]/@01.2"), get("DTM[@01.1=334]/@01.3"))
+    };
+    let (records, end) = read_all(&profile, file("DTM+334:20250314:102'\n").as_bytes()).await;
+    assert!(end.is_none(), "{end:?}");
+    assert_eq!(
+        value_and_code(&records),
+        (Some("20250314".into()), Some("102".into()))
+    );
+    // No qualifier on the status DTM: its value, and no code (not DTM+137's 203).
+    let (records, _) = read_all(&profile, file("DTM+334:20250314'\n").as_bytes()).await;
+    assert_eq!(value_and_code(&records), (Some("20250314".into()), None));
+    // No status DTM: the message DTM's value and code together.
+    let (records, _) = read_all(&profile, file("").as_bytes()).await;
+    assert_eq!(
+        value_and_code(&records),
+        (Some("202503140930".into()), Some("203".into()))
+    );
 }
