@@ -234,8 +234,7 @@ pub struct Packer {
     import_id: String,
     source: SourceRef,
     max_bytes: usize,
-    encoding: EnvelopeEncoding,
-    /// The compressor, for gzip'd messages.
+    /// The compressor, when messages are gzip'd (`ENVELOPE_ENCODING=gzip`).
     gzip: Option<Gzip>,
     /// A gzip'd message keeps its events' bytes, for a sink that writes them one by one.
     keep_events: bool,
@@ -323,7 +322,6 @@ impl Packer {
             import_id,
             source,
             max_bytes,
-            encoding,
             gzip: (encoding == EnvelopeEncoding::Gzip).then(Gzip::new),
             keep_events: false,
             header_room: 0,
@@ -477,9 +475,9 @@ impl Packer {
         )
         .expect("serializing to a Vec cannot fail");
         out.pop(); // the closing brace
-        out.extend_from_slice(match self.encoding {
-            EnvelopeEncoding::Json => br#","events":["#.as_slice(),
-            EnvelopeEncoding::Gzip => br#","events_gzip":""#.as_slice(),
+        out.extend_from_slice(match self.gzip {
+            None => br#","events":["#.as_slice(),
+            Some(_) => br#","events_gzip":""#.as_slice(),
         });
         out
     }
