@@ -83,11 +83,7 @@ impl Combined {
         let parsed = parsed(s, &self.items)?;
         if self.offset {
             let dt = parsed.to_datetime().ok()?;
-            return Some(Reading::Instant(Resolved {
-                utc: Some(dt.naive_utc()),
-                local: dt.naive_local(),
-                ambiguous: false,
-            }));
+            return with_offset(dt.naive_local(), *dt.offset()).map(Reading::Instant);
         }
         if let Ok(local) = parsed.to_naive_datetime_with_offset(0) {
             return Some(Reading::Local(local));
@@ -104,7 +100,7 @@ impl Combined {
 }
 
 /// Whether a chrono format reads a UTC offset (`%z`, `%:z`, `%#z`, RFC 3339...) from the value.
-pub fn has_offset(format: &str) -> bool {
+fn has_offset(format: &str) -> bool {
     use chrono::format::Fixed;
     // `%#z` (an offset with or without minutes) parses to an item chrono keeps private.
     format.contains("%#z")

@@ -559,12 +559,7 @@ impl Mapper {
                     format: self.datetime.date_format().to_owned(),
                 })
             }
-            Zone::Named(tz) => {
-                datetime::in_zone(local, *tz).ok_or_else(|| RejectReason::NonexistentLocalTime {
-                    local: datetime::iso8601(local, ""),
-                    timezone: tz.name().to_owned(),
-                })
-            }
+            Zone::Named(tz) => in_named_zone(local, *tz),
             Zone::X12Codes => self.x12_zone(rec, local),
             Zone::Local => Ok(datetime::local_only(local)),
             // Only a combined column carries its offset, and its callers read it as an instant.
@@ -582,12 +577,7 @@ impl Mapper {
                     column: self.names[Field::UtcOffset.index()].clone(),
                     value: crate::error::excerpt(code),
                 }),
-            Some(datetime::X12Time::Zone(tz)) => {
-                datetime::in_zone(local, tz).ok_or_else(|| RejectReason::NonexistentLocalTime {
-                    local: datetime::iso8601(local, ""),
-                    timezone: tz.name().to_owned(),
-                })
-            }
+            Some(datetime::X12Time::Zone(tz)) => in_named_zone(local, tz),
             Some(datetime::X12Time::Local) | None => Ok(datetime::local_only(local)),
         }
     }
@@ -635,6 +625,14 @@ impl Mapper {
             .date(text)
             .map(|d| datetime::iso8601(d.and_time(chrono::NaiveTime::MIN), "")[..10].to_owned())
     }
+}
+
+/// A local time in an IANA zone, or the rejection of a time the zone skips.
+fn in_named_zone(local: NaiveDateTime, tz: chrono_tz::Tz) -> Result<Resolved, RejectReason> {
+    datetime::in_zone(local, tz).ok_or_else(|| RejectReason::NonexistentLocalTime {
+        local: datetime::iso8601(local, ""),
+        timezone: tz.name().to_owned(),
+    })
 }
 
 /// Column index per [`Field`], and the column's name for messages.

@@ -803,9 +803,8 @@ fn part(
     let mut number = |name: &str| {
         table
             .remove(name)
-            .and_then(|v| v.as_integer())
-            .and_then(|n| usize::try_from(n).ok())
-            .filter(|n| *n >= 1)
+            .as_ref()
+            .and_then(from_one)
             .ok_or_else(|| bad(format!("`{name}` must be a whole number from 1")))
     };
     let part = Part {
@@ -920,6 +919,14 @@ fn parse_delimiter(text: &str) -> Option<u8> {
     }
 }
 
+/// A whole number from 1 (a 1-based character or a length in characters), if `value` is one.
+fn from_one(value: &toml::Value) -> Option<usize> {
+    value
+        .as_integer()
+        .and_then(|n| usize::try_from(n).ok())
+        .filter(|n| *n >= 1)
+}
+
 /// One `[columns]` value, in the shape its format needs.
 fn column(
     profile: &str,
@@ -950,9 +957,7 @@ fn column(
                     }
                 };
                 *slot = Some(
-                    v.as_integer()
-                        .and_then(|n| usize::try_from(n).ok())
-                        .filter(|n| *n >= 1)
+                    from_one(&v)
                         .ok_or_else(|| bad(format!("`{key}` must be a whole number from 1")))?,
                 );
             }
@@ -1104,7 +1109,8 @@ fn check_combined(
 ) -> Result<Combined, ProfileError> {
     let mut all_offsets = true;
     for format in formats {
-        let offset = crate::datetime::has_offset(format);
+        let read_as = crate::datetime::Combined::new(format);
+        let offset = read_as.has_offset();
         all_offsets &= offset;
         let want = if offset {
             Want::Instant
@@ -1113,8 +1119,7 @@ fn check_combined(
         };
         check_format(profile, "datetime_format", format, want).or_else(|err| {
             // Only a format with no time item at all reads as a date alone.
-            let alone =
-                date_alone && !offset && crate::datetime::Combined::new(format).is_date_only();
+            let alone = date_alone && !offset && read_as.is_date_only();
             match alone.then(|| check_format(profile, "datetime_format", format, Want::Date)) {
                 Some(Ok(())) => Ok(()),
                 _ => Err(err),
