@@ -190,6 +190,15 @@ impl Envelope {
     }
 }
 
+/// A message's header and trailer tags, and the element of the header holding its reference
+/// (ST-02, UNH-01), which the trailer repeats.
+fn message_tags(syntax: Syntax) -> (&'static [u8], &'static [u8], usize) {
+    match syntax {
+        Syntax::X12 => (b"ST", b"SE", 2),
+        Syntax::Edifact => (b"UNH", b"UNT", 1),
+    }
+}
+
 /// A control count: digits, leading zeros allowed.
 fn parse_count(text: &[u8]) -> Option<u64> {
     std::str::from_utf8(text).ok()?.trim().parse().ok()
@@ -213,7 +222,6 @@ pub struct EdiReader<R> {
     control: Option<ReadError>,
     /// Text is ISO-8859-1 (EDIFACT's UNOA–UNOC, the default), not UTF-8 (UNOW, UNOY, X12).
     latin1: bool,
-    started: bool,
 }
 
 impl<R: AsyncRead + Unpin + Send> EdiReader<R> {
@@ -228,6 +236,8 @@ impl<R: AsyncRead + Unpin + Send> EdiReader<R> {
             Syntax::X12 => 3,
             Syntax::Edifact => 2,
         });
+        // The document node: interchanges are depth 1, named by `record`'s first step.
+        assembler.open("", &mut |_| None, Position::default());
         EdiReader {
             segments: SegmentReader::new(reader, syntax),
             syntax,
@@ -239,7 +249,6 @@ impl<R: AsyncRead + Unpin + Send> EdiReader<R> {
             envelopes: Vec::new(),
             control: None,
             latin1: syntax == Syntax::Edifact,
-            started: false,
         }
     }
 
@@ -252,10 +261,6 @@ impl<R: AsyncRead + Unpin + Send> EdiReader<R> {
         loop {
             if let Some(result) = self.assembler.next(out) {
                 return result;
-            }
-            if !self.started {
-                self.started = true;
-                self.assembler.open("", &mut |_| None, Position::default());
             }
             match self.segments.next(&mut self.segment).await {
                 Ok(true) => self.place(),
@@ -333,15 +338,14 @@ impl<R: AsyncRead + Unpin + Send> EdiReader<R> {
     /// Counts the segment into its message. At the trailer (SE, UNT), the count and the
     /// reference it gives must be the message's, or its records are rejected saying so.
     fn count_message(&mut self) {
-        let (header, trailer, reference_at, outer): (&[u8], &[u8], usize, &[&[u8]]) =
-            match self.syntax {
-                Syntax::Edifact => (b"UNH", b"UNT", 1, &[b"UNB", b"UNZ", b"UNG", b"UNE"]),
-                Syntax::X12 => (b"ST", b"SE", 2, &[b"ISA", b"IEA", b"GS", b"GE"]),
-            };
+        let (header, trailer, reference_at) = message_tags(self.syntax);
         let tag = self.segment.tag();
         let trailer_name = String::from_utf8_lossy(trailer);
+        let envelope = ENVELOPES
+            .iter()
+            .any(|k| k.syntax == self.syntax && (k.header == tag || k.trailer.as_bytes() == tag));
         if let Some(open) = &self.message
-            && (tag == header || outer.contains(&tag))
+            && (tag == header || envelope)
         {
             // The message ended without its trailer: nothing vouches for its records.
             let reason = format!(
@@ -396,11 +400,7 @@ impl<R: AsyncRead + Unpin + Send> EdiReader<R> {
     /// sent; an envelope is not held whole, which could be the whole file.
     fn count_envelope(&mut self) {
         let tag = self.segment.tag();
-        let message = match self.syntax {
-            Syntax::X12 => b"ST".as_slice(),
-            Syntax::Edifact => b"UNH".as_slice(),
-        };
-        if tag == message {
+        if tag == message_tags(self.syntax).0 {
             if let Some(envelope) = self.envelopes.last_mut() {
                 envelope.messages += 1;
             }

@@ -465,7 +465,7 @@ impl Assembler {
             // The alternative the leading header took, for the one that follows it.
             let mut leader_took = 0;
             for (output, paths) in self.shape.outputs.iter().enumerate() {
-                let slots = paths
+                let mut slots = paths
                     .iter()
                     .map(|&column| match self.shape.sources[column] {
                         Source::Level(up) => {
@@ -475,28 +475,23 @@ impl Assembler {
                     });
                 // The first alternative with a value, else the last (empty) one; a follower
                 // takes its leader's.
-                let mut chosen = None;
-                match self.shape.follows {
+                let chosen = match self.shape.follows {
                     Some((follower, leader)) if follower == output && leader < output => {
-                        chosen = slots.clone().nth(leader_took);
+                        leader_took
                     }
-                    _ => {
-                        for (i, slot) in slots.enumerate() {
-                            chosen = Some(slot);
-                            if self
-                                .shape
-                                .follows
-                                .is_some_and(|(_, leader)| leader == output)
-                            {
-                                leader_took = i;
-                            }
-                            if !slot.text.trim().is_empty() {
-                                break;
-                            }
-                        }
-                    }
+                    _ => slots
+                        .clone()
+                        .position(|slot| !slot.text.trim().is_empty())
+                        .unwrap_or(paths.len() - 1),
+                };
+                if self
+                    .shape
+                    .follows
+                    .is_some_and(|(_, leader)| leader == output)
+                {
+                    leader_took = chosen;
                 }
-                let slot = chosen.expect("a header has a path");
+                let slot = slots.nth(chosen).expect("a header has a path");
                 if slot.invalid {
                     out.invalid_utf8.push(output);
                 }
