@@ -33,6 +33,19 @@ pub fn number<T: FromStr>(
     }
 }
 
+/// A value of a type that says why a text is not one (`FromStr<Err = String>`), or `default`
+/// when unset.
+pub fn parsed<T: FromStr<Err = String>>(
+    get: &impl Fn(&str) -> Option<String>,
+    var: &'static str,
+    default: T,
+) -> Result<T, EnvError> {
+    match value(get, var) {
+        None => Ok(default),
+        Some(v) => v.parse().map_err(|reason| EnvError { var, reason }),
+    }
+}
+
 /// A boolean (`true/false`, `1/0`, `yes/no`, `on/off`), or `default` when unset.
 pub fn boolean(
     get: &impl Fn(&str) -> Option<String>,
@@ -71,5 +84,26 @@ mod tests {
         assert_eq!(boolean(&env(Some("On")), "B", false), Ok(true));
         assert_eq!(boolean(&env(None), "B", true), Ok(true));
         assert!(boolean(&env(Some("maybe")), "B", false).is_err());
+    }
+
+    #[derive(Debug, PartialEq)]
+    struct Even(u32);
+
+    impl FromStr for Even {
+        type Err = String;
+        fn from_str(s: &str) -> Result<Self, String> {
+            match s.parse::<u32>() {
+                Ok(n) if n % 2 == 0 => Ok(Even(n)),
+                _ => Err(format!("{s:?} is not even")),
+            }
+        }
+    }
+
+    #[test]
+    fn a_type_parses_its_own_values_and_says_why_not() {
+        assert_eq!(parsed(&env(None), "E", Even(2)), Ok(Even(2)));
+        assert_eq!(parsed(&env(Some(" 4 ")), "E", Even(2)), Ok(Even(4)));
+        let err = parsed(&env(Some("5")), "E", Even(2)).unwrap_err();
+        assert_eq!(err.to_string(), "E: \"5\" is not even");
     }
 }

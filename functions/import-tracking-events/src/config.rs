@@ -205,13 +205,7 @@ impl Config {
             ),
             max_files_per_run: env::number(&get, "MAX_FILES_PER_RUN", d.max_files_per_run)?,
             secret_cache: shared::secrets::cache_ttl(&get)?,
-            envelope_encoding: match env::value(&get, "ENVELOPE_ENCODING") {
-                None => d.envelope_encoding,
-                Some(value) => value.parse().map_err(|reason| ImportError::Config {
-                    var: "ENVELOPE_ENCODING",
-                    reason,
-                })?,
-            },
+            envelope_encoding: env::parsed(&get, "ENVELOPE_ENCODING", d.envelope_encoding)?,
         };
         config.validate()
     }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use shared::Profile;
 use tokio::io::AsyncReadExt;
 
-use crate::error::{ImportError, SourceError};
+use crate::error::ImportError;
 use crate::request::ImportJob;
 use crate::source::{Source, without_userinfo};
 
@@ -119,17 +119,11 @@ fn vouch(job: &ImportJob) -> impl Fn(&str) -> Result<(), ImportError> + Sync + '
         if !job.connection.has_references() {
             return Ok(());
         }
-        let named = without_userinfo(base);
-        job.connection.policy.vouches(base).map_err(|err| {
-            let err = match err {
-                SourceError::NotAllowed { rule, .. } => SourceError::NotAllowed {
-                    uri: named.clone(),
-                    rule,
-                },
-                other => other,
-            };
-            ImportError::profile_unreadable(&named)(err)
-        })
+        // A URI with a password is refused before any policy, in words without it.
+        job.connection
+            .policy
+            .vouches(base)
+            .map_err(ImportError::profile_unreadable(&without_userinfo(base)))
     }
 }
 
