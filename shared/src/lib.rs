@@ -36,6 +36,7 @@ pub mod profile;
 pub mod reader;
 #[cfg(feature = "secrets")]
 pub mod secrets;
+pub mod verbatim;
 
 pub use error::{
     EXCERPT_CHARS, Position, ProfileError, ReadError, RejectReason, Rejection, TomlSyntax, excerpt,
@@ -44,3 +45,4 @@ pub use error::{
 pub use mapper::{EventRef, Mapper};
 pub use profile::Profile;
 pub use reader::{Record, RecordReader};
+pub use verbatim::Verbatim;

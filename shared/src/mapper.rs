@@ -19,6 +19,7 @@ use crate::models::{
 };
 use crate::profile::{Column, Field, Part, Profile, StatusPair, Zone};
 use crate::reader::Record;
+use crate::verbatim::{self, Verbatim};
 
 /// An event borrowing from the record it was mapped from.
 pub type EventRef<'r> = ImportedTrackingEvent<Cow<'r, str>>;
@@ -53,6 +54,38 @@ fn event_times<'r>(when: &Resolved, buffer: Option<&'r mut String>) -> EventTime
     )
 }
 
+/// One record's mapped fields as the mapper reads them, per [`Field`].
+struct Row<'r> {
+    slots: [Slot<'r>; Field::ALL.len()],
+    /// The record's text when no byte of it needs JSON escaping, else empty.
+    plain: &'r [u8],
+}
+
+/// A field of a [`Row`].
+#[derive(Clone, Copy)]
+enum Slot<'r> {
+    /// Unmapped, missing or empty.
+    Blank,
+    /// Trimmed (and cut to the profile's part of it, if any).
+    Text(&'r str),
+    /// Not valid text in the file's encoding: rejects the record when the mapper reads it.
+    InvalidUtf8,
+    /// Holds a NUL byte: rejects the record when the mapper reads it.
+    Nul,
+}
+
+/// The shipment's fields beside the event's, as [`Mapper::shipment`] reads them.
+struct Shipment<'r> {
+    shipped: Option<Cow<'r, str>>,
+    delivered: Option<Cow<'r, str>>,
+    problem: Option<bool>,
+    problem_code: Option<Cow<'r, str>>,
+    problem_description: Option<Cow<'r, str>>,
+    packaging: Option<Cow<'r, str>>,
+    package_count: Option<u32>,
+    dimensions: Option<Dimensions>,
+}
+
 /// A profile bound to one file's header.
 #[derive(Debug, Clone)]
 pub struct Mapper {
@@ -60,6 +93,8 @@ pub struct Mapper {
     profile_name: String,
     /// Column index per [`Field`], `None` where the profile does not map the field.
     index: [Option<usize>; Field::ALL.len()],
+    /// The mapped fields and their columns, for reading a record's once.
+    mapped: Vec<(Field, usize)>,
     /// Column name per [`Field`] (header, `#position` or character span), for messages.
     names: [String; Field::ALL.len()],
     /// The part of its value a field keeps, per [`Field`] (most keep all of it).
@@ -105,6 +140,10 @@ impl Mapper {
         Ok(Mapper {
             carrier_name: profile.carrier_name.clone(),
             profile_name: profile.name.clone(),
+            mapped: Field::ALL
+                .into_iter()
+                .filter_map(|f| Some((f, index[f.index()]?)))
+                .collect(),
             index,
             names,
             parts: std::array::from_fn(|i| profile.parts.get(&Field::ALL[i]).copied()),
@@ -134,49 +173,66 @@ impl Mapper {
 
     /// Maps one record, or says why it is rejected.
     pub fn map<'r>(&'r self, record: &'r Record) -> Result<EventRef<'r>, Rejection> {
-        self.map_fields(record, None).map_err(|reason| Rejection {
-            position: record.position,
-            reason,
-        })
-    }
-
-    /// [`Mapper::map`], writing the event's times into `times` (the caller's, reused from
-    /// record to record) instead of allocating them: what an import does for every record.
-    pub fn map_in<'r>(
-        &'r self,
-        record: &'r Record,
-        times: &'r mut String,
-    ) -> Result<EventRef<'r>, Rejection> {
-        self.map_fields(record, Some(times))
+        self.map_fields(record, None, &mut Verbatim::default())
             .map_err(|reason| Rejection {
                 position: record.position,
                 reason,
             })
     }
 
+    /// [`Mapper::map`], writing the event's times into `times` (the caller's, reused from
+    /// record to record) instead of allocating them, and saying which of its numbers can be
+    /// written as their text: what an import does for every record.
+    #[inline]
+    pub fn map_in<'r>(
+        &'r self,
+        record: &'r Record,
+        times: &'r mut String,
+    ) -> Result<(EventRef<'r>, Verbatim<'r>), Rejection> {
+        let mut verbatim = Verbatim::default();
+        match self.map_fields(record, Some(times), &mut verbatim) {
+            Ok(event) => Ok((event, verbatim)),
+            Err(reason) => Err(Rejection {
+                position: record.position,
+                reason,
+            }),
+        }
+    }
+
+    /// Inlined into [`Mapper::map`] and [`Mapper::map_in`], which then build the event in
+    /// place.
+    #[inline(always)]
     fn map_fields<'r>(
         &'r self,
         rec: &'r Record,
         times: Option<&'r mut String>,
+        verbatim: &mut Verbatim<'r>,
     ) -> Result<EventRef<'r>, RejectReason> {
         if let Some(reason) = &rec.malformed {
             return Err(RejectReason::Malformed(reason.clone()));
         }
-        let text = |field: Field| self.text(rec, field);
+        let mut row = Row {
+            slots: [Slot::Blank; Field::ALL.len()],
+            plain: &[],
+        };
+        self.read_row(rec, &mut row);
+        let row = &row;
+        verbatim.plain = row.plain;
+        let text = |field: Field| self.text(row, field);
         let tracking_number =
             text(Field::TrackingNumber)?.ok_or(RejectReason::MissingTrackingNumber)?;
-        let when = self.event_time(rec)?;
+        let when = self.event_time(row)?;
         let mut warnings: Vec<Cow<'r, str>> = Vec::new();
-        self.time_warnings(rec, &when, &mut warnings)?;
+        self.time_warnings(row, &when, &mut warnings)?;
         let carrier_code = text(Field::CarrierStatusCode)?;
         let detail_code = text(Field::CarrierDetailCode)?;
         let pair = self.status_or_unmapped(carrier_code, detail_code, &mut warnings);
-        let geo = self.geo(rec)?;
-        let weight = self.measure(rec, Field::Weight, &mut warnings)?;
-        let estimated = self.estimated(rec, &mut warnings)?;
-        let service = self.service(rec)?;
+        let geo = self.geo(row, verbatim)?;
+        let weight = self.measure(row, Field::Weight, &mut warnings, &mut verbatim.weight)?;
+        let estimated = self.estimated(row, &mut warnings)?;
+        let service = self.service(row)?;
         let event = self.scan(
-            rec,
+            row,
             event_times(&when, times),
             (carrier_code, detail_code),
             pair,
@@ -186,26 +242,36 @@ impl Mapper {
             pair.status,
             StandardizedStatusCode::Delivered | StandardizedStatusCode::DeliveredToServicePoint
         );
-        let mut info = TrackingInfo {
-            carrier_name: Some(Cow::Borrowed(
-                text(Field::CarrierName)?.unwrap_or(&self.carrier_name),
-            )),
-            tracking_number: Some(Cow::Borrowed(tracking_number)),
-            standardized_status_code: Some(pair.status.clone()),
-            standardized_status_detail_code: Some(pair.detail.clone()),
-            carrier_status_code: carrier_code.map(Cow::Borrowed),
-            carrier_detail_code: event.carrier_detail_code.clone(),
-            carrier_status_description: event.description.clone(),
-            estimated_delivery_datetime: estimated,
-            actual_delivery_datetime: delivered.then(|| event.event_datetime.clone()).flatten(),
-            weight,
-            service,
-            ..TrackingInfo::default()
-        };
-        self.shipment(rec, &mut info, &mut warnings)?;
-        info.events = Some(vec![event]);
+        let carrier_name = text(Field::CarrierName)?.unwrap_or(&self.carrier_name);
+        let shipment = self.shipment(row, &mut warnings, verbatim)?;
+        // One expression, every field named: built where it is returned, not moved there
+        // (the event is about 500 bytes; moving it was several `memcpy` calls per record).
         Ok(ImportedTrackingEvent {
-            tracking_info: Some(info),
+            tracking_info: Some(TrackingInfo {
+                carrier_name: Some(Cow::Borrowed(carrier_name)),
+                tracking_number: Some(Cow::Borrowed(tracking_number)),
+                standardized_status_code: Some(pair.status.clone()),
+                standardized_status_detail_code: Some(pair.detail.clone()),
+                carrier_status_code: carrier_code.map(Cow::Borrowed),
+                carrier_detail_code: event.carrier_detail_code.clone(),
+                carrier_status_description: event.description.clone(),
+                shipped_datetime: shipment.shipped,
+                estimated_delivery_datetime: estimated,
+                // A mapped delivery time wins over the one a delivered status gives.
+                actual_delivery_datetime: shipment
+                    .delivered
+                    .or_else(|| delivered.then(|| event.event_datetime.clone()).flatten()),
+                shipping_problem: shipment.problem,
+                shipping_problem_code: shipment.problem_code,
+                shipping_problem_description: shipment.problem_description,
+                error_description: None,
+                weight,
+                dimensions: shipment.dimensions,
+                service,
+                packaging: shipment.packaging,
+                package_count: shipment.package_count,
+                events: Some(vec![event]),
+            }),
             update_method: self.update_method,
             error_messages: None,
             warning_messages: (!warnings.is_empty()).then_some(warnings),
@@ -216,7 +282,7 @@ impl Mapper {
     /// time code that is not one.
     fn time_warnings<'r>(
         &self,
-        rec: &'r Record,
+        row: &Row<'r>,
         when: &Resolved,
         warnings: &mut Vec<Cow<'r, str>>,
     ) -> Result<(), RejectReason> {
@@ -227,7 +293,7 @@ impl Mapper {
             )));
         }
         if self.zone == Zone::X12Codes
-            && let Some(code) = self.text(rec, Field::UtcOffset)?
+            && let Some(code) = self.text(row, Field::UtcOffset)?
             && datetime::x12_time(code).is_none()
         {
             warnings.push(Cow::Owned(format!(
@@ -241,13 +307,13 @@ impl Mapper {
     /// the carrier status code as the event's code.
     fn scan<'r>(
         &'r self,
-        rec: &'r Record,
+        row: &Row<'r>,
         (utc, local): EventTimes<'r>,
         (carrier_code, detail_code): (Option<&'r str>, Option<&'r str>),
         pair: &StatusPair,
         geo: Option<Geo>,
     ) -> Result<TrackEvent<Cow<'r, str>>, RejectReason> {
-        let text = |field: Field| Ok::<_, RejectReason>(self.text(rec, field)?.map(Cow::Borrowed));
+        let text = |field: Field| Ok::<_, RejectReason>(self.text(row, field)?.map(Cow::Borrowed));
         Ok(TrackEvent {
             event_datetime: utc,
             event_datetime_local: Some(local),
@@ -268,37 +334,42 @@ impl Mapper {
     }
 
     /// The shipment's other Connect fields: shipped and delivered times, problem, packaging,
-    /// package count and dimensions. A mapped actual delivery time wins over the one a
-    /// delivered status gives. A value that does not read is left out with a warning.
+    /// package count and dimensions. A value that does not read is left out with a warning.
     fn shipment<'r>(
         &'r self,
-        rec: &'r Record,
-        info: &mut TrackingInfo<Cow<'r, str>>,
+        row: &Row<'r>,
         warnings: &mut Vec<Cow<'r, str>>,
-    ) -> Result<(), RejectReason> {
-        let text = |field: Field| Ok::<_, RejectReason>(self.text(rec, field)?.map(Cow::Borrowed));
-        info.shipped_datetime = self.instant(rec, Field::ShippedDatetime, warnings)?;
-        if let Some(delivered) = self.instant(rec, Field::ActualDeliveryDatetime, warnings)? {
-            info.actual_delivery_datetime = Some(delivered);
-        }
-        info.shipping_problem = self.flag(rec, Field::ShippingProblem, warnings)?;
-        info.shipping_problem_code = text(Field::ShippingProblemCode)?;
-        info.shipping_problem_description = text(Field::ShippingProblemDescription)?;
-        info.packaging = text(Field::Packaging)?;
-        info.package_count = self.count(rec, Field::PackageCount, warnings)?;
+        verbatim: &mut Verbatim<'r>,
+    ) -> Result<Shipment<'r>, RejectReason> {
+        let text = |field: Field| Ok::<_, RejectReason>(self.text(row, field)?.map(Cow::Borrowed));
+        let shipped = self.instant(row, Field::ShippedDatetime, warnings)?;
+        let delivered = self.instant(row, Field::ActualDeliveryDatetime, warnings)?;
+        let problem = self.flag(row, Field::ShippingProblem, warnings)?;
+        let problem_code = text(Field::ShippingProblemCode)?;
+        let problem_description = text(Field::ShippingProblemDescription)?;
+        let packaging = text(Field::Packaging)?;
+        let package_count = self.count(row, Field::PackageCount, warnings)?;
         let dimensions = Dimensions {
-            length: self.measure(rec, Field::Length, warnings)?,
-            width: self.measure(rec, Field::Width, warnings)?,
-            height: self.measure(rec, Field::Height, warnings)?,
+            length: self.measure(row, Field::Length, warnings, &mut verbatim.length)?,
+            width: self.measure(row, Field::Width, warnings, &mut verbatim.width)?,
+            height: self.measure(row, Field::Height, warnings, &mut verbatim.height)?,
         };
-        info.dimensions = (dimensions != Dimensions::default()).then_some(dimensions);
-        Ok(())
+        Ok(Shipment {
+            shipped,
+            delivered,
+            problem,
+            problem_code,
+            problem_description,
+            packaging,
+            package_count,
+            dimensions: (dimensions != Dimensions::default()).then_some(dimensions),
+        })
     }
 
     /// The service code and name, when either is there.
-    fn service<'r>(&self, rec: &'r Record) -> Result<Option<Service<Cow<'r, str>>>, RejectReason> {
-        let code = self.text(rec, Field::ServiceCode)?;
-        let name = self.text(rec, Field::ServiceName)?;
+    fn service<'r>(&self, row: &Row<'r>) -> Result<Option<Service<Cow<'r, str>>>, RejectReason> {
+        let code = self.text(row, Field::ServiceCode)?;
+        let name = self.text(row, Field::ServiceName)?;
         Ok((code.is_some() || name.is_some()).then(|| Service {
             code: code.map(Cow::Borrowed),
             name: name.map(Cow::Borrowed),
@@ -328,15 +399,20 @@ impl Mapper {
     }
 
     /// Latitude and longitude, when both are there and on the globe.
-    fn geo(&self, rec: &Record) -> Result<Option<Geo>, RejectReason> {
+    fn geo<'r>(
+        &self,
+        row: &Row<'r>,
+        verbatim: &mut Verbatim<'r>,
+    ) -> Result<Option<Geo>, RejectReason> {
         Ok(
             match (
-                self.number(rec, Field::Latitude)?,
-                self.number(rec, Field::Longitude)?,
+                self.number(row, Field::Latitude)?,
+                self.number(row, Field::Longitude)?,
             ) {
-                (Some(lat), Some(long))
+                (Some((lat, lat_text)), Some((long, long_text)))
                     if (-90.0..=90.0).contains(&lat) && (-180.0..=180.0).contains(&long) =>
                 {
+                    (verbatim.lat, verbatim.long) = (lat_text, long_text);
                     Some(Geo { lat, long })
                 }
                 _ => None,
@@ -348,13 +424,13 @@ impl Mapper {
     /// a value that does not read is left out, never fatal.
     fn read_or_warn<'r, T>(
         &self,
-        rec: &'r Record,
+        row: &Row<'r>,
         (field, label): (Field, &str),
         what: &str,
         warnings: &mut Vec<Cow<'r, str>>,
         parse: impl FnOnce(&'r str) -> Option<T>,
     ) -> Result<Option<T>, RejectReason> {
-        let Some(v) = self.text(rec, field)? else {
+        let Some(v) = self.text(row, field)? else {
             return Ok(None);
         };
         let parsed = parse(v);
@@ -364,27 +440,31 @@ impl Mapper {
         Ok(parsed)
     }
 
-    /// A weight or dimension, or nothing with a warning when it is not a non-negative number.
+    /// A weight or dimension, or nothing with a warning when it is not a non-negative number;
+    /// its text goes to `verbatim` when the JSON can carry it as it is.
     fn measure<'r>(
         &self,
-        rec: &'r Record,
+        row: &Row<'r>,
         field: Field,
         warnings: &mut Vec<Cow<'r, str>>,
+        verbatim: &mut Option<&'r str>,
     ) -> Result<Option<f64>, RejectReason> {
-        self.read_or_warn(rec, (field, field.key()), "a number", warnings, |v| {
-            v.parse::<f64>().ok().filter(|n| n.is_finite() && *n >= 0.0)
+        self.read_or_warn(row, (field, field.key()), "a number", warnings, |v| {
+            let (n, text) = read_number(v).filter(|(n, _)| *n >= 0.0)?;
+            *verbatim = text;
+            Some(n)
         })
     }
 
     /// A package count, or nothing with a warning when it is not a whole number from 0.
     fn count<'r>(
         &self,
-        rec: &'r Record,
+        row: &Row<'r>,
         field: Field,
         warnings: &mut Vec<Cow<'r, str>>,
     ) -> Result<Option<u32>, RejectReason> {
         let what = "a whole number from 0";
-        self.read_or_warn(rec, (field, field.key()), what, warnings, |v| {
+        self.read_or_warn(row, (field, field.key()), what, warnings, |v| {
             v.parse().ok()
         })
     }
@@ -393,12 +473,12 @@ impl Mapper {
     /// a warning when it is none of these.
     fn flag<'r>(
         &self,
-        rec: &'r Record,
+        row: &Row<'r>,
         field: Field,
         warnings: &mut Vec<Cow<'r, str>>,
     ) -> Result<Option<bool>, RejectReason> {
         let what = "true or false (yes/no, y/n, 1/0)";
-        self.read_or_warn(rec, (field, field.key()), what, warnings, |v| {
+        self.read_or_warn(row, (field, field.key()), what, warnings, |v| {
             let is = |words: [&str; 4]| words.iter().any(|w| v.eq_ignore_ascii_case(w));
             if is(["true", "yes", "y", "1"]) {
                 Some(true)
@@ -414,24 +494,24 @@ impl Mapper {
     /// warning when it does not read.
     fn instant<'r>(
         &self,
-        rec: &'r Record,
+        row: &Row<'r>,
         field: Field,
         warnings: &mut Vec<Cow<'r, str>>,
     ) -> Result<Option<Cow<'r, str>>, RejectReason> {
         let what = "a date or date-time";
-        self.read_or_warn(rec, (field, field.key()), what, warnings, |v| {
-            self.moment(rec, v).map(Cow::Owned)
+        self.read_or_warn(row, (field, field.key()), what, warnings, |v| {
+            self.moment(row, v).map(Cow::Owned)
         })
     }
 
     /// The estimated delivery as ISO 8601, or nothing with a warning when it is not a date.
     fn estimated<'r>(
         &self,
-        rec: &'r Record,
+        row: &Row<'r>,
         warnings: &mut Vec<Cow<'r, str>>,
     ) -> Result<Option<Cow<'r, str>>, RejectReason> {
         let field = (Field::EstimatedDelivery, "estimated delivery");
-        self.read_or_warn(rec, field, "a date or date-time", warnings, |v| {
+        self.read_or_warn(row, field, "a date or date-time", warnings, |v| {
             self.estimated_delivery(v).map(Cow::Owned)
         })
     }
@@ -449,47 +529,67 @@ impl Mapper {
         self.status_map.get(code)
     }
 
+    /// One record's mapped fields, each read once: the mapper asks for some of them several
+    /// times. Whether the record needs JSON escaping anywhere is looked at once; a NUL byte is
+    /// looked for field by field only when it does.
+    /// Fills a blank `row` where it is (a `Row` is most of a kilobyte: returning one was a copy).
+    #[inline(always)]
+    fn read_row<'r>(&self, rec: &'r Record, row: &mut Row<'r>) {
+        let text = rec.fields.as_byte_record().as_slice();
+        let plain = !verbatim::needs_escape(text);
+        let nul = !plain && memchr::memchr(0, text).is_some();
+        if plain {
+            row.plain = text;
+        }
+        for &(field, i) in &self.mapped {
+            row.slots[field.index()] = if rec.invalid_utf8.contains(&i) {
+                Slot::InvalidUtf8
+            } else {
+                let text = field_text(&rec.fields, i);
+                match (text, self.parts[field.index()]) {
+                    (Some(t), _) if nul && t.as_bytes().contains(&0) => Slot::Nul,
+                    (Some(t), Some(part)) => Some(part.of(t).trim_ascii())
+                        .filter(|t| !t.is_empty())
+                        .map_or(Slot::Blank, Slot::Text),
+                    (text, _) => text.map_or(Slot::Blank, Slot::Text),
+                }
+            };
+        }
+    }
+
     /// The trimmed text of a mapped column; `None` when unmapped, missing or empty.
     #[inline]
-    fn text<'r>(&self, rec: &'r Record, field: Field) -> Result<Option<&'r str>, RejectReason> {
-        let Some(i) = self.index[field.index()] else {
-            return Ok(None);
-        };
-        if !rec.invalid_utf8.is_empty() && rec.invalid_utf8.contains(&i) {
-            return Err(RejectReason::InvalidUtf8 {
+    fn text<'r>(&self, row: &Row<'r>, field: Field) -> Result<Option<&'r str>, RejectReason> {
+        match row.slots[field.index()] {
+            Slot::Blank => Ok(None),
+            Slot::Text(text) => Ok(Some(text)),
+            Slot::InvalidUtf8 => Err(RejectReason::InvalidUtf8 {
                 column: self.names[field.index()].clone(),
-            });
-        }
-        let mut text = field_text(&rec.fields, i);
-        if text.is_some_and(|t| t.as_bytes().contains(&0)) {
-            return Err(RejectReason::NulByte {
+            }),
+            Slot::Nul => Err(RejectReason::NulByte {
                 column: self.names[field.index()].clone(),
-            });
+            }),
         }
-        if let Some(part) = self.parts[field.index()] {
-            text = text
-                .map(|t| part.of(t).trim_ascii())
-                .filter(|t| !t.is_empty());
-        }
-        Ok(text)
     }
 
-    fn number(&self, rec: &Record, field: Field) -> Result<Option<f64>, RejectReason> {
-        Ok(self
-            .text(rec, field)?
-            .and_then(|s| s.parse::<f64>().ok())
-            .filter(|v| v.is_finite()))
+    /// A finite number, and its text when the JSON can carry that as it is.
+    fn number<'r>(
+        &self,
+        row: &Row<'r>,
+        field: Field,
+    ) -> Result<Option<(f64, Option<&'r str>)>, RejectReason> {
+        Ok(self.text(row, field)?.and_then(read_number))
     }
 
-    fn event_time(&self, rec: &Record) -> Result<Resolved, RejectReason> {
+    fn event_time(&self, row: &Row) -> Result<Resolved, RejectReason> {
         let column = |f: Field| self.names[f.index()].clone();
         let local = if self.index[Field::EventDateTime.index()].is_some() {
-            match self.combined(rec)? {
+            match self.combined(row)? {
                 Reading::Instant(resolved) => return Ok(resolved),
                 Reading::Local(local) => local,
             }
         } else {
-            let date_text = self.text(rec, Field::EventDate)?.unwrap_or("");
+            let date_text = self.text(row, Field::EventDate)?.unwrap_or("");
             let date = self
                 .datetime
                 .date(date_text)
@@ -499,7 +599,7 @@ impl Mapper {
                     format: self.datetime.date_format().to_owned(),
                 })?;
             let time = if self.index[Field::EventTime.index()].is_some() {
-                let time_text = self.text(rec, Field::EventTime)?.unwrap_or("");
+                let time_text = self.text(row, Field::EventTime)?.unwrap_or("");
                 self.datetime
                     .time(time_text)
                     .ok_or_else(|| RejectReason::InvalidTime {
@@ -512,15 +612,15 @@ impl Mapper {
             };
             date.and_time(time)
         };
-        self.in_zone(rec, local)
+        self.in_zone(row, local)
     }
 
     /// The `event_datetime` column read in `datetime_format`, or, when that is a table, in the
     /// format for the code the `event_datetime_format` column gives.
-    fn combined(&self, rec: &Record) -> Result<Reading, RejectReason> {
+    fn combined(&self, row: &Row) -> Result<Reading, RejectReason> {
         let column = |f: Field| self.names[f.index()].clone();
         let code = match self.datetime.by_code() {
-            true => Some(self.text(rec, Field::EventDateTimeFormat)?.unwrap_or("")),
+            true => Some(self.text(row, Field::EventDateTimeFormat)?.unwrap_or("")),
             false => None,
         };
         let format =
@@ -530,7 +630,7 @@ impl Mapper {
                     column: column(Field::EventDateTimeFormat),
                     code: crate::error::excerpt(code.unwrap_or("")),
                 })?;
-        let text = self.text(rec, Field::EventDateTime)?.unwrap_or("");
+        let text = self.text(row, Field::EventDateTime)?.unwrap_or("");
         format
             .read(text)
             .ok_or_else(|| RejectReason::InvalidDateTime {
@@ -542,11 +642,11 @@ impl Mapper {
 
     /// A local time in the file's zone: the record's `utc_offset`, or the profile's named zone.
     /// Not for [`Zone::InValue`], whose values carry their offset and are read as instants.
-    fn in_zone(&self, rec: &Record, local: NaiveDateTime) -> Result<Resolved, RejectReason> {
+    fn in_zone(&self, row: &Row, local: NaiveDateTime) -> Result<Resolved, RejectReason> {
         let column = |f: Field| self.names[f.index()].clone();
         match &self.zone {
             Zone::OffsetColumn => {
-                let text = self.text(rec, Field::UtcOffset)?.unwrap_or("");
+                let text = self.text(row, Field::UtcOffset)?.unwrap_or("");
                 let offset =
                     datetime::parse_offset(text).ok_or_else(|| RejectReason::InvalidOffset {
                         column: column(Field::UtcOffset),
@@ -560,7 +660,7 @@ impl Mapper {
                 })
             }
             Zone::Named(tz) => in_named_zone(local, *tz),
-            Zone::X12Codes => self.x12_zone(rec, local),
+            Zone::X12Codes => self.x12_zone(row, local),
             Zone::Local => Ok(datetime::local_only(local)),
             // Only a combined column carries its offset, and its callers read it as an instant.
             Zone::InValue => unreachable!("an offset in the value needs datetime_format"),
@@ -569,8 +669,8 @@ impl Mapper {
 
     /// A local time placed by the record's X12 time code. Without a code, with `LT` or with a
     /// code not in the list, the time stays local (the mapper warns about an unknown code).
-    fn x12_zone(&self, rec: &Record, local: NaiveDateTime) -> Result<Resolved, RejectReason> {
-        let code = self.text(rec, Field::UtcOffset)?.unwrap_or("");
+    fn x12_zone(&self, row: &Row, local: NaiveDateTime) -> Result<Resolved, RejectReason> {
+        let code = self.text(row, Field::UtcOffset)?.unwrap_or("");
         match datetime::x12_time(code) {
             Some(datetime::X12Time::Offset(offset)) => datetime::with_offset(local, offset)
                 .ok_or_else(|| RejectReason::InvalidOffset {
@@ -586,19 +686,19 @@ impl Mapper {
     /// an RFC 3339 date-time (to UTC); a date-time in `datetime_format`, when the profile has
     /// one; a date and a time in `date_format` and `time_format` separated by a space; both of
     /// these in the event's zone, to UTC. Else a date in `date_format`, kept as a date.
-    fn moment(&self, rec: &Record, text: &str) -> Option<String> {
+    fn moment(&self, row: &Row, text: &str) -> Option<String> {
         if let Ok(dt) = chrono::DateTime::parse_from_rfc3339(text) {
             return Some(datetime::iso8601(dt.naive_utc(), "Z"));
         }
         let resolved = match self.datetime.combined(None).and_then(|f| f.read(text)) {
             Some(Reading::Instant(resolved)) => Some(resolved),
-            Some(Reading::Local(local)) => self.in_zone(rec, local).ok(),
+            Some(Reading::Local(local)) => self.in_zone(row, local).ok(),
             // An offset format reads nothing else.
             None if self.zone == Zone::InValue => None,
             None => text.rsplit_once(' ').and_then(|(date, time)| {
                 let date = self.datetime.date(date.trim_ascii_end())?;
                 let local = date.and_time(self.datetime.time(time)?);
-                self.in_zone(rec, local).ok()
+                self.in_zone(row, local).ok()
             }),
         };
         if let Some(at) = resolved {
@@ -624,6 +724,18 @@ impl Mapper {
         self.datetime
             .date(text)
             .map(|d| datetime::iso8601(d.and_time(chrono::NaiveTime::MIN), "")[..10].to_owned())
+    }
+}
+
+/// A finite number, and `text` itself when it is written as the JSON would write the number.
+fn read_number(text: &str) -> Option<(f64, Option<&str>)> {
+    match verbatim::canonical(text) {
+        Some(n) => Some((n, Some(text))),
+        None => text
+            .parse::<f64>()
+            .ok()
+            .filter(|n| n.is_finite())
+            .map(|n| (n, None)),
     }
 }
 

@@ -1,6 +1,7 @@
 //! The record rules of the reference profile, end to end from CSV bytes to Connect JSON.
 
 use serde_json::{Value, json};
+use shared::verbatim::{Verbatim, canonical, needs_escape};
 use shared::{Mapper, Profile, ReadError, Record, RecordReader, RejectReason};
 
 const HEADER: &str = "TrackingNumber,EventCode,EventDescription,EventDate,EventTime,UtcOffset,City,StateProvince,PostalCode,CountryCode,SignedBy,Latitude,Longitude,EstimatedDelivery,ServiceCode,Weight";
@@ -18,11 +19,37 @@ async fn run(csv: &[u8]) -> Result<Vec<Result<Value, shared::Rejection>>, ReadEr
         let json = |ev: shared::EventRef| serde_json::to_value(&ev).unwrap();
         let mapped = mapper.map(&record).map(json);
         // What the import calls: the same event, its times written into the caller's buffer.
-        let into_buffer = mapper.map_in(&record, &mut times).map(json);
+        let into_buffer = mapper.map_in(&record, &mut times).map(|(event, verbatim)| {
+            assert_verbatim(&record, &event, &verbatim);
+            json(event)
+        });
         assert_eq!(format!("{mapped:?}"), format!("{into_buffer:?}"));
         out.push(mapped);
     }
     Ok(out)
+}
+
+/// What `map_in` says can be written as it is, is: the plain text is the record's and needs no
+/// escaping, and each number's text reads as the event's number.
+fn assert_verbatim(record: &Record, event: &shared::EventRef, verbatim: &Verbatim) {
+    let text = record.fields.as_byte_record().as_slice();
+    let plain: &[u8] = if needs_escape(text) { &[] } else { text };
+    assert_eq!(verbatim.plain, plain);
+    let info = event.tracking_info.as_ref().unwrap();
+    let dimensions = info.dimensions.clone().unwrap_or_default();
+    let geo = info.events.as_ref().unwrap()[0].geo;
+    for (text, number) in [
+        (verbatim.weight, info.weight),
+        (verbatim.length, dimensions.length),
+        (verbatim.width, dimensions.width),
+        (verbatim.height, dimensions.height),
+        (verbatim.lat, geo.as_ref().map(|g| g.lat)),
+        (verbatim.long, geo.as_ref().map(|g| g.long)),
+    ] {
+        if let Some(text) = text {
+            assert_eq!(canonical(text), number, "{text}");
+        }
+    }
 }
 
 fn file(rows: &[&str]) -> Vec<u8> {
@@ -72,6 +99,32 @@ async fn the_issue_example_maps_exactly() {
     });
     // `update_method` is append, Connect's default: the key is left out.
     assert_eq!(out[0].as_ref().unwrap(), &expected);
+}
+
+/// The import writes a record's text and its numbers as they are where it can: what the mapper
+/// says of the issue example's record.
+#[tokio::test]
+async fn the_mapper_says_what_can_be_written_as_it_is() {
+    let csv = file(&[
+        r#"1RC1,DL,"Delivered, front door",2026-11-24,14:32:05,-06:00,Austin,TX,78701,US,,30.2672,-97.74310,,GND,2.4"#,
+        r#"1RC1,DL,"Left at ""back"" door",2026-11-24,14:32:05,-06:00,Austin,TX,78701,US,,30.2672,-97.7431,,GND,2"#,
+    ]);
+    let profile = Profile::builtin("reference").unwrap();
+    let mut reader = RecordReader::new(&csv[..], &profile);
+    let mapper = Mapper::new(&profile, &reader.headers().await.unwrap()).unwrap();
+    let (mut record, mut times) = (Record::default(), String::new());
+    assert!(reader.read(&mut record).await.unwrap());
+    let (_, verbatim) = mapper.map_in(&record, &mut times).unwrap();
+    assert_eq!(verbatim.plain, record.fields.as_byte_record().as_slice());
+    // -97.74310 has a trailing zero: the JSON writes -97.7431, so it is formatted.
+    let numbers = (verbatim.weight, verbatim.lat, verbatim.long);
+    assert_eq!(numbers, (Some("2.4"), Some("30.2672"), None));
+    assert!(reader.read(&mut record).await.unwrap());
+    let (_, verbatim) = mapper.map_in(&record, &mut times).unwrap();
+    // A quote in the record: every value is escaped as needed; "2" is written 2.0.
+    assert!(verbatim.plain.is_empty());
+    let numbers = (verbatim.weight, verbatim.lat, verbatim.long);
+    assert_eq!(numbers, (None, Some("30.2672"), Some("-97.7431")));
 }
 
 #[tokio::test]

@@ -402,17 +402,24 @@ impl Packer {
             });
         }
         let comma = usize::from(!self.events.is_empty());
-        let flushed = if self.events_len + comma + len > self.events_limit {
-            self.finish()
-        } else {
-            None
-        };
+        if self.events_len + comma + len > self.events_limit {
+            let flushed = self.finish();
+            self.add(record, piece, range);
+            return Ok(flushed);
+        }
+        self.add(record, piece, range);
+        // Most events fill the message: `None` alone is returned, not a moved `Option<Message>`.
+        Ok(None)
+    }
+
+    /// Puts the event into the message being filled (it fits).
+    fn add(&mut self, record: u64, piece: &Arc<Piece>, range: Range<usize>) {
         if self.events.is_empty() {
             self.first_record = record;
         } else {
             self.events_len += 1;
         }
-        self.events_len += len;
+        self.events_len += range.len();
         self.last_record = record;
         // Extend the current run when this event follows it in the same piece (the encoder
         // wrote the separating comma), else start a new run.
@@ -423,7 +430,6 @@ impl Packer {
             _ => self.runs.push((Arc::clone(piece), range.clone())),
         }
         self.events.push((self.runs.len() - 1, range));
-        Ok(flushed)
     }
 
     /// Closes the message being filled, if it has any event.

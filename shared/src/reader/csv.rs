@@ -24,6 +24,9 @@ pub struct CsvReader<R> {
     /// The raw record and one decoded field, for files in a legacy encoding.
     raw: ByteRecord,
     field: String,
+    /// What stands in the caller's record while its buffers are read into: an empty
+    /// `StringRecord` allocates, so one is kept instead of made for every record.
+    stand_in: Option<StringRecord>,
     /// A headerless UTF-8 file may start with a byte-order mark, which would stick to the first
     /// record's first field; set until that record is read.
     bom_pending: bool,
@@ -62,6 +65,7 @@ impl<R: AsyncRead + Unpin + Send> CsvReader<R> {
             decoder,
             raw: ByteRecord::new(),
             field: String::new(),
+            stand_in: None,
             bom_pending: !profile.has_headers && decoder.is_none(),
             records: 0,
             next: csv_async::Position::new(),
@@ -135,12 +139,13 @@ impl<R: AsyncRead + Unpin + Send> CsvReader<R> {
     async fn read_utf8(&mut self, out: &mut Record) -> Result<bool, ReadError> {
         // Read bytes, then validate the whole record in one pass (csv's StringRecord does it
         // once per record instead of once per field); the buffers move, nothing is copied.
-        let mut bytes = std::mem::take(&mut out.fields).into_byte_record();
+        let stand_in = self.stand_in.take().unwrap_or_default();
+        let mut bytes = std::mem::replace(&mut out.fields, stand_in).into_byte_record();
         let read = self.inner.read_byte_record(&mut bytes).await;
         let position = bytes.position().cloned();
         match StringRecord::from_byte_record(bytes) {
             Ok(text) => {
-                out.fields = text;
+                self.stand_in = Some(std::mem::replace(&mut out.fields, text));
                 out.invalid_utf8.clear();
                 out.malformed = None;
             }
@@ -149,7 +154,8 @@ impl<R: AsyncRead + Unpin + Send> CsvReader<R> {
                 out.invalid_utf8 = (0..bytes.len())
                     .filter(|&i| std::str::from_utf8(&bytes[i]).is_err())
                     .collect();
-                out.fields = StringRecord::from_byte_record_lossy(bytes);
+                let text = StringRecord::from_byte_record_lossy(bytes);
+                self.stand_in = Some(std::mem::replace(&mut out.fields, text));
                 out.malformed = None;
             }
         }

@@ -80,12 +80,12 @@ impl Encoder {
         let mut times = String::with_capacity(64);
         for record in &batch.records[..batch.len] {
             match self.mapper.map_in(record, &mut times) {
-                Ok(event) => {
+                Ok((event, verbatim)) => {
                     if !encoded.events.is_empty() {
                         encoded.json.push(b',');
                     }
                     let start = encoded.json.len();
-                    crate::json::write_event(&mut encoded.json, &event);
+                    crate::json::write_event_from(&mut encoded.json, &event, &verbatim);
                     encoded
                         .events
                         .push((record.position, start..encoded.json.len()));
