@@ -32,9 +32,13 @@ const UNMAPPED: StatusPair = StatusPair {
 /// An event's time in UTC (when its zone is known) and local, as ISO 8601.
 type EventTimes<'r> = (Option<Cow<'r, str>>, Cow<'r, str>);
 
-/// `when` as ISO 8601: written into `buffer` and borrowed from it when there is one, else
-/// allocated.
-fn event_times<'r>(when: &Resolved, buffer: Option<&'r mut String>) -> EventTimes<'r> {
+/// `when` as ISO 8601: written into `buffer` and borrowed from it when there is one (which
+/// `verbatim` then holds: ISO 8601 needs no JSON escaping), else allocated.
+fn event_times<'r>(
+    when: &Resolved,
+    buffer: Option<&'r mut String>,
+    verbatim: &mut Verbatim<'r>,
+) -> EventTimes<'r> {
     let Some(buffer) = buffer else {
         return (
             when.utc.map(|utc| Cow::Owned(datetime::iso8601(utc, "Z"))),
@@ -48,6 +52,7 @@ fn event_times<'r>(when: &Resolved, buffer: Option<&'r mut String>) -> EventTime
     let split = buffer.len();
     datetime::write_iso8601(buffer, when.local, "");
     let text: &'r str = buffer;
+    verbatim.times = text.as_bytes();
     (
         when.utc.map(|_| Cow::Borrowed(&text[..split])),
         Cow::Borrowed(&text[split..]),
@@ -233,7 +238,7 @@ impl Mapper {
         let service = self.service(row)?;
         let event = self.scan(
             row,
-            event_times(&when, times),
+            event_times(&when, times, verbatim),
             (carrier_code, detail_code),
             pair,
             geo,

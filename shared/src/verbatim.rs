@@ -10,6 +10,8 @@
 //!   `40.7608`, `5.0`). Most carrier values are short decimals already in that form
 //!   ([`canonical`]): their text is written, with no float formatting.
 //!
+//! The event's times, which the mapper writes, need no escaping either.
+//!
 //! The mapper fills a [`Verbatim`] for each event; the import's JSON writer uses it. The bytes
 //! written are the same either way (tested against serde's and zmij's output).
 
@@ -18,6 +20,8 @@
 pub struct Verbatim<'r> {
     /// The record's text when nothing in it needs JSON escaping, else empty.
     pub plain: &'r [u8],
+    /// The event's times as the mapper wrote them (ISO 8601: nothing to escape), or empty.
+    pub times: &'r [u8],
     /// The text of each of the event's numbers that is exactly how the JSON writes it; `None`
     /// where the event has no such number or its text is written another way.
     pub weight: Option<&'r str>,
@@ -29,11 +33,15 @@ pub struct Verbatim<'r> {
 }
 
 impl Verbatim<'_> {
-    /// Whether `value` lies inside the plain text (and so needs no escaping either).
+    /// Whether `value` lies inside the plain text or the times (and so needs no escaping).
     #[inline]
     pub fn is_plain(&self, value: &str) -> bool {
-        let (inside, within) = (value.as_bytes().as_ptr_range(), self.plain.as_ptr_range());
-        within.start <= inside.start && inside.end <= within.end
+        let inside = value.as_bytes().as_ptr_range();
+        let holds = |text: &[u8]| {
+            let within = text.as_ptr_range();
+            within.start <= inside.start && inside.end <= within.end
+        };
+        holds(self.plain) || holds(self.times)
     }
 }
 

@@ -35,6 +35,19 @@ fn assert_verbatim(record: &Record, event: &shared::EventRef, verbatim: &Verbati
     let text = record.fields.as_byte_record().as_slice();
     let plain: &[u8] = if needs_escape(text) { &[] } else { text };
     assert_eq!(verbatim.plain, plain);
+    // The times, written by the mapper, are the event's and need no escaping.
+    assert!(!needs_escape(verbatim.times));
+    let local = event
+        .tracking_info
+        .as_ref()
+        .unwrap()
+        .events
+        .as_ref()
+        .unwrap()[0]
+        .event_datetime_local
+        .as_deref()
+        .unwrap();
+    assert!(verbatim.is_plain(local));
     let info = event.tracking_info.as_ref().unwrap();
     let dimensions = info.dimensions.clone().unwrap_or_default();
     let geo = info.events.as_ref().unwrap()[0].geo;

@@ -84,11 +84,11 @@ fn write_info<S: AsRef<str>>(out: &mut Vec<u8>, info: &TrackingInfo<S>, verbatim
     o.text(b"tracking_number", tracking_number);
     if let Some(code) = standardized_status_code {
         o.key(b"standardized_status_code");
-        string(o.out, code.as_str());
+        known_or_escaped(o.out, code.static_str().ok_or_else(|| code.as_str()));
     }
     if let Some(code) = standardized_status_detail_code {
         o.key(b"standardized_status_detail_code");
-        string(o.out, code.as_str());
+        known_or_escaped(o.out, code.static_str().ok_or_else(|| code.as_str()));
     }
     o.text(b"carrier_status_code", carrier_status_code);
     o.text(b"carrier_detail_code", carrier_detail_code);
@@ -189,11 +189,11 @@ fn write_track_event<S: AsRef<str>>(out: &mut Vec<u8>, event: &TrackEvent<S>, ve
     }
     if let Some(code) = status_code {
         o.key(b"status_code");
-        string(o.out, code.as_str());
+        known_or_escaped(o.out, code.static_str().ok_or_else(|| code.as_str()));
     }
     if let Some(code) = status_detail_code {
         o.key(b"status_detail_code");
-        string(o.out, code.as_str());
+        known_or_escaped(o.out, code.static_str().ok_or_else(|| code.as_str()));
     }
     o.close();
 }
@@ -304,6 +304,21 @@ static ESCAPE: [u8; 256] = {
     table[b'\\' as usize] = b'\\';
     table
 };
+
+/// A code: a known one (`Ok`) is one of the model's literals, which need no escaping (tested),
+/// and is copied as it is; another is escaped.
+#[inline]
+fn known_or_escaped(out: &mut Vec<u8>, code: Result<&'static str, &str>) {
+    match code {
+        Ok(known) => {
+            out.reserve(known.len() + 2);
+            out.push(b'"');
+            out.extend_from_slice(known.as_bytes());
+            out.push(b'"');
+        }
+        Err(other) => string(out, other),
+    }
+}
 
 #[inline]
 fn string(out: &mut Vec<u8>, value: &str) {
@@ -571,6 +586,19 @@ mod tests {
                 String::from_utf8(out).unwrap(),
                 sonic_rs::to_string(&event).unwrap()
             );
+        }
+    }
+
+    /// Known codes are copied without being escaped: none of them has anything to escape.
+    #[test]
+    fn no_known_code_needs_escaping() {
+        use shared::models::{StandardizedStatusCode, StandardizedStatusDetailCode};
+        let statuses = StandardizedStatusCode::KNOWN.iter().map(|c| c.as_str());
+        let details = StandardizedStatusDetailCode::KNOWN
+            .iter()
+            .map(|c| c.as_str());
+        for code in statuses.chain(details) {
+            assert!(!needs_escape(code.as_bytes()), "{code}");
         }
     }
 
