@@ -62,8 +62,13 @@ fn event_times<'r>(
 /// One record's mapped fields as the mapper reads them, per [`Field`].
 struct Row<'r> {
     slots: [Slot<'r>; Field::ALL.len()],
-    /// The record's text when no byte of it needs JSON escaping, else empty.
-    plain: &'r [u8],
+}
+
+impl Row<'_> {
+    /// Every field blank, for [`Mapper::read_row`] to fill.
+    const BLANK: Self = Row {
+        slots: [Slot::Blank; Field::ALL.len()],
+    };
 }
 
 /// A field of a [`Row`].
@@ -205,7 +210,9 @@ impl Mapper {
     }
 
     /// Inlined into [`Mapper::map`] and [`Mapper::map_in`], which then build the event in
-    /// place.
+    /// place: it is one expression with every field named, not moved into place (the event is
+    /// about 500 bytes; moving it was several `memcpy` calls per record). A mapped delivery
+    /// time wins over the one a delivered status gives.
     #[inline(always)]
     fn map_fields<'r>(
         &'r self,
@@ -216,13 +223,9 @@ impl Mapper {
         if let Some(reason) = &rec.malformed {
             return Err(RejectReason::Malformed(reason.clone()));
         }
-        let mut row = Row {
-            slots: [Slot::Blank; Field::ALL.len()],
-            plain: &[],
-        };
-        self.read_row(rec, &mut row);
+        let mut row = Row::BLANK;
+        self.read_row(rec, &mut row, verbatim);
         let row = &row;
-        verbatim.plain = row.plain;
         let text = |field: Field| self.text(row, field);
         let tracking_number =
             text(Field::TrackingNumber)?.ok_or(RejectReason::MissingTrackingNumber)?;
@@ -236,21 +239,10 @@ impl Mapper {
         let weight = self.measure(row, Field::Weight, &mut warnings, &mut verbatim.weight)?;
         let estimated = self.estimated(row, &mut warnings)?;
         let service = self.service(row)?;
-        let event = self.scan(
-            row,
-            event_times(&when, times, verbatim),
-            (carrier_code, detail_code),
-            pair,
-            geo,
-        )?;
-        let delivered = matches!(
-            pair.status,
-            StandardizedStatusCode::Delivered | StandardizedStatusCode::DeliveredToServicePoint
-        );
+        let times = event_times(&when, times, verbatim);
+        let event = self.scan(row, times, (carrier_code, detail_code), pair, geo)?;
         let carrier_name = text(Field::CarrierName)?.unwrap_or(&self.carrier_name);
         let shipment = self.shipment(row, &mut warnings, verbatim)?;
-        // One expression, every field named: built where it is returned, not moved there
-        // (the event is about 500 bytes; moving it was several `memcpy` calls per record).
         Ok(ImportedTrackingEvent {
             tracking_info: Some(TrackingInfo {
                 carrier_name: Some(Cow::Borrowed(carrier_name)),
@@ -262,10 +254,11 @@ impl Mapper {
                 carrier_status_description: event.description.clone(),
                 shipped_datetime: shipment.shipped,
                 estimated_delivery_datetime: estimated,
-                // A mapped delivery time wins over the one a delivered status gives.
-                actual_delivery_datetime: shipment
-                    .delivered
-                    .or_else(|| delivered.then(|| event.event_datetime.clone()).flatten()),
+                actual_delivery_datetime: shipment.delivered.or_else(|| {
+                    pair.delivered()
+                        .then(|| event.event_datetime.clone())
+                        .flatten()
+                }),
                 shipping_problem: shipment.problem,
                 shipping_problem_code: shipment.problem_code,
                 shipping_problem_description: shipment.problem_description,
@@ -537,14 +530,15 @@ impl Mapper {
     /// One record's mapped fields, each read once: the mapper asks for some of them several
     /// times. Whether the record needs JSON escaping anywhere is looked at once; a NUL byte is
     /// looked for field by field only when it does.
-    /// Fills a blank `row` where it is (a `Row` is most of a kilobyte: returning one was a copy).
+    /// Fills a blank `row` where it is (a `Row` is most of a kilobyte: returning one was a copy)
+    /// and says in `verbatim` whether the record's text is plain.
     #[inline(always)]
-    fn read_row<'r>(&self, rec: &'r Record, row: &mut Row<'r>) {
+    fn read_row<'r>(&self, rec: &'r Record, row: &mut Row<'r>, verbatim: &mut Verbatim<'r>) {
         let text = rec.fields.as_byte_record().as_slice();
         let plain = !verbatim::needs_escape(text);
         let nul = !plain && memchr::memchr(0, text).is_some();
         if plain {
-            row.plain = text;
+            verbatim.plain = text;
         }
         for &(field, i) in &self.mapped {
             row.slots[field.index()] = if rec.invalid_utf8.contains(&i) {

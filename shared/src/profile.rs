@@ -346,6 +346,16 @@ pub struct StatusPair {
     pub detail: StandardizedStatusDetailCode,
 }
 
+impl StatusPair {
+    /// Whether the status says the package was delivered (to its address or a service point).
+    pub fn delivered(&self) -> bool {
+        matches!(
+            self.status,
+            StandardizedStatusCode::Delivered | StandardizedStatusCode::DeliveredToServicePoint
+        )
+    }
+}
+
 /// A loaded, validated profile.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Profile {

@@ -606,26 +606,22 @@ mod tests {
     /// for the value it reads as, so copying the text changes no byte.
     #[test]
     fn canonical_number_text_is_what_zmij_writes() {
-        let mut state = 0x2545_f491_4f6c_dd1d_u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
         let mut checked = 0;
-        for _ in 0..200_000 {
-            let whole = next() % 10u64.pow((next() % 10) as u32);
-            let places = 1 + (next() % 8) as usize;
-            let fraction = next() % 10u64.pow(places as u32);
-            let text = format!("{whole}.{fraction:0places$}");
-            if let Some(value) = shared::verbatim::canonical(&text) {
-                let mut out = Vec::new();
-                number(&mut out, value);
-                assert_eq!(String::from_utf8(out).unwrap(), text);
-                checked += 1;
+        for whole in [0u64, 1, 9, 10, 42, 99_999, 123_456_789, 999_999_999] {
+            for places in 1..=8 {
+                for fraction in (0..2_000).map(|n| n * 7_919 % 10u64.pow(places as u32)) {
+                    for sign in ["", "-"] {
+                        let text = format!("{sign}{whole}.{fraction:0places$}");
+                        if let Some(value) = shared::verbatim::canonical(&text) {
+                            let mut out = Vec::new();
+                            number(&mut out, value);
+                            assert_eq!(String::from_utf8(out).unwrap(), text);
+                            checked += 1;
+                        }
+                    }
+                }
             }
         }
-        assert!(checked > 50_000, "only {checked} canonical texts");
+        assert!(checked > 100_000, "only {checked} canonical texts");
     }
 }
