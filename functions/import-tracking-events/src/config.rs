@@ -19,7 +19,9 @@ pub struct Config {
     pub max_batch_bytes: usize,
     /// `SEND_CONCURRENCY`: SendMessageBatch calls in flight.
     pub send_concurrency: usize,
-    /// `ENCODE_WORKERS`: threads mapping and encoding records (default: the CPUs we have).
+    /// `ENCODE_WORKERS`: threads mapping and encoding records (default: the CPUs we have, up to
+    /// 4); 0 maps and encodes on the reading thread, the default with one CPU (a Lambda function
+    /// up to 1769 MB), where threads would only take turns.
     pub encode_workers: usize,
     /// `SEND_ATTEMPTS`: attempts for entries SQS reports as failed, before the import fails.
     pub send_attempts: usize,
@@ -105,7 +107,10 @@ impl Default for Config {
             max_message_bytes: 256 * 1024,
             max_batch_bytes: 1024 * 1024,
             send_concurrency: 4,
-            encode_workers: std::thread::available_parallelism().map_or(1, |n| n.get().min(4)),
+            encode_workers: match std::thread::available_parallelism().map_or(1, |n| n.get()) {
+                1 => 0,
+                cpus => cpus.min(4),
+            },
             send_attempts: 5,
             send_retry_base: Duration::from_millis(100),
             default_source: None,
@@ -241,7 +246,6 @@ impl Config {
             ),
             ("CLAIM_TTL_SECS", self.claim_ttl.as_secs() as usize),
             ("SEND_CONCURRENCY", self.send_concurrency),
-            ("ENCODE_WORKERS", self.encode_workers),
             ("SEND_ATTEMPTS", self.send_attempts),
             ("MAX_FILES_PER_RUN", self.max_files_per_run),
         ] {
@@ -319,6 +323,8 @@ mod tests {
         assert!(err.contains("MAX_BATCH_BYTES"), "{err}");
         let err = from(&[("SEND_CONCURRENCY", "0")]).unwrap_err().to_string();
         assert!(err.contains("SEND_CONCURRENCY"), "{err}");
+        // 0 encoder threads: the reading thread encodes.
+        assert_eq!(from(&[("ENCODE_WORKERS", "0")]).unwrap().encode_workers, 0);
         let err = from(&[("ALLOWED_SOURCES", "s3://b/,carrier-drop")])
             .unwrap_err()
             .to_string();

@@ -35,7 +35,13 @@ struct Run {
 /// Runs `tracking-import --event <event> --sink <sink>` on a clean environment and checks that it
 /// ended by itself: an exit code (not a signal, as an abort would be) and no panic message.
 fn cli(event: &Path, sink: &str) -> Run {
+    cli_with(event, sink, &[])
+}
+
+/// [`cli`] with `env` set too.
+fn cli_with(event: &Path, sink: &str, env: &[(&str, &str)]) -> Run {
     let out = Command::new(env!("CARGO_BIN_EXE_tracking-import"))
+        .envs(env.iter().copied())
         .arg("--event")
         .arg(event)
         .args(["--sink", sink])
@@ -69,12 +75,17 @@ fn cli(event: &Path, sink: &str) -> Run {
 
 /// Imports `file` with `profile` through the CLI, events to stdout.
 fn import(file: &Path, profile: &str) -> Run {
+    import_with(file, profile, &[])
+}
+
+/// [`import`] with `env` set too.
+fn import_with(file: &Path, profile: &str, env: &[(&str, &str)]) -> Run {
     let dir = tempfile::tempdir().unwrap();
     let event = dir.path().join("event.json");
     let body = json!({"transaction_id": "bad-input", "metadata": {
         "source": file.to_str().unwrap(), "profile": profile}});
     std::fs::write(&event, body.to_string()).unwrap();
-    cli(&event, "stdout")
+    cli_with(&event, "stdout", env)
 }
 
 /// A run that failed: exit code 1 and the error line, which must be the last line of stderr.
@@ -336,6 +347,26 @@ fn invalid_utf8_rejects_the_record_only_where_a_mapped_column_has_it() {
         !events.iter().any(|e| e.to_string().contains('\u{fffd}')),
         "nothing lossy is sent"
     );
+}
+
+/// With one CPU the reading thread maps and encodes itself (`ENCODE_WORKERS=0`, the default
+/// there): the same events in the same order, and the same rejections, as encoder threads.
+#[test]
+fn encoding_on_the_reading_thread_sends_what_encoder_threads_send() {
+    let (text, records) = common::reference_file(3_000_000, 97);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("reference.csv");
+    std::fs::write(&file, &text).unwrap();
+    let [inline, threads] = ["0", "3"].map(|workers| {
+        let run = import_with(&file, "reference", &[("ENCODE_WORKERS", workers)]);
+        completed(&run)
+    });
+    assert_eq!(counts(&inline.1, &inline.0), counts(&threads.1, &threads.0));
+    let (read, sent, bad) = counts(&inline.1, &inline.0);
+    assert_eq!((read, sent + bad), (records, records));
+    assert!(bad > 100 && sent > 20_000, "{read} {sent} {bad}");
+    assert!(inline.0 == threads.0, "the events differ");
+    assert_eq!(rejected(&inline.1), rejected(&threads.1));
 }
 
 #[test]

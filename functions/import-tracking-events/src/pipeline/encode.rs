@@ -1,6 +1,7 @@
 //! The encoding stage: threads that map records to Connect events through the profile and write
-//! their JSON, in parallel, each on its own batch of records. The JSON of a batch becomes one
-//! piece that messages point into; rejected records leave with their raw text.
+//! their JSON, in parallel, each on its own batch of records — or, with one CPU, the reading
+//! thread itself, batch by batch ([`Handoff::Inline`]). The JSON of a batch becomes one piece
+//! that messages point into; rejected records leave with their raw text.
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -35,16 +36,56 @@ pub(super) struct Encoded {
     pub rejections: Vec<(Rejection, String)>,
 }
 
-/// One encoder thread and its channels.
-pub(super) struct Encoder {
+/// Mapping and writing records, wherever it runs.
+#[derive(Clone)]
+pub(super) struct Encoding {
     pub mapper: Arc<Mapper>,
     /// The profile's delimiter, for rejected records' raw text.
     pub delimiter: u8,
+    /// Spent JSON buffers, back from the messages that held them.
+    pub spare: async_channel::Receiver<Vec<u8>>,
+}
+
+/// Where the reader hands a filled batch.
+pub(super) enum Handoff {
+    /// To the encoder threads (more than one CPU: reading and encoding overlap).
+    Encoders(async_channel::Sender<RecordBatch>),
+    /// Encoded on the reading thread, then back to the pool. With one CPU nothing overlaps:
+    /// handing batches to a thread only added context switches (three threads took turns on
+    /// the CPU for every batch) and read the records back from colder cache.
+    Inline {
+        encoding: Encoding,
+        out: mpsc::Sender<Encoded>,
+        pool: async_channel::Sender<RecordBatch>,
+    },
+}
+
+impl Handoff {
+    /// Passes on a filled batch; `false` when the stages after the reader have gone away.
+    pub async fn give(&self, batch: RecordBatch) -> bool {
+        match self {
+            Handoff::Encoders(work) => work.send(batch).await.is_ok(),
+            Handoff::Inline {
+                encoding,
+                out,
+                pool,
+            } => {
+                let encoded = encoding.encode(&batch);
+                let sent = out.send(encoded).await.is_ok();
+                // The pool holds every batch there is: this never waits.
+                let _ = pool.try_send(batch);
+                sent
+            }
+        }
+    }
+}
+
+/// One encoder thread and its channels.
+pub(super) struct Encoder {
+    pub encoding: Encoding,
     pub work: async_channel::Receiver<RecordBatch>,
     /// Where read batches go back, emptied, for the reader to refill.
     pub pool: async_channel::Sender<RecordBatch>,
-    /// Spent JSON buffers, back from the messages that held them.
-    pub spare: async_channel::Receiver<Vec<u8>>,
     pub out: mpsc::Sender<Encoded>,
 }
 
@@ -53,7 +94,7 @@ impl Encoder {
     /// thread of its own).
     pub fn run(self) {
         while let Ok(batch) = self.work.recv_blocking() {
-            let encoded = self.encode(&batch);
+            let encoded = self.encoding.encode(&batch);
             if self.out.blocking_send(encoded).is_err() {
                 return;
             }
@@ -61,7 +102,9 @@ impl Encoder {
             let _ = self.pool.send_blocking(batch);
         }
     }
+}
 
+impl Encoding {
     fn encode(&self, batch: &RecordBatch) -> Encoded {
         // A recycled buffer already has the capacity a batch needs; a new one starts at a
         // typical size and grows once.

@@ -223,7 +223,7 @@ impl FileImport<'_> {
         let reading = ReadStage {
             reader: opened.reader,
             pool: upstream.pool,
-            work: upstream.work,
+            handoff: upstream.handoff,
             progress: &self.progress,
             skip_through: opened.start.skip_through,
             shift: opened.start.shift,

@@ -1,5 +1,5 @@
 //! The reading stage: fills recycled record batches from the file's reader and hands them to the
-//! encoders, numbering them so the packer can restore their order. It skips the records an
+//! encoders (or encodes them itself, with one CPU), numbering them so the packer can restore their order. It skips the records an
 //! earlier run settled, shifts positions when the file was entered mid-way, and stops early at
 //! the stop instant (once something new is delivered) or when the checkpointer says the file
 //! was taken over.
@@ -11,7 +11,7 @@ use tokio::io::AsyncRead;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use super::encode::RecordBatch;
+use super::encode::{Handoff, RecordBatch};
 use super::start::Shift;
 use super::{BATCH_RECORDS, Progress};
 use crate::state::Mark;
@@ -53,7 +53,7 @@ pub(super) struct ReadStage<'a, R> {
     pub reader: RecordReader<R>,
     /// Empty batches, back from the encoders.
     pub pool: async_channel::Receiver<RecordBatch>,
-    pub work: async_channel::Sender<RecordBatch>,
+    pub handoff: Handoff,
     pub progress: &'a Progress,
     /// Records up to this one were settled by an earlier run: read, not sent again.
     pub skip_through: u64,
@@ -78,7 +78,7 @@ impl<R: AsyncRead + Unpin + Send> ReadStage<'_, R> {
             batch.len = 0;
             let filled = self.fill(&mut batch).await;
             if batch.len > 0 {
-                if self.work.send(batch).await.is_err() {
+                if !self.handoff.give(batch).await {
                     return Ok(());
                 }
                 seq += 1;

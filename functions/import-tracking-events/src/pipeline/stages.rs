@@ -9,7 +9,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use super::RejectedRecord;
-use super::encode::{Encoded, Encoder, RecordBatch};
+use super::encode::{Encoded, Encoder, Encoding, Handoff, RecordBatch};
 use super::pack::{PackIo, PackStage};
 use crate::config::Config;
 use crate::deliver::{self, Delivered, RetryPolicy};
@@ -28,8 +28,8 @@ const SPARE_BUFFERS: usize = 16;
 pub(super) struct Upstream {
     /// Empty record batches to fill.
     pub pool: async_channel::Receiver<RecordBatch>,
-    /// Filled batches, for the encoders.
-    pub work: async_channel::Sender<RecordBatch>,
+    /// Where filled batches go.
+    pub handoff: Handoff,
     /// The furthest settled point delivered.
     pub marks: watch::Receiver<Mark>,
 }
@@ -55,20 +55,49 @@ pub(super) struct Wiring {
     pub stopped: Arc<AtomicBool>,
 }
 
+/// `workers` encoder threads and the reader's way to them; none with 0, the reader then encodes.
+fn encoders(
+    workers: usize,
+    encoding: Encoding,
+    pool: async_channel::Sender<RecordBatch>,
+    out: mpsc::Sender<Encoded>,
+) -> (Handoff, Vec<JoinHandle<()>>) {
+    if workers == 0 {
+        let inline = Handoff::Inline {
+            encoding,
+            out,
+            pool,
+        };
+        return (inline, Vec::new());
+    }
+    // Two read batches queued per encoder: with one, an encoder that finished often found the
+    // queue empty and slept until the reader (sharing the cores with it) caught up; two took
+    // `--sink null` on 200 MB from ~2.2 s to ~1.85 s on 2 cores, at no memory cost (the pool
+    // bounds the batches, not this queue).
+    let (work_tx, work_rx) = async_channel::bounded::<RecordBatch>(workers * 2);
+    let threads = (0..workers)
+        .map(|_| {
+            let encoder = Encoder {
+                encoding: encoding.clone(),
+                work: work_rx.clone(),
+                pool: pool.clone(),
+                out: out.clone(),
+            };
+            tokio::task::spawn_blocking(move || encoder.run())
+        })
+        .collect();
+    (Handoff::Encoders(work_tx), threads)
+}
+
 impl Downstream {
     /// Spawns the encoders, the packer and delivery; returns the reader's ends.
     pub(super) fn spawn(w: Wiring, sink: Arc<dyn Sink>, config: &Config) -> (Upstream, Downstream) {
         let workers = config.encode_workers;
-        // Two read batches queued per encoder: with one, an encoder that finished often found
-        // the queue empty and slept until the reader (sharing the cores with it) caught up; two
-        // took `--sink null` on 200 MB from ~2.2 s to ~1.85 s on 2 cores, at no memory cost (the
-        // pool below bounds the batches, not this queue).
-        let (work_tx, work_rx) = async_channel::bounded::<RecordBatch>(workers * 2);
         let (pool_tx, pool_rx) = async_channel::bounded::<RecordBatch>(workers * 2 + 2);
         for _ in 0..workers * 2 + 2 {
             let _ = pool_tx.try_send(RecordBatch::empty());
         }
-        let (encoded_tx, encoded_rx) = mpsc::channel::<Encoded>(workers * 2);
+        let (encoded_tx, encoded_rx) = mpsc::channel::<Encoded>((workers * 2).max(2));
         // Encoded buffers (~350 KiB each) come back from the messages for reuse: fresh ones
         // would be page-faulted in again for every batch.
         let (spare_tx, spare_rx) = async_channel::bounded::<Vec<u8>>(SPARE_BUFFERS);
@@ -77,19 +106,12 @@ impl Downstream {
         let (batch_tx, batch_rx) = mpsc::channel::<Batch>(1);
         let (marks_tx, marks_rx) = watch::channel(w.from);
 
-        let encoders = (0..workers)
-            .map(|_| {
-                let encoder = Encoder {
-                    mapper: Arc::clone(&w.mapper),
-                    delimiter: w.delimiter,
-                    work: work_rx.clone(),
-                    pool: pool_tx.clone(),
-                    spare: spare_rx.clone(),
-                    out: encoded_tx.clone(),
-                };
-                tokio::task::spawn_blocking(move || encoder.run())
-            })
-            .collect();
+        let encoding = Encoding {
+            mapper: w.mapper,
+            delimiter: w.delimiter,
+            spare: spare_rx,
+        };
+        let (handoff, encoders) = encoders(workers, encoding, pool_tx, encoded_tx);
         let packer = Packer::encoded(
             w.import_id,
             w.source,
@@ -119,7 +141,7 @@ impl Downstream {
         );
         let upstream = Upstream {
             pool: pool_rx,
-            work: work_tx,
+            handoff,
             marks: marks_rx,
         };
         let downstream = Downstream {
