@@ -225,24 +225,23 @@ impl Mapper {
         }
         let mut row = Row::BLANK;
         self.read_row(rec, &mut row, verbatim);
-        let row = &row;
-        let text = |field: Field| self.text(row, field);
+        let text = |field: Field| self.text(&row, field);
         let tracking_number =
             text(Field::TrackingNumber)?.ok_or(RejectReason::MissingTrackingNumber)?;
-        let when = self.event_time(row)?;
+        let when = self.event_time(&row)?;
         let mut warnings: Vec<Cow<'r, str>> = Vec::new();
-        self.time_warnings(row, &when, &mut warnings)?;
+        self.time_warnings(&row, &when, &mut warnings)?;
         let carrier_code = text(Field::CarrierStatusCode)?;
         let detail_code = text(Field::CarrierDetailCode)?;
         let pair = self.status_or_unmapped(carrier_code, detail_code, &mut warnings);
-        let geo = self.geo(row, verbatim)?;
-        let weight = self.measure(row, Field::Weight, &mut warnings, &mut verbatim.weight)?;
-        let estimated = self.estimated(row, &mut warnings)?;
-        let service = self.service(row)?;
+        let geo = self.geo(&row, verbatim)?;
+        let weight = self.measure(&row, Field::Weight, &mut warnings, &mut verbatim.weight)?;
+        let estimated = self.estimated(&row, &mut warnings)?;
+        let service = self.service(&row)?;
         let times = event_times(&when, times, verbatim);
-        let event = self.scan(row, times, (carrier_code, detail_code), pair, geo)?;
+        let event = self.scan(&row, times, (carrier_code, detail_code), pair, geo)?;
         let carrier_name = text(Field::CarrierName)?.unwrap_or(&self.carrier_name);
-        let shipment = self.shipment(row, &mut warnings, verbatim)?;
+        let shipment = self.shipment(&row, &mut warnings, verbatim)?;
         Ok(ImportedTrackingEvent {
             tracking_info: Some(TrackingInfo {
                 carrier_name: Some(Cow::Borrowed(carrier_name)),
