@@ -39,6 +39,20 @@ impl StopRule<'_> {
     }
 }
 
+/// Marks reading stopped if the reading stage unwinds (a panic while it encodes a batch itself,
+/// [`super::encode::Handoff::Inline`]): the packer then leaves its open message for the next
+/// run, as after an early stop, instead of sending it short under a chunk number the next run
+/// would fill differently.
+struct StopOnUnwind<'a>(&'a AtomicBool);
+
+impl Drop for StopOnUnwind<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+}
+
 /// How one batch's filling ended.
 enum Filled {
     /// The batch is full; the file goes on.
@@ -65,6 +79,8 @@ pub(super) struct ReadStage<'a, R> {
 impl<R: AsyncRead + Unpin + Send> ReadStage<'_, R> {
     /// Reads to the end of the file, an early stop, or the first error that ends reading.
     pub async fn run(mut self) -> Result<(), ReadError> {
+        // Dropped before `self` (and the hand-off's sender in it) when this unwinds.
+        let _unwinding = StopOnUnwind(self.stop.stopped);
         let mut seq = 0;
         loop {
             if self.stop.due() {
@@ -118,5 +134,23 @@ impl<R: AsyncRead + Unpin + Send> ReadStage<'_, R> {
             .records_read
             .fetch_add(read, Ordering::Relaxed);
         filled
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unwinding_marks_reading_stopped_and_a_normal_end_does_not() {
+        let stopped = AtomicBool::new(false);
+        drop(StopOnUnwind(&stopped));
+        assert!(!stopped.load(Ordering::SeqCst));
+        let unwound = std::panic::catch_unwind(|| {
+            let _guard = StopOnUnwind(&stopped);
+            panic!("a bug while encoding");
+        });
+        assert!(unwound.is_err());
+        assert!(stopped.load(Ordering::SeqCst));
     }
 }
