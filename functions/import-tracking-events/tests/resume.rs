@@ -405,8 +405,10 @@ async fn the_cli_time_limit_stops_and_the_next_run_resumes() {
             .env("AWS_ENDPOINT_URL", endpoint())
             .env("QUEUE_URL", &queue_url)
             .env("MAX_MESSAGE_BYTES", "16384")
-            // Few records in flight, so that a stop leaves most of the file to the next runs.
-            .env("ENCODE_WORKERS", "1")
+            // Few records in flight, so that a stop leaves most of the file to the next runs; and
+            // the reading thread encoding, as the template deploys it (the handler's tests use
+            // an encoder thread).
+            .env("ENCODE_WORKERS", "0")
             .env("SEND_CONCURRENCY", "1")
             .env_remove("STATE_BUCKET");
         if let Some(bucket) = state_bucket {
