@@ -25,6 +25,13 @@ macro_rules! key {
     };
 }
 
+/// A key followed by the opening quote of its string value: `,"name":"`.
+macro_rules! text_key {
+    ($name:literal) => {
+        concat!(",\"", $name, "\":\"").as_bytes()
+    };
+}
+
 /// Appends `event` as one JSON object to `out`.
 #[cfg(test)]
 pub fn write_event<S: AsRef<str>>(out: &mut Vec<u8>, event: &ImportedTrackingEvent<S>) {
@@ -88,8 +95,8 @@ fn write_info<S: AsRef<str>>(out: &mut Vec<u8>, info: &TrackingInfo<S>, verbatim
         events,
     } = info;
     let mut o = Object::open(out, verbatim);
-    o.text(key!("carrier_name"), carrier_name);
-    o.text(key!("tracking_number"), tracking_number);
+    o.text(text_key!("carrier_name"), carrier_name);
+    o.text(text_key!("tracking_number"), tracking_number);
     if let Some(code) = standardized_status_code {
         o.key(key!("standardized_status_code"));
         known_or_escaped(o.out, code.static_str().ok_or_else(|| code.as_str()));
@@ -98,29 +105,32 @@ fn write_info<S: AsRef<str>>(out: &mut Vec<u8>, info: &TrackingInfo<S>, verbatim
         o.key(key!("standardized_status_detail_code"));
         known_or_escaped(o.out, code.static_str().ok_or_else(|| code.as_str()));
     }
-    o.text(key!("carrier_status_code"), carrier_status_code);
-    o.text(key!("carrier_detail_code"), carrier_detail_code);
+    o.text(text_key!("carrier_status_code"), carrier_status_code);
+    o.text(text_key!("carrier_detail_code"), carrier_detail_code);
     o.text(
-        key!("carrier_status_description"),
+        text_key!("carrier_status_description"),
         carrier_status_description,
     );
-    o.text(key!("shipped_datetime"), shipped_datetime);
+    o.text(text_key!("shipped_datetime"), shipped_datetime);
     o.text(
-        key!("estimated_delivery_datetime"),
+        text_key!("estimated_delivery_datetime"),
         estimated_delivery_datetime,
     );
-    o.text(key!("actual_delivery_datetime"), actual_delivery_datetime);
+    o.text(
+        text_key!("actual_delivery_datetime"),
+        actual_delivery_datetime,
+    );
     if let Some(problem) = shipping_problem {
         o.key(key!("shipping_problem"));
         o.out
             .extend_from_slice(if *problem { b"true" } else { b"false" });
     }
-    o.text(key!("shipping_problem_code"), shipping_problem_code);
+    o.text(text_key!("shipping_problem_code"), shipping_problem_code);
     o.text(
-        key!("shipping_problem_description"),
+        text_key!("shipping_problem_description"),
         shipping_problem_description,
     );
-    o.text(key!("error_description"), error_description);
+    o.text(text_key!("error_description"), error_description);
     o.number(key!("weight"), *weight, verbatim.weight);
     if let Some(dimensions) = dimensions {
         o.key(key!("dimensions"));
@@ -139,11 +149,11 @@ fn write_info<S: AsRef<str>>(out: &mut Vec<u8>, info: &TrackingInfo<S>, verbatim
         o.key(key!("service"));
         let Service { code, name } = service;
         let mut s = Object::open(o.out, verbatim);
-        s.text(key!("code"), code);
-        s.text(key!("name"), name);
+        s.text(text_key!("code"), code);
+        s.text(text_key!("name"), name);
         s.close();
     }
-    o.text(key!("packaging"), packaging);
+    o.text(text_key!("packaging"), packaging);
     if let Some(count) = package_count {
         o.key(key!("package_count"));
         o.out
@@ -182,18 +192,18 @@ fn write_track_event<S: AsRef<str>>(out: &mut Vec<u8>, event: &TrackEvent<S>, ve
         status_detail_code,
     } = event;
     let mut o = Object::open(out, verbatim);
-    o.text(key!("event_datetime"), event_datetime);
-    o.text(key!("event_datetime_local"), event_datetime_local);
-    o.text(key!("event_code"), event_code);
-    o.text(key!("carrier_detail_code"), carrier_detail_code);
-    o.text(key!("description"), description);
-    o.text(key!("city"), city);
-    o.text(key!("state"), state);
-    o.text(key!("postal_code"), postal_code);
-    o.text(key!("country"), country);
-    o.text(key!("company"), company);
-    o.text(key!("signer"), signer);
-    o.text(key!("proof_of_delivery_url"), proof_of_delivery_url);
+    o.text(text_key!("event_datetime"), event_datetime);
+    o.text(text_key!("event_datetime_local"), event_datetime_local);
+    o.text(text_key!("event_code"), event_code);
+    o.text(text_key!("carrier_detail_code"), carrier_detail_code);
+    o.text(text_key!("description"), description);
+    o.text(text_key!("city"), city);
+    o.text(text_key!("state"), state);
+    o.text(text_key!("postal_code"), postal_code);
+    o.text(text_key!("country"), country);
+    o.text(text_key!("company"), company);
+    o.text(text_key!("signer"), signer);
+    o.text(text_key!("proof_of_delivery_url"), proof_of_delivery_url);
     if let Some(Geo { lat, long }) = geo {
         o.key(key!("geo"));
         let mut g = Object::open(o.out, verbatim);
@@ -245,18 +255,18 @@ impl<'a, 'p> Object<'a, 'p> {
         self.out.extend_from_slice(key);
     }
 
+    /// `key` as [`text_key!`] writes it, with the value's opening quote.
     #[inline(always)]
     fn text<S: AsRef<str>>(&mut self, key: &'static [u8], value: &Option<S>) {
         if let Some(value) = value {
             self.key(key);
             let value = value.as_ref();
             if self.verbatim.is_plain(value) {
-                self.out.reserve(value.len() + 2);
-                self.out.push(b'"');
+                self.out.reserve(value.len() + 1);
                 self.out.extend_from_slice(value.as_bytes());
                 self.out.push(b'"');
             } else {
-                string(self.out, value);
+                string_after_quote(self.out, value);
             }
         }
     }
@@ -336,9 +346,15 @@ fn known_or_escaped(out: &mut Vec<u8>, code: Result<&'static str, &str>) {
 
 #[inline]
 fn string(out: &mut Vec<u8>, value: &str) {
-    let bytes = value.as_bytes();
-    out.reserve(bytes.len() + 2);
     out.push(b'"');
+    string_after_quote(out, value);
+}
+
+/// [`string`] once its opening quote is written: the escaped value and the closing quote.
+#[inline]
+fn string_after_quote(out: &mut Vec<u8>, value: &str) {
+    let bytes = value.as_bytes();
+    out.reserve(bytes.len() + 1);
     if !needs_escape(bytes) {
         out.extend_from_slice(bytes);
         out.push(b'"');
