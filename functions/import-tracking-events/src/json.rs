@@ -17,17 +17,13 @@ use shared::Verbatim;
 use shared::models::{Dimensions, Geo, ImportedTrackingEvent, Service, TrackEvent, TrackingInfo};
 use shared::verbatim::needs_escape;
 
-/// A key of Connect's (snake_case: nothing to escape) as written after another member:
-/// `,"name":`.
+/// A key of Connect's (snake_case: nothing to escape) as written after another member,
+/// `,"name":`; `key!(text "name")` adds the opening quote of its string value, `,"name":"`.
 macro_rules! key {
     ($name:literal) => {
         concat!(",\"", $name, "\":").as_bytes()
     };
-}
-
-/// A key followed by the opening quote of its string value: `,"name":"`.
-macro_rules! text_key {
-    ($name:literal) => {
+    (text $name:literal) => {
         concat!(",\"", $name, "\":\"").as_bytes()
     };
 }
@@ -95,8 +91,8 @@ fn write_info<S: AsRef<str>>(out: &mut Vec<u8>, info: &TrackingInfo<S>, verbatim
         events,
     } = info;
     let mut o = Object::open(out, verbatim);
-    o.text(text_key!("carrier_name"), carrier_name);
-    o.text(text_key!("tracking_number"), tracking_number);
+    o.text(key!(text "carrier_name"), carrier_name);
+    o.text(key!(text "tracking_number"), tracking_number);
     if let Some(code) = standardized_status_code {
         o.key(key!("standardized_status_code"));
         known_or_escaped(o.out, code.static_str().ok_or_else(|| code.as_str()));
@@ -105,19 +101,19 @@ fn write_info<S: AsRef<str>>(out: &mut Vec<u8>, info: &TrackingInfo<S>, verbatim
         o.key(key!("standardized_status_detail_code"));
         known_or_escaped(o.out, code.static_str().ok_or_else(|| code.as_str()));
     }
-    o.text(text_key!("carrier_status_code"), carrier_status_code);
-    o.text(text_key!("carrier_detail_code"), carrier_detail_code);
+    o.text(key!(text "carrier_status_code"), carrier_status_code);
+    o.text(key!(text "carrier_detail_code"), carrier_detail_code);
     o.text(
-        text_key!("carrier_status_description"),
+        key!(text "carrier_status_description"),
         carrier_status_description,
     );
-    o.text(text_key!("shipped_datetime"), shipped_datetime);
+    o.text(key!(text "shipped_datetime"), shipped_datetime);
     o.text(
-        text_key!("estimated_delivery_datetime"),
+        key!(text "estimated_delivery_datetime"),
         estimated_delivery_datetime,
     );
     o.text(
-        text_key!("actual_delivery_datetime"),
+        key!(text "actual_delivery_datetime"),
         actual_delivery_datetime,
     );
     if let Some(problem) = shipping_problem {
@@ -125,12 +121,12 @@ fn write_info<S: AsRef<str>>(out: &mut Vec<u8>, info: &TrackingInfo<S>, verbatim
         o.out
             .extend_from_slice(if *problem { b"true" } else { b"false" });
     }
-    o.text(text_key!("shipping_problem_code"), shipping_problem_code);
+    o.text(key!(text "shipping_problem_code"), shipping_problem_code);
     o.text(
-        text_key!("shipping_problem_description"),
+        key!(text "shipping_problem_description"),
         shipping_problem_description,
     );
-    o.text(text_key!("error_description"), error_description);
+    o.text(key!(text "error_description"), error_description);
     o.number(key!("weight"), *weight, verbatim.weight);
     if let Some(dimensions) = dimensions {
         o.key(key!("dimensions"));
@@ -149,11 +145,11 @@ fn write_info<S: AsRef<str>>(out: &mut Vec<u8>, info: &TrackingInfo<S>, verbatim
         o.key(key!("service"));
         let Service { code, name } = service;
         let mut s = Object::open(o.out, verbatim);
-        s.text(text_key!("code"), code);
-        s.text(text_key!("name"), name);
+        s.text(key!(text "code"), code);
+        s.text(key!(text "name"), name);
         s.close();
     }
-    o.text(text_key!("packaging"), packaging);
+    o.text(key!(text "packaging"), packaging);
     if let Some(count) = package_count {
         o.key(key!("package_count"));
         o.out
@@ -192,18 +188,18 @@ fn write_track_event<S: AsRef<str>>(out: &mut Vec<u8>, event: &TrackEvent<S>, ve
         status_detail_code,
     } = event;
     let mut o = Object::open(out, verbatim);
-    o.text(text_key!("event_datetime"), event_datetime);
-    o.text(text_key!("event_datetime_local"), event_datetime_local);
-    o.text(text_key!("event_code"), event_code);
-    o.text(text_key!("carrier_detail_code"), carrier_detail_code);
-    o.text(text_key!("description"), description);
-    o.text(text_key!("city"), city);
-    o.text(text_key!("state"), state);
-    o.text(text_key!("postal_code"), postal_code);
-    o.text(text_key!("country"), country);
-    o.text(text_key!("company"), company);
-    o.text(text_key!("signer"), signer);
-    o.text(text_key!("proof_of_delivery_url"), proof_of_delivery_url);
+    o.text(key!(text "event_datetime"), event_datetime);
+    o.text(key!(text "event_datetime_local"), event_datetime_local);
+    o.text(key!(text "event_code"), event_code);
+    o.text(key!(text "carrier_detail_code"), carrier_detail_code);
+    o.text(key!(text "description"), description);
+    o.text(key!(text "city"), city);
+    o.text(key!(text "state"), state);
+    o.text(key!(text "postal_code"), postal_code);
+    o.text(key!(text "country"), country);
+    o.text(key!(text "company"), company);
+    o.text(key!(text "signer"), signer);
+    o.text(key!(text "proof_of_delivery_url"), proof_of_delivery_url);
     if let Some(Geo { lat, long }) = geo {
         o.key(key!("geo"));
         let mut g = Object::open(o.out, verbatim);
@@ -255,7 +251,7 @@ impl<'a, 'p> Object<'a, 'p> {
         self.out.extend_from_slice(key);
     }
 
-    /// `key` as [`text_key!`] writes it, with the value's opening quote.
+    /// `key` as `key!(text …)` writes it, with the value's opening quote.
     #[inline(always)]
     fn text<S: AsRef<str>>(&mut self, key: &'static [u8], value: &Option<S>) {
         if let Some(value) = value {
