@@ -257,13 +257,7 @@ impl<'a, 'p> Object<'a, 'p> {
         if let Some(value) = value {
             self.key(key);
             let value = value.as_ref();
-            if self.verbatim.is_plain(value) {
-                self.out.reserve(value.len() + 1);
-                self.out.extend_from_slice(value.as_bytes());
-                self.out.push(b'"');
-            } else {
-                string_after_quote(self.out, value);
-            }
+            string_after_quote(self.out, value, self.verbatim.is_plain(value));
         }
     }
 
@@ -329,29 +323,27 @@ static ESCAPE: [u8; 256] = {
 /// and is copied as it is; another is escaped.
 #[inline]
 fn known_or_escaped(out: &mut Vec<u8>, code: Result<&'static str, &str>) {
-    match code {
-        Ok(known) => {
-            out.reserve(known.len() + 2);
-            out.push(b'"');
-            out.extend_from_slice(known.as_bytes());
-            out.push(b'"');
-        }
-        Err(other) => string(out, other),
-    }
+    let (text, plain) = match code {
+        Ok(known) => (known, true),
+        Err(other) => (other, false),
+    };
+    out.push(b'"');
+    string_after_quote(out, text, plain);
 }
 
 #[inline]
 fn string(out: &mut Vec<u8>, value: &str) {
     out.push(b'"');
-    string_after_quote(out, value);
+    string_after_quote(out, value, false);
 }
 
 /// [`string`] once its opening quote is written: the escaped value and the closing quote.
+/// `plain`: the value is known to need no escaping, and is not looked at.
 #[inline]
-fn string_after_quote(out: &mut Vec<u8>, value: &str) {
+fn string_after_quote(out: &mut Vec<u8>, value: &str, plain: bool) {
     let bytes = value.as_bytes();
     out.reserve(bytes.len() + 1);
-    if !needs_escape(bytes) {
+    if plain || !needs_escape(bytes) {
         out.extend_from_slice(bytes);
         out.push(b'"');
         return;
