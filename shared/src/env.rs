@@ -24,13 +24,9 @@ pub fn number<T: FromStr>(
     var: &'static str,
     default: T,
 ) -> Result<T, EnvError> {
-    match value(get, var) {
-        None => Ok(default),
-        Some(v) => v.parse().map_err(|_| EnvError {
-            var,
-            reason: format!("{v:?} is not a whole number"),
-        }),
-    }
+    read(get, var, default, |v, _| {
+        format!("{v:?} is not a whole number")
+    })
 }
 
 /// A value of a type that says why a text is not one (`FromStr<Err = String>`), or `default`
@@ -40,9 +36,23 @@ pub fn parsed<T: FromStr<Err = String>>(
     var: &'static str,
     default: T,
 ) -> Result<T, EnvError> {
+    read(get, var, default, |_, reason| reason)
+}
+
+/// The variable parsed as a `T`, or `default` when unset; `why` words a value that does not
+/// parse.
+fn read<T: FromStr>(
+    get: &impl Fn(&str) -> Option<String>,
+    var: &'static str,
+    default: T,
+    why: impl FnOnce(&str, T::Err) -> String,
+) -> Result<T, EnvError> {
     match value(get, var) {
         None => Ok(default),
-        Some(v) => v.parse().map_err(|reason| EnvError { var, reason }),
+        Some(v) => v.parse().map_err(|err| EnvError {
+            var,
+            reason: why(&v, err),
+        }),
     }
 }
 
