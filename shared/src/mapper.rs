@@ -526,11 +526,10 @@ impl Mapper {
         self.status_map.get(code)
     }
 
-    /// One record's mapped fields, each read once: the mapper asks for some of them several
-    /// times. Whether the record needs JSON escaping anywhere is looked at once; a NUL byte is
-    /// looked for field by field only when it does.
-    /// Fills a blank `row` where it is (a `Row` is most of a kilobyte: returning one was a copy)
-    /// and says in `verbatim` whether the record's text is plain.
+    /// Reads the record's mapped fields into a blank `row`, each once (the mapper asks for some
+    /// of them several times), where it is: a `Row` is most of a kilobyte, and returning one was
+    /// a copy. Whether the record needs JSON escaping anywhere is looked at once and said in
+    /// `verbatim`; a NUL byte is looked for field by field only when it does.
     #[inline(always)]
     fn read_row<'r>(&self, rec: &'r Record, row: &mut Row<'r>, verbatim: &mut Verbatim<'r>) {
         let text = rec.fields.as_byte_record().as_slice();
