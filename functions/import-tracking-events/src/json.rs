@@ -338,16 +338,23 @@ fn string(out: &mut Vec<u8>, value: &str) {
 }
 
 /// [`string`] once its opening quote is written: the escaped value and the closing quote.
-/// `plain`: the value is known to need no escaping, and is not looked at.
-#[inline]
+/// `plain`: the value is known to need no escaping, and is not looked at. Inlined (a plain value
+/// is a copy and a quote); escaping is out of line.
+#[inline(always)]
 fn string_after_quote(out: &mut Vec<u8>, value: &str, plain: bool) {
     let bytes = value.as_bytes();
-    out.reserve(bytes.len() + 1);
     if plain || !needs_escape(bytes) {
+        out.reserve(bytes.len() + 1);
         out.extend_from_slice(bytes);
         out.push(b'"');
-        return;
+    } else {
+        escaped(out, bytes);
     }
+}
+
+/// `bytes` escaped, and the closing quote.
+fn escaped(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.reserve(bytes.len() + 1);
     let mut plain = 0;
     for (i, &b) in bytes.iter().enumerate() {
         let escape = ESCAPE[b as usize];
